@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make demo` (main job on synthetic data) and `make test`.
+# Both create the virtual environment when it is missing.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.defectlab-installed
+
+.PHONY: venv demo test clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m shared.framework_guard
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/defectlab demo
+
+test: venv
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,64 @@
+"""Image files: probing, hashing and decoding. The one place that turns grayscale into 3 channels."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .errors import DataError
+
+IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff")
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def file_sha1(path: str | Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    width: int
+    height: int
+    mode: str
+    problem: str | None = None  # None, or 'truncated_image' / 'unreadable_image'
+    detail: str = ""
+
+
+def probe_image(path: str | Path) -> ImageProbe:
+    """Decode the whole file once to learn its size and whether it is intact. Never raises."""
+    try:
+        with Image.open(path) as image:
+            size, mode = image.size, image.mode
+            image.load()
+        return ImageProbe(size[0], size[1], mode)
+    except (UnidentifiedImageError, SyntaxError) as error:
+        return ImageProbe(0, 0, "", "unreadable_image", f"not a decodable image ({error})")
+    except OSError as error:
+        text = str(error)
+        kind = "truncated_image" if "truncated" in text or "broken data" in text else "unreadable_image"
+        return ImageProbe(0, 0, "", kind, text)
+
+
+def load_image(path: str | Path, channels: int = 3, size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """Decode to uint8 HxWxC (C = 1 or 3). Gray pictures are repeated into 3 channels; colour ones
+    asked for as 1 channel are converted to luminance. size resizes (bilinear) to size x size or (w, h).
+    Raises DataError naming the file when it cannot be decoded."""
+    if channels not in (1, 3):
+        raise ValueError("channels must be 1 or 3")
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            if size is not None:
+                target = (size, size) if isinstance(size, int) else tuple(size)
+                if image.size != target:
+                    image = image.resize(target, Image.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+        raise DataError(path, f"cannot decode image ({error})") from None
+    return array[..., None] if channels == 1 else array
