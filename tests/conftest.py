@@ -1,0 +1,77 @@
+"""Shared fixtures: synthetic datasets (built once per session), real-data location, network guard."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared import framework_guard
+
+framework_guard.install()
+
+REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+_network = {"blocked": False, "attempts": []}
+
+
+def _audit(event, args):
+    if _network["blocked"] and event == "socket.connect":
+        sock, address = args[0], args[1]
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            _network["attempts"].append(address)
+            raise ConnectionRefusedError(f"network access attempted during an offline test: {address}")
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture
+def no_network():
+    """Fail on any internet-family socket connect made while the test runs."""
+    _network["blocked"], _network["attempts"] = True, []
+    try:
+        yield _network["attempts"]
+    finally:
+        _network["blocked"] = False
+    assert not _network["attempts"], f"network connects attempted: {_network['attempts']}"
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """Both NEU layouts, 30 pictures per class (read-only by convention: copy before changing)."""
+    from shared.synthetic import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("synthetic"), per_class=30, seed=0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_index(synthetic_root):
+    from shared.index import read_dataset
+
+    return read_dataset(synthetic_root, progress=False)
+
+
+@pytest.fixture
+def synthetic_copy(synthetic_root, tmp_path) -> Path:
+    """A private copy of the synthetic data that a test may damage."""
+    return Path(shutil.copytree(synthetic_root, tmp_path / "data"))
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not (REAL_DATA / "NEU-DET").is_dir() or not (REAL_DATA / "NEU-Metal-Surface-Defects").is_dir():
+        pytest.skip(f"real NEU data not found at {REAL_DATA} (it lies beside the checkout in CI)")
+    return REAL_DATA
+
+
+def tree_digest(root: Path) -> str:
+    """Hash of every file's path and bytes under root: proves a command left its input untouched."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(root).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,82 @@
+"""The front door: every command runs offline, errors are one line, inputs stay untouched."""
+import json
+
+import pytest
+
+from conftest import tree_digest
+from shared.cli import build_parser, main
+
+COMMANDS = [[], ["data"], ["data", "synth"], ["data", "check"], ["data", "split"], ["data", "export"], ["demo"],
+            ["classification"], ["detection"], ["anomaly"]]
+
+
+@pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")
+def test_help_explains_every_option(words, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*words, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert "usage: defectlab" in text
+    parser_actions = [a for a in build_parser()._actions]
+    assert parser_actions  # the parser builds without importing any task framework
+    for line in text.splitlines():
+        if line.strip().startswith("--") and "  " in line.strip():
+            assert line.strip().split("  ", 1)[1].strip(), f"option without help: {line}"
+
+
+def test_check_split_export_offline_and_read_only(synthetic_root, tmp_path, no_network, capsys):
+    before = tree_digest(synthetic_root)
+    assert main(["data", "check", str(synthetic_root), "--json", str(tmp_path / "check.json")]) == 0
+    report = json.loads((tmp_path / "check.json").read_text())
+    assert report["summary"]["images"] == 360 and report["counts"] == {} and report["data_fingerprint"]
+    assert main(["data", "split", str(synthetic_root), "--split", "kaggle-cls", "--out", str(tmp_path / "s.csv")]) == 0
+    assert "kaggle-cls: train 36, valid 72, test 72 pictures" in capsys.readouterr().out
+    for target, extra in (("yolo", []), ("anomaly", ["--normal-classes", "crazing"]), ("arrays", [])):
+        out = tmp_path / f"export-{target}"
+        assert main(["data", "export", str(synthetic_root), "--to", target, "--split", "kaggle-det",
+                     "--out", str(out), *extra]) == 0
+        assert (out / "export.json").is_file()
+    assert tree_digest(synthetic_root) == before
+
+
+def test_demo_runs_offline(tmp_path, no_network):
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--per-class", "25", "--only", "none"]) == 0
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["data"]["splits"]["kaggle-cls"] == {"train": 6, "valid": 72, "test": 72}
+    assert summary["data_fingerprint"] and summary["git_commit"] is not None
+    # a second run replaces its own folder
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--per-class", "25", "--only", "none"]) == 0
+
+
+def test_network_guard_itself_catches_a_connect(no_network):
+    import socket
+
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("192.0.2.1", 80), timeout=0.1)
+    no_network.clear()  # the attempt was expected here
+
+
+@pytest.mark.parametrize("words, message", [
+    (["data", "check", "{tmp}/absent"], "absent: no such file or folder"),
+    (["data", "split", "{tmp}/empty", "--split", "kaggle-cls"], "no dataset found"),
+    (["data", "export", "{data}", "--to", "yolo", "--split", "kaggle-det", "--out", "{data}/NEU-DET/out"], "lies inside the input"),
+    (["data", "export", "{data}", "--to", "anomaly", "--split", "kaggle-det", "--out", "{tmp}/a"], "needs --normal-classes"),
+    (["data", "synth", "{data}"], "exists and is not empty"),
+    (["classification", "train"], "not available yet"),
+])
+def test_bad_input_gives_one_line_error(words, message, synthetic_root, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    before = tree_digest(synthetic_root)
+    args = [w.format(tmp=tmp_path, data=synthetic_root) for w in words]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("defectlab: error: ") and message in err and "\n" not in err, err
+    assert tree_digest(synthetic_root) == before
+
+
+def test_force_never_replaces_a_folder_defectlab_did_not_write(tmp_path, capsys):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("precious")
+    assert main(["data", "synth", str(tmp_path / "mine"), "--force"]) == 2
+    assert (tmp_path / "mine" / "keep.txt").read_text() == "precious"
+    assert "did not write" in capsys.readouterr().err

@@ -1,0 +1,79 @@
+"""Exporters: YOLO round trip, anomalib folders with box masks, numpy arrays."""
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from shared import neu
+from shared.boxes import clean_boxes
+from shared.errors import DataError
+from shared.export_anomaly import to_anomaly_folders
+from shared.export_arrays import to_arrays
+from shared.export_yolo import read_yolo_labels, to_yolo_dataset
+from shared.images import load_image
+from shared.splits import SIDES, make_split
+
+
+def test_yolo_export_round_trips_every_box(synthetic_index, tmp_path):
+    index, _ = synthetic_index
+    split = make_split(index, "kaggle-det", valid_fraction=0.2)
+    export = to_yolo_dataset(index, split, tmp_path / "yolo", val_side="valid")
+    config = yaml.safe_load(export.data_yaml.read_text())
+    assert config["names"] == dict(enumerate(neu.CLASSES))
+    assert (config["train"], config["val"], config["test"]) == ("images/train", "images/val", "images/test")
+    assert export.images == {side: int((split[index["source"] == "voc"] == side).sum()) for side in SIDES}
+    assert export.images["test"] == 36 and 24 <= export.images["valid"] <= 36
+    voc = index[index["source"] == "voc"].set_index("picture_id")
+    for label in (tmp_path / "yolo" / "labels").rglob("*.txt"):
+        row = voc.loc[label.stem]
+        back = read_yolo_labels(label, row.width, row.height, config["names"])
+        for got, want in zip(back, row.boxes, strict=True):
+            assert got["name"] == want["name"]
+            assert np.allclose([got[k] for k in ("xmin", "ymin", "xmax", "ymax")],
+                               [want[k] for k in ("xmin", "ymin", "xmax", "ymax")], atol=1e-3)
+    assert sum(len(b) for b in voc["boxes"]) == export.boxes
+
+
+def test_box_hygiene_counts_what_it_changes():
+    box = {"name": "a", "xmin": 10, "ymin": 10, "xmax": 20, "ymax": 20}
+    boxes = [box, dict(box), {**box, "xmax": 250}, {**box, "xmax": 5}]
+    kept, counts = clean_boxes(boxes, 200, 200)
+    assert counts == {"duplicate": 1, "clipped": 1, "degenerate": 1}
+    assert kept == [box, {**box, "xmax": 200}]
+
+
+def test_anomaly_folders_follow_the_protocol(synthetic_index, tmp_path):
+    index, _ = synthetic_index
+    split = make_split(index, "kaggle-det")
+    export = to_anomaly_folders(index, split, tmp_path / "loco", ["crazing", "inclusion"])
+    assert (export.normal_train, export.normal_test, export.abnormal) == (2 * 24, 2 * 6, 4 * 6)
+    assert export.masks == export.abnormal
+    names = {p.name for p in (tmp_path / "loco" / "abnormal").iterdir()}
+    assert all(n.split("_")[0] in ("patches", "pitted", "rolled-in", "scratches") for n in names)
+    one = sorted((tmp_path / "loco" / "masks").iterdir())[0]
+    mask = np.asarray(Image.open(one))
+    row = index[(index["picture_id"] == one.stem) & (index["source"] == "voc")].iloc[0]
+    box = row.boxes[0]
+    assert mask[int(box["ymin"]) + 1, int(box["xmin"]) + 1] == 255 and set(np.unique(mask)) == {0, 255}
+    with pytest.raises(DataError, match="not in the dataset: rust"):
+        to_anomaly_folders(index, split, tmp_path / "x", ["rust"])
+
+
+def test_arrays_repeat_gray_into_three_equal_channels(synthetic_index):
+    index, _ = synthetic_index
+    arrays = to_arrays(index, make_split(index, "kaggle-cls"))
+    x, y, ids = arrays["test"]
+    assert x.shape == (72, 200, 200, 3) and x.dtype == np.uint8
+    assert (x[..., 0] == x[..., 1]).all() and (x[..., 1] == x[..., 2]).all()
+    assert np.bincount(y).tolist() == [12] * 6 and arrays["classes"] == list(neu.CLASSES)
+    assert len(set(ids)) == 72
+    small = to_arrays(index, make_split(index, "kaggle-cls"), size=64, channels=1)
+    assert small["train"][0].shape == (36, 64, 64, 1)
+
+
+def test_load_image_names_the_file_it_cannot_read(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG broken")
+    with pytest.raises(DataError) as error:
+        load_image(bad)
+    assert str(error.value).startswith(str(bad)) and "\n" not in str(error.value)

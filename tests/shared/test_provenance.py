@@ -1,0 +1,25 @@
+import json
+import shutil
+
+from shared.index import read_dataset
+from shared.provenance import data_fingerprint, write_result
+
+
+def test_fingerprint_follows_content_not_location(synthetic_root, synthetic_index, tmp_path):
+    index, _ = synthetic_index
+    moved = shutil.copytree(synthetic_root / "NEU-DET", tmp_path / "elsewhere" / "NEU-DET")
+    voc = index[index["source"] == "voc"]
+    assert data_fingerprint(read_dataset(moved, progress=False)[0]) == data_fingerprint(voc)
+    changed = voc.copy()
+    changed.at[changed.index[0], "boxes"] = [{**changed.iloc[0]["boxes"][0], "xmin": 3}]
+    assert data_fingerprint(changed) != data_fingerprint(voc)
+
+
+def test_result_json_carries_provenance(synthetic_index, tmp_path):
+    index, _ = synthetic_index
+    path = write_result(tmp_path / "r.json", {"accuracy": 0.5}, split="kaggle-cls", index=index, command="x y")
+    result = json.loads(path.read_text())
+    for key in ("schema_version", "command", "git_commit", "split", "data_fingerprint", "versions",
+                "hardware", "created_at"):
+        assert key in result
+    assert result["command"] == "x y" and result["accuracy"] == 0.5 and result["versions"]["numpy"]
