@@ -11,7 +11,7 @@ FINDING_KINDS = {
     "truncated_image": ("error", "image file ends early"),
     "xml_unparsable": ("error", "annotation is not well-formed XML"),
     "xml_missing_field": ("error", "annotation lacks a required field; the object or file is skipped"),
-    "missing_annotation": ("error", "image has no annotation file"),
+    "missing_annotation": ("error", "image has no annotation file; kept without boxes"),
     "orphan_annotation": ("error", "annotation has no image"),
     "box_outside_image": ("error", "box extends past the image border"),
     "box_degenerate": ("error", "box has zero or negative width or height"),
@@ -21,7 +21,6 @@ FINDING_KINDS = {
     "filename_without_extension": ("note", "annotation <filename> has no extension; matched by file stem"),
     "byte_identical_files": ("note", "two files are byte-identical; they are twins and share a split side"),
     "difficult_box": ("note", "box is flagged <difficult>1</difficult>"),
-    "unknown_class": ("error", "class name is not one of the dataset's classes"),
     "empty_class": ("error", "class folder holds no images"),
 }
 
