@@ -165,7 +165,7 @@ def run_export(args) -> int:
         payload = {"classes": np.array(arrays["classes"])}
         for side in ("train", "valid", "test"):
             if side in arrays:
-                payload[f"x_{side}"], payload[f"y_{side}"], payload[f"ids_{side}"] = arrays[side]
+                payload[f"x_{side}"], payload[f"y_{side}"], payload[f"ids_{side}"], _ = arrays[side]
         np.savez_compressed(out / "arrays.npz", **payload)
         print(f"arrays: {out / 'arrays.npz'}; " + ", ".join(f"{s} {arrays[s][0].shape}" for s in
                                                               ("train", "valid", "test") if s in arrays))

@@ -5,14 +5,23 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from typing import NamedTuple
+
 from .errors import DataError
 from .images import load_image
 from .index import class_names as index_class_names
 
 
+class SideArrays(NamedTuple):
+    x: np.ndarray            # uint8 N x H x W x C
+    y: np.ndarray            # int64 class ids
+    picture_ids: np.ndarray
+    paths: np.ndarray        # the file each picture was read from
+
+
 def to_arrays(index: pd.DataFrame, split: pd.Series, size: int | None = None, channels: int = 3,
               classes: list[str] | None = None, progress: bool = False) -> dict:
-    """{'classes': [...], 'train': (x, y, picture_ids), 'valid': ..., 'test': ...} for the sides present.
+    """{'classes': [...], 'train': SideArrays, 'valid': ..., 'test': ...} for the sides present.
     One image per picture (NEU-CLS copy preferred: lossless BMP). Images of other sizes need `size`."""
     classes = classes or index_class_names(index)
     class_id = {c: i for i, c in enumerate(classes)}
@@ -28,5 +37,5 @@ def to_arrays(index: pd.DataFrame, split: pd.Series, size: int | None = None, ch
         if (labels < 0).any():
             unknown = sorted(set(group["class_name"]) - set(classes))
             raise DataError(None, f"classes not in the class list: {', '.join(unknown)}")
-        result[side] = (np.stack(images), labels, group["picture_id"].to_numpy())
+        result[side] = SideArrays(np.stack(images), labels, group["picture_id"].to_numpy(), group["path"].to_numpy())
     return result

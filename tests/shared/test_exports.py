@@ -62,11 +62,11 @@ def test_anomaly_folders_follow_the_protocol(synthetic_index, tmp_path):
 def test_arrays_repeat_gray_into_three_equal_channels(synthetic_index):
     index, _ = synthetic_index
     arrays = to_arrays(index, make_split(index, "kaggle-cls"))
-    x, y, ids = arrays["test"]
+    x, y, ids, paths = arrays["test"]
     assert x.shape == (72, 200, 200, 3) and x.dtype == np.uint8
     assert (x[..., 0] == x[..., 1]).all() and (x[..., 1] == x[..., 2]).all()
     assert np.bincount(y).tolist() == [12] * 6 and arrays["classes"] == list(neu.CLASSES)
-    assert len(set(ids)) == 72
+    assert len(set(ids)) == 72 and all(p.endswith(".bmp") for p in paths)  # lossless copy preferred
     small = to_arrays(index, make_split(index, "kaggle-cls"), size=64, channels=1)
     assert small["train"][0].shape == (36, 64, 64, 1)
 
