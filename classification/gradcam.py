@@ -1,0 +1,79 @@
+"""Grad-CAM heatmaps for any image: where in the picture the predicted (or a chosen) class comes from.
+Gradients are backend-specific, so this module holds the only per-backend code of the package."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from PIL import Image
+
+from shared.images import load_image
+
+
+def _parts(model: keras.Model):
+    """The trained classifier's backbone and pooled head, to run the forward pass in two halves."""
+    backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != "head")
+    pool, head = model.get_layer("pool"), model.get_layer("head")
+    return backbone, lambda features: head(pool(features), training=False)
+
+
+def _gradients(model: keras.Model, x: np.ndarray, class_index: int | None):
+    backbone, classify = _parts(model)
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        features = backbone(x, training=False)
+        with tf.GradientTape() as tape:
+            tape.watch(features)
+            logits = classify(features)
+            target = class_index if class_index is not None else int(tf.argmax(logits[0]))
+            score = logits[:, target]
+        return np.asarray(features), np.asarray(tape.gradient(score, features)), np.asarray(logits), target
+    if backend == "torch":
+        import torch
+
+        features = backbone(x, training=False).detach().requires_grad_(True)
+        logits = classify(features)
+        target = class_index if class_index is not None else int(torch.argmax(logits[0]))
+        gradient = torch.autograd.grad(logits[:, target].sum(), features)[0]
+        return (features.detach().cpu().numpy(), gradient.cpu().numpy(), logits.detach().cpu().numpy(), target)
+    raise NotImplementedError(f"Grad-CAM supports the tensorflow and torch backends, not {backend}")
+
+
+def gradcam(predictor, image, class_name: str | None = None) -> dict:
+    """{'heatmap': HxW in 0..1 at the model's input size, 'class', 'confidence', 'image': uint8 input}."""
+    x = image if isinstance(image, np.ndarray) else load_image(image, 3, predictor.image_size)
+    x = np.asarray(Image.fromarray(x.astype(np.uint8)).resize((predictor.image_size,) * 2), dtype="float32")
+    index = predictor.classes.index(class_name) if class_name else None
+    features, gradient, logits, target = _gradients(predictor.model, x[None], index)
+    weights = gradient[0].mean(axis=(0, 1))
+    cam = np.maximum((features[0] * weights).sum(-1), 0)
+    cam = cam / cam.max() if cam.max() > 0 else cam
+    heatmap = np.asarray(Image.fromarray((cam * 255).astype(np.uint8)).resize(x.shape[:2], Image.BILINEAR)) / 255.0
+    probabilities = np.exp(logits[0] - logits[0].max())
+    probabilities /= probabilities.sum()
+    return {"heatmap": heatmap, "class": predictor.classes[target], "confidence": float(probabilities[target]),
+            "image": x.astype(np.uint8)}
+
+
+def overlay_png(result: dict, path: str | Path, alpha: float = 0.45) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colored = plt.get_cmap("jet")(result["heatmap"])[..., :3] * 255
+    blended = (1 - alpha) * result["image"] + alpha * colored
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+    axes[0].imshow(result["image"])
+    axes[1].imshow(blended.astype(np.uint8))
+    for ax in axes:
+        ax.axis("off")
+    fig.suptitle(f"Grad-CAM: {result['class']} ({result['confidence']:.1%})", fontsize=10)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,122 @@
+"""Training, evaluation and prediction on synthetic data (seconds-long recipe)."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from shared.errors import DataError
+
+
+def test_run_folder_holds_everything_a_report_needs(smoke_run):
+    for name in ("config.json", "classes.json", "model.keras", "metrics.json", "history.csv", "training.json",
+                 "predictions.csv", "confusion.csv", "plots/confusion.png", "plots/history.png", "plots/predictions.png"):
+        assert (smoke_run / name).is_file(), name
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    for key in ("schema_version", "command", "git_commit", "split", "data_fingerprint", "versions", "hardware"):
+        assert key in metrics
+    assert metrics["n"] == 72 and sum(map(sum, metrics["confusion_matrix"])) == 72
+    assert metrics["correct"] == sum(metrics["confusion_matrix"][i][i] for i in range(6))
+    assert metrics["accuracy"] > 0.3  # chance is 1/6
+    assert len(metrics["mistakes"]) == 72 - metrics["correct"]
+    history = pd.read_csv(smoke_run / "history.csv")
+    assert list(history["stage"].unique()) == ["head", "finetune"] and "val_loss" in history
+
+
+def test_confusion_csv_and_predictions_agree_with_metrics(smoke_run):
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    confusion = pd.read_csv(smoke_run / "confusion.csv", index_col=0)
+    assert confusion.to_numpy().tolist() == metrics["confusion_matrix"]
+    predictions = pd.read_csv(smoke_run / "predictions.csv")
+    assert int(predictions["correct"].sum()) == metrics["correct"]
+
+
+def test_evaluate_and_predict_agree(smoke_run):
+    from classification.evaluate import evaluate
+    from classification.predict import load
+
+    metrics = evaluate(smoke_run, "test")
+    predictions = pd.read_csv(smoke_run / "predictions.csv")
+    records = load(smoke_run).predict(list(predictions["path"]))
+    assert [r["class"] for r in records] == list(predictions["predicted"])
+    assert metrics["accuracy"] == pytest.approx(float((predictions["predicted"] == predictions["true"]).mean()))
+    for record in records:
+        assert abs(sum(record["probabilities"].values()) - 1) < 1e-4
+
+
+def test_a_bad_file_gets_an_error_record_and_the_batch_goes_on(smoke_run, classification_data, tmp_path):
+    from classification.predict import load
+
+    good = sorted((classification_data / "NEU-DET" / "IMAGES").glob("*.jpg"))[:2]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    array = np.asarray(Image.open(good[0]).convert("L"))
+    records = load(smoke_run).predict([good[0], bad, good[1], array])
+    assert [("error" in r) for r in records] == [False, True, False, False]
+    assert records[1]["error"].startswith(str(bad)) and "\n" not in records[1]["error"]
+    assert records[3]["class"] == records[0]["class"]  # the same picture as an array
+
+
+def test_rerunning_a_finished_run_does_not_retrain(smoke_run):
+    from classification.config import ClassifierConfig
+    from classification.train import train
+
+    stamp = (smoke_run / "model.keras").stat().st_mtime_ns
+    assert train(ClassifierConfig.load(smoke_run / "config.json"), progress=False) == smoke_run
+    assert (smoke_run / "model.keras").stat().st_mtime_ns == stamp
+
+
+def test_gradcam_heatmap_for_any_image(smoke_run, classification_data, tmp_path):
+    from classification.gradcam import gradcam, overlay_png
+    from classification.predict import load
+
+    predictor = load(smoke_run)
+    image = classification_data / "NEU-DET" / "IMAGES" / "scratches_40.jpg"
+    result = gradcam(predictor, image)
+    assert result["heatmap"].shape == (96, 96) and 0 <= result["heatmap"].min() and result["heatmap"].max() <= 1
+    assert result["class"] == predictor.predict([image])[0]["class"]
+    assert gradcam(predictor, image, "crazing")["class"] == "crazing"
+    assert overlay_png(result, tmp_path / "cam.png").stat().st_size > 1000
+
+
+def _class_folders(root, classes, per_class=4):
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for k in range(per_class):
+            Image.new("L", (32, 32), k * 20).save(root / name / f"{k}.png")
+    return root
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda root: _class_folders(root, ["only"]), "need at least 2 classes"),
+    (lambda root: (_class_folders(root, ["a", "b"]), (root / "c").mkdir()), "empty class folder"),
+    (lambda root: root.mkdir(), "no dataset found"),
+])
+def test_bad_datasets_fail_before_training(make, message, tmp_path):
+    from classification.config import make_config
+    from classification.train import train
+
+    make(tmp_path / "d")
+    with pytest.raises(DataError, match=message):
+        train(make_config("smoke", data=str(tmp_path / "d"), split="holdout", out=str(tmp_path / "runs")), progress=False)
+    assert not list((tmp_path / "runs").rglob("model.keras"))
+
+
+def test_any_class_folder_dataset_trains(tmp_path):
+    from classification.config import make_config
+    from classification.train import train
+
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:40, 0:56]
+    patterns = {"checks": (rows // 6 + cols // 6) % 2, "columns": (cols // 4) % 2, "rows": (rows // 4) % 2}
+    for name, pattern in patterns.items():
+        (tmp_path / "d" / name).mkdir(parents=True)
+        for k in range(20):
+            colour = rng.uniform(60, 255, 3)  # colour pictures, not square
+            pixels = pattern[..., None] * colour + rng.normal(0, 10, (40, 56, 3))
+            Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(tmp_path / "d" / name / f"{k}.png")
+    run = train(make_config("smoke", data=str(tmp_path / "d"), split="holdout", image_size=64, head_epochs=30,
+                            finetune_epochs=0, out=str(tmp_path / "runs")), progress=False)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["classes"] == ["checks", "columns", "rows"] and metrics["accuracy"] >= 0.9
