@@ -120,3 +120,30 @@ def test_any_class_folder_dataset_trains(tmp_path):
                             finetune_epochs=0, out=str(tmp_path / "runs")), progress=False)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["classes"] == ["checks", "columns", "rows"] and metrics["accuracy"] >= 0.9
+
+
+def test_an_interrupted_run_resumes_without_redoing_stage_one(classification_data, tmp_path):
+    from classification.config import make_config
+    from classification.train import train
+
+    config = make_config("smoke", data=str(classification_data), out=str(tmp_path), name="r", head_epochs=3)
+    run = train(config, progress=False)
+    head_rows = len(pd.read_csv(run / "history_head.csv"))
+    for name in ("model.keras", "metrics.json"):  # as if the process died during stage 2
+        (run / name).unlink()
+    assert train(config, progress=False) == run and (run / "metrics.json").is_file()
+    assert len(pd.read_csv(run / "history_head.csv")) == head_rows
+    with pytest.raises(ValueError, match="another config"):
+        (run / "metrics.json").unlink()
+        train(make_config("smoke", data=str(classification_data), out=str(tmp_path), name="r", seed=5), progress=False)
+
+
+def test_keras_applications_need_local_weights_offline(no_network):
+    from classification.models import create_backbone
+
+    with pytest.raises(FileNotFoundError, match="cannot be downloaded offline"):
+        create_backbone("keras:EfficientNetB0", 64, "imagenet")
+    backbone = create_backbone("keras:EfficientNetB0", 64, "none")
+    assert backbone.output.shape[-1] == 1280
+    with pytest.raises(KeyError, match="unknown model"):
+        create_backbone("resnet9000", 64)
