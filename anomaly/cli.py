@@ -9,7 +9,7 @@ def register(tasks) -> None:
                               description="flag novel defect patterns no model was trained on (anomalib). Verbs: train -> run folder, evaluate -> metrics, predict -> records.")
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for verb in VERBS:
-        verbs.add_parser(verb, help=f"{verb} (not available yet: see issue #5)").set_defaults(run=_not_yet)
+        verbs.add_parser(verb, help=f"{verb} (not available yet: see issue #5)").set_defaults(handler=_not_yet)
 
 
 def _not_yet(args) -> int:

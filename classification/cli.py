@@ -47,7 +47,7 @@ def register(tasks) -> None:
     train.add_argument("--out", default="runs/classification", help="parent of run folders (default runs/classification)")
     train.add_argument("--name", help="run folder name (default <preset>-<split>-seed<seed>)")
     train.add_argument("--quiet", action="store_true", help="no progress bars")
-    train.set_defaults(run=run_train)
+    train.set_defaults(handler=run_train)
 
     evaluate = verbs.add_parser("evaluate", help="score a run on a split side -> metrics.json",
                                 description="Accuracy, per-class precision/recall/F1, confusion matrix (PNG + CSV), "
@@ -55,7 +55,7 @@ def register(tasks) -> None:
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument("--side", default="test", choices=["test", "valid", "train"], help="split side (default test)")
     evaluate.add_argument("--data", help="dataset folder (default: the one the run was trained on)")
-    evaluate.set_defaults(run=run_evaluate)
+    evaluate.set_defaults(handler=run_evaluate)
 
     predict = verbs.add_parser("predict", help="classify images, lists or folders -> JSON/CSV records",
                                description="One record per image: class, confidence and every class probability. "
@@ -64,7 +64,7 @@ def register(tasks) -> None:
     predict.add_argument("images", nargs="+", help="image files and/or folders")
     predict.add_argument("--out", type=Path, help="write records to this .json or .csv (default: print JSON)")
     predict.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
-    predict.set_defaults(run=run_predict)
+    predict.set_defaults(handler=run_predict)
 
     explain = verbs.add_parser("explain", help="Grad-CAM heatmaps for images",
                                description="Draw where in each image the predicted (or --class) class comes from.")
@@ -72,7 +72,7 @@ def register(tasks) -> None:
     explain.add_argument("images", nargs="+", help="image files and/or folders")
     explain.add_argument("--out", type=Path, default=Path("runs/gradcam"), help="folder for PNGs (default runs/gradcam)")
     explain.add_argument("--class", dest="class_name", help="explain this class instead of the predicted one")
-    explain.set_defaults(run=run_explain)
+    explain.set_defaults(handler=run_explain)
 
 
 def _friendly(function):

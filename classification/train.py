@@ -45,13 +45,13 @@ def train(config: ClassifierConfig, progress: bool = True) -> Path:
     if (run / "model.keras").is_file() and (run / "metrics.json").is_file():
         print(f"[classification] {run} is complete; delete it to train again")
         return run
-    run.mkdir(parents=True, exist_ok=True)
     if (run / "config.json").is_file() and ClassifierConfig.load(run / "config.json") != config:
         raise ValueError(f"{run} holds a run with another config; choose another --name or delete it")
-    config.save(run / "config.json")
     started = time.perf_counter()
+    data = load_dataset(config, progress=progress)  # bad data fails here, before anything is written
+    run.mkdir(parents=True, exist_ok=True)
+    config.save(run / "config.json")
     keras.utils.set_random_seed(config.seed)
-    data = load_dataset(config, progress=progress)
     classes, n = data["classes"], len(data["classes"])
     (run / "classes.json").write_text(json.dumps(classes) + "\n")
     train_x, train_y = data["train"].x, _one_hot(data["train"].y, n)

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.run(args)
+        result = args.handler(args)
     except DataError as error:
         print(f"defectlab: error: {error}", file=sys.stderr)
         return 2

@@ -52,7 +52,7 @@ def register(tasks) -> None:
     synth.add_argument("--layout", nargs="+", default=["neu-det", "neu-cls"], choices=["neu-det", "neu-cls", "folders"],
                        help="layouts to write (default: neu-det neu-cls)")
     synth.add_argument("--force", action="store_true", help="replace OUT if defectlab wrote it before")
-    synth.set_defaults(run=run_synth)
+    synth.set_defaults(handler=run_synth)
 
     check = verbs.add_parser("check", help="validate a dataset and report every quirk, counted", formatter_class=fmt,
                              description="Read a dataset, validate every image and annotation, and report counts "
@@ -62,7 +62,7 @@ def register(tasks) -> None:
     check.add_argument("--json", type=Path, metavar="FILE", help="also write the full report as JSON to FILE")
     check.add_argument("--examples", type=int, default=5, help="example lines shown per finding kind (default 5)")
     check.add_argument("--strict", action="store_true", help="exit 1 when any error-level finding exists")
-    check.set_defaults(run=run_check)
+    check.set_defaults(handler=run_check)
 
     split = verbs.add_parser("split", help="assign every picture to train / valid / test", formatter_class=fmt,
                              description="Apply a named split and print its sizes; --out writes one row per image.",
@@ -71,7 +71,7 @@ def register(tasks) -> None:
     split.add_argument("path", type=Path, help="dataset folder")
     add_split_options(split)
     split.add_argument("--out", type=Path, metavar="CSV", help="write image_id, picture_id, class, path, split")
-    split.set_defaults(run=run_split)
+    split.set_defaults(handler=run_split)
 
     export = verbs.add_parser("export", help="export a split for YOLO, anomalib or numpy", formatter_class=fmt,
                               description="Write a task view of a dataset and split. Copies files; the source is "
@@ -88,7 +88,7 @@ def register(tasks) -> None:
     export.add_argument("--normal-classes", help="anomaly: comma-separated classes treated as normal")
     export.add_argument("--size", type=int, help="arrays: resize to SIZE x SIZE (needed when sizes differ)")
     export.add_argument("--force", action="store_true", help="replace OUT if defectlab wrote it before")
-    export.set_defaults(run=run_export)
+    export.set_defaults(handler=run_export)
 
 
 def run_synth(args) -> int:

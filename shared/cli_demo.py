@@ -16,7 +16,7 @@ def register(tasks) -> None:
     demo.add_argument("--per-class", type=int, default=60, help="synthetic pictures per class (default 60)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     demo.add_argument("--only", nargs="+", metavar="STEP", help="run only these task steps (default: all)")
-    demo.set_defaults(run=run_demo)
+    demo.set_defaults(handler=run_demo)
 
 
 def run_demo(args) -> int:

@@ -43,6 +43,8 @@ def probe_image(path: str | Path) -> ImageProbe:
         text = str(error)
         kind = "truncated_image" if "truncated" in text or "broken data" in text else "unreadable_image"
         return ImageProbe(0, 0, "", kind, text)
+    except Exception as error:  # decoders and plugins (e.g. ones patched in by ultralytics) raise other kinds
+        return ImageProbe(0, 0, "", "unreadable_image", f"not a decodable image ({type(error).__name__}: {error})")
 
 
 def load_image(path: str | Path, channels: int = 3, size: int | tuple[int, int] | None = None) -> np.ndarray:
@@ -59,6 +61,6 @@ def load_image(path: str | Path, channels: int = 3, size: int | tuple[int, int] 
                 if image.size != target:
                     image = image.resize(target, Image.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+    except Exception as error:  # any decoder failure is this file's problem, said in one line
         raise DataError(path, f"cannot decode image ({error})") from None
     return array[..., None] if channels == 1 else array

@@ -1,6 +1,7 @@
 """Shared fixtures: synthetic datasets (built once per session), real-data location, network guard."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import socket
@@ -29,15 +30,31 @@ def _audit(event, args):
 sys.addaudithook(_audit)
 
 
-@pytest.fixture
-def no_network():
-    """Fail on any internet-family socket connect made while the test runs."""
+@contextlib.contextmanager
+def network_blocked():
+    """Within the block, any internet-family socket connect raises and is recorded; the block then fails."""
     _network["blocked"], _network["attempts"] = True, []
     try:
         yield _network["attempts"]
     finally:
         _network["blocked"] = False
     assert not _network["attempts"], f"network connects attempted: {_network['attempts']}"
+
+
+@pytest.fixture
+def no_network():
+    """Fail on any internet-family socket connect made while the test runs."""
+    with network_blocked() as attempts:
+        yield attempts
+
+
+@pytest.fixture(scope="session", autouse=True)
+def suite_home(tmp_path_factory):
+    """Settings and fonts that ultralytics writes go to a temporary DEFECTLAB_HOME, not the home folder."""
+    import os
+
+    os.environ.setdefault("DEFECTLAB_HOME", str(tmp_path_factory.mktemp("defectlab-home")))
+    return Path(os.environ["DEFECTLAB_HOME"])
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +92,21 @@ def tree_digest(root: Path) -> str:
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+@pytest.fixture(scope="session")
+def classification_data(tmp_path_factory):
+    """Synthetic NEU copies with enough pictures per class for a seconds-long training."""
+    from shared.synthetic import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("cls-data"), per_class=50, seed=1)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(classification_data, tmp_path_factory):
+    """One trained run (smoke recipe) shared by the tests that only read it."""
+    import classification  # noqa: F401
+    from classification.config import make_config
+    from classification.train import train
+
+    config = make_config("smoke", data=str(classification_data), out=str(tmp_path_factory.mktemp("runs")), name="smoke")
+    return train(config, progress=False)

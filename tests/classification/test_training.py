@@ -147,3 +147,18 @@ def test_keras_applications_need_local_weights_offline(no_network):
     assert backbone.output.shape[-1] == 1280
     with pytest.raises(KeyError, match="unknown model"):
         create_backbone("resnet9000", 64)
+
+
+def test_cli_predict_evaluate_explain_offline(smoke_run, classification_data, tmp_path, no_network, capsys):
+    from shared.cli import main
+
+    folder = classification_data / "NEU-Metal-Surface-Defects" / "test" / "Scratches"
+    assert main(["classification", "predict", str(smoke_run), str(folder), "--out", str(tmp_path / "p.csv")]) == 0
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert len(table) == 12 and {"image", "class", "confidence", "p_scratches"} <= set(table.columns)
+    assert main(["classification", "evaluate", str(smoke_run), "--side", "valid"]) == 0
+    assert (smoke_run / "valid_metrics.json").is_file()
+    image = str(folder / "Sc_1.bmp")
+    assert main(["classification", "explain", str(smoke_run), image, "--out", str(tmp_path / "cam")]) == 0
+    assert (tmp_path / "cam" / "Sc_1_gradcam.png").is_file()
+    assert "valid accuracy" in capsys.readouterr().out

@@ -62,8 +62,9 @@ def test_network_guard_itself_catches_a_connect(no_network):
     (["data", "export", "{data}", "--to", "yolo", "--split", "kaggle-det", "--out", "{data}/NEU-DET/out"], "lies inside the input"),
     (["data", "export", "{data}", "--to", "anomaly", "--split", "kaggle-det", "--out", "{tmp}/a"], "needs --normal-classes"),
     (["data", "synth", "{data}"], "exists and is not empty"),
-    (["classification", "train", "--data", "{tmp}/empty", "--quiet"], "no dataset found"),
-    (["detection", "train"], "not available yet"),
+    (["classification", "train", "--data", "{tmp}/empty", "--out", "{tmp}/runs", "--quiet"], "no dataset found"),
+    (["detection", "predict", "{tmp}/empty", "x.jpg"], "not a finished detection run"),
+    (["anomaly", "train"], "not available yet"),
 ])
 def test_bad_input_gives_one_line_error(words, message, synthetic_root, tmp_path, capsys):
     (tmp_path / "empty").mkdir()

@@ -1,0 +1,64 @@
+"""Detection pictures drawn from metrics.json data, and boxes drawn on images."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+COLORS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+          (70, 240, 240), (240, 50, 230)]
+
+
+def pr_curve_png(metrics: dict, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    recall = metrics["pr_curve"]["recall"]
+    for name, precision in metrics["pr_curve"]["precision"].items():
+        ax.plot(recall, precision, label=f"{name} AP50 {metrics['per_class_ap50'][name]:.3f}")
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
+           title=f"{metrics['split_side']}: mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def confusion_png(metrics: dict, path: Path) -> Path:
+    matrix = np.array(metrics["confusion_matrix"])  # rows: predicted, columns: true (ultralytics convention)
+    labels = metrics["confusion_labels"]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    for (i, j), value in np.ndenumerate(matrix):
+        if value:
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=8)
+    ax.set(xlabel="true", ylabel="predicted", title="detection confusion matrix (IoU 0.45)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def draw_boxes(image_path: str | Path, predicted: list[dict], truth: list[dict] | None, classes: list[str],
+               path: Path) -> Path:
+    """Predicted boxes in class colours with confidence; true boxes (if given) as thin white outlines."""
+    image = Image.open(image_path).convert("RGB")
+    scale = max(1, 400 // max(image.size))
+    image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
+    draw = ImageDraw.Draw(image)
+    for box in truth or []:
+        draw.rectangle([box[k] * scale for k in ("xmin", "ymin", "xmax", "ymax")], outline=(255, 255, 255), width=1)
+    for box in predicted:
+        color = COLORS[classes.index(box["class"]) % len(COLORS)] if box["class"] in classes else COLORS[-1]
+        xy = [box[k] * scale for k in ("xmin", "ymin", "xmax", "ymax")]
+        draw.rectangle(xy, outline=color, width=2)
+        draw.text((xy[0] + 2, xy[1] + 1), f"{box['class']} {box['confidence']:.2f}", fill=color)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
