@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="defectlab")
 class SteelAugment(keras.layers.Layer):
     """Per image: random horizontal/vertical flips, 90-degree turns (square images), brightness shift,
-    contrast change and Gaussian noise. Identity at inference. Works on 0..255 float images."""
+    contrast change, defocus blur and Gaussian noise. Identity at inference. Works on 0..255 float images.
+    Blur: a random share t in [0, 1] of the way from the image to its Gaussian blur of std `blur` pixels,
+    applied to half of the images."""
 
-    def __init__(self, flips=True, rot90=True, brightness=0.08, contrast=0.1, noise=3.0, seed=None, **kwargs):
+    def __init__(self, flips=True, rot90=True, brightness=0.08, contrast=0.1, noise=3.0, blur=0.0, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.flips, self.rot90 = flips, rot90
-        self.brightness, self.contrast, self.noise = brightness, contrast, noise
+        self.brightness, self.contrast, self.noise, self.blur = brightness, contrast, noise, blur
         self.seed = seed
         self.generator = keras.random.SeedGenerator(seed)
 
@@ -38,11 +42,21 @@ class SteelAugment(keras.layers.Layer):
             x = (x - mean) * (1.0 + self._uniform(batch, self.contrast)) + mean
         if self.brightness:
             x = x + 255.0 * self._uniform(batch, self.brightness)
+        if self.blur:
+            blurred = ops.depthwise_conv(x, self._blur_kernel(x.shape[-1]), strides=1, padding="same")
+            share = ops.where(self._coin(batch), ops.abs(self._uniform(batch, 1.0)), 0.0)
+            x = x + share * (blurred - x)
         if self.noise:
             sigma = ops.abs(self._uniform(batch, self.noise))
             x = x + sigma * keras.random.normal(ops.shape(x), seed=self.generator)
         return ops.clip(x, 0.0, 255.0)
 
+    def _blur_kernel(self, channels):
+        radius = max(1, int(round(3 * self.blur)))
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / self.blur) ** 2)
+        kernel = np.outer(taps, taps) / np.outer(taps, taps).sum()
+        return ops.convert_to_tensor(np.repeat(kernel[:, :, None, None], channels, axis=2).astype("float32"))
+
     def get_config(self):
         return {**super().get_config(), "flips": self.flips, "rot90": self.rot90, "brightness": self.brightness,
-                "contrast": self.contrast, "noise": self.noise, "seed": self.seed}
+                "contrast": self.contrast, "noise": self.noise, "blur": self.blur, "seed": self.seed}

@@ -9,12 +9,13 @@ from pathlib import Path
 
 @dataclass
 class Augment:
-    """Augmentation that suits steel textures: flips, 90-degree turns, small photometric changes."""
+    """Augmentation that suits steel textures: flips, 90-degree turns, small photometric changes, defocus."""
     flips: bool = True
     rot90: bool = True
     brightness: float = 0.08   # max shift as a fraction of the 0..255 range
     contrast: float = 0.1      # max relative contrast change
     noise: float = 3.0         # max std of added Gaussian noise, in gray levels
+    blur: float = 1.5          # std (pixels) of the strongest defocus blur; 0 turns blur off
 
 
 @dataclass
