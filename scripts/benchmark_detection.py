@@ -1,0 +1,120 @@
+"""Detection benchmark on the real NEU-DET (kaggle-det: 1440 train, of which 10% carved for validation, /
+360 test). Each training writes its own part JSON under scripts/benchmarks/results/detection_parts/ with
+command, commit, split, data fingerprint, versions and hardware; --merge combines them into
+scripts/benchmarks/results/detection.json (the best part on test is the headline, the stock yolov8n-320
+part with the same budget is the baseline).
+
+  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset yolov8n-320 --epochs 30 --imgsz 224
+  python scripts/benchmark_detection.py --merge
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import detection  # noqa: F401  (offline set-up and framework guard first)
+
+from shared.index import read_dataset
+from shared.provenance import write_result
+
+RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+PARTS = RESULTS / "detection_parts"
+
+
+def inference_speed(run: Path, images: list[Path], weights: str | None = None, repeats: int = 3) -> float:
+    """Images per second through the Predictor (batch 16, CPU), median of `repeats` passes."""
+    from detection.predict import load
+
+    predictor = load(run, weights=weights)
+    predictor.predict(images[:4])  # warm-up
+    speeds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predictor.predict(images, batch_size=16)
+        speeds.append(len(images) / (time.perf_counter() - started))
+    return round(statistics.median(speeds), 1)
+
+
+def part(args) -> dict:
+    from detection.config import make_config
+    from detection.export import to_onnx
+    from detection.train import train
+
+    config = make_config(args.preset, data=str(args.data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
+                         device=args.device, seed=args.seed, out=str(args.runs),
+                         name=f"{args.preset}-e{args.epochs}-{args.imgsz}px-seed{args.seed}")
+    run = train(config, progress=args.progress)
+    metrics = json.loads((run / "metrics.json").read_text())
+    training = json.loads((run / "training.json").read_text())
+    to_onnx(run)
+    test_images = sorted((run / "data" / "images" / "test").iterdir())[:64]
+    return {
+        "preset": args.preset, "config": json.loads((run / "config.json").read_text()), "run": str(run),
+        "kaggle_det": {k: metrics[k] for k in ("map50", "map50_95", "precision", "recall", "per_class_ap50",
+                                                "per_class_ap50_95")},
+        "train_seconds": training["train_seconds"], "train_device": args.device or "auto",
+        "infer_images_per_second_cpu": {"pytorch": inference_speed(run, test_images),
+                                        "onnx": inference_speed(run, test_images, str(run / "model.onnx"))},
+        "infer_setup": f"{config.imgsz} px, batch 16, 64 test images, median of 3 passes, conf 0.25",
+    }
+
+
+def merge() -> Path:
+    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
+    if not parts:
+        sys.exit("no parts to merge")
+    best = max(parts.values(), key=lambda p: p["kaggle_det"]["map50_95"])
+    baselines = [p for p in parts.values() if p["preset"] == "yolov8n-320" and p["config"]["epochs"] == best["config"]["epochs"]
+                 and p["config"]["imgsz"] == best["config"]["imgsz"]]
+    result = {
+        "kaggle_det": best["kaggle_det"], "headline_part": best["run"].rsplit("/", 1)[-1],
+        "baseline": {"kaggle_det": baselines[0]["kaggle_det"], "part": baselines[0]["run"].rsplit("/", 1)[-1]}
+        if baselines else None,
+        "infer_images_per_second_cpu": best["infer_images_per_second_cpu"],
+        "train_seconds": best["train_seconds"], "train_device": best["train_device"],
+        "target": {"map50": 0.82, "map50_95": 0.47},
+        "routes": {k: {"map50": v["kaggle_det"]["map50"], "map50_95": v["kaggle_det"]["map50_95"],
+                       "preset": v["preset"], "epochs": v["config"]["epochs"], "imgsz": v["config"]["imgsz"],
+                       "train_seconds": v["train_seconds"], "command": v["command"], "git_commit": v["git_commit"]}
+                   for k, v in parts.items()},
+    }
+    fingerprints = {v.get("data_fingerprint") for v in parts.values()}
+    if len(fingerprints) > 1:
+        sys.exit(f"parts were measured on different data: {fingerprints}")
+    return write_result(RESULTS / "detection.json", result, split="kaggle-det (test side, 360 pictures)",
+                        command="python scripts/benchmark_detection.py --merge")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "NEU-DET")
+    parser.add_argument("--preset", default="yolov8n-320")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--imgsz", type=int, default=320)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--device", default="")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-detection"))
+    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--merge", action="store_true")
+    args = parser.parse_args(argv)
+    if args.merge:
+        print(f"wrote {merge()}")
+        return 0
+    index, _ = read_dataset(args.data, progress=False)
+    payload = part(args)
+    PARTS.mkdir(parents=True, exist_ok=True)
+    command = "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    name = payload["run"].rsplit("/", 1)[-1]
+    write_result(PARTS / f"{name}.json", payload, split="kaggle-det (test side, 360 pictures)", index=index,
+                 command=command)
+    print(json.dumps({k: payload[k] for k in ("kaggle_det", "train_seconds", "infer_images_per_second_cpu")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
