@@ -73,7 +73,7 @@ def fit(model: torch.nn.Module, batches, coreset_ratio: float = 0.01) -> torch.n
         for images in batches:
             model(to_input(images))
     if model.__class__.__name__ == "PatchcoreModel":
-        model.subsample_embedding(coreset_ratio)
+        model.subsample_embedding(sampling_ratio=coreset_ratio)
     else:
         model.fit()
     return model.eval()

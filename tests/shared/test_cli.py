@@ -64,7 +64,7 @@ def test_network_guard_itself_catches_a_connect(no_network):
     (["data", "synth", "{data}"], "exists and is not empty"),
     (["classification", "train", "--data", "{tmp}/empty", "--out", "{tmp}/runs", "--quiet"], "no dataset found"),
     (["detection", "predict", "{tmp}/empty", "x.jpg"], "not a finished detection run"),
-    (["anomaly", "train"], "not available yet"),
+    (["anomaly", "train", "--data", "{tmp}/empty"], "no normal images folder"),
 ])
 def test_bad_input_gives_one_line_error(words, message, synthetic_root, tmp_path, capsys):
     (tmp_path / "empty").mkdir()

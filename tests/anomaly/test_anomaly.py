@@ -1,0 +1,120 @@
+"""Anomaly detection: weights mapping, folder datasets, fit -> threshold -> metrics -> predict, protocols."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import network_blocked
+from shared.errors import DataError
+
+
+def _texture(rng, size=48):
+    return np.clip(rng.normal(128, 12, (size, size)), 0, 255)
+
+
+def _blob_dataset(root, n_normal=40, n_test=10):
+    """Normal: grain texture. Abnormal: the same texture with a dark square, masked."""
+    rng = np.random.default_rng(0)
+    for folder in ("normal/train", "normal/test", "abnormal", "masks"):
+        (root / folder).mkdir(parents=True)
+    for k in range(n_normal):
+        Image.fromarray(_texture(rng).astype(np.uint8)).save(root / "normal/train" / f"n{k}.png")
+    for k in range(n_test):
+        Image.fromarray(_texture(rng).astype(np.uint8)).save(root / "normal/test" / f"t{k}.png")
+        image, mask = _texture(rng), np.zeros((48, 48), np.uint8)
+        y, x = rng.integers(4, 30, 2)
+        image[y:y + 12, x:x + 12] -= 70
+        mask[y:y + 12, x:x + 12] = 255
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / "abnormal" / f"a{k}.png")
+        Image.fromarray(mask).save(root / "masks" / f"a{k}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def blob_run(tmp_path_factory):
+    import anomaly  # noqa: F401
+    from anomaly.config import make_config
+    from anomaly.train import train
+
+    data = _blob_dataset(tmp_path_factory.mktemp("blobs") / "data")
+    with network_blocked():
+        return train(make_config("smoke", data=str(data), out=str(data.parent / "runs"), name="pc"), progress=False)
+
+
+def test_memory_guard_is_on():
+    import os
+
+    import anomaly
+
+    assert anomaly.MALLOC_GUARDED and os.environ["MALLOC_MMAP_THRESHOLD_"] == "1048576"
+
+
+def test_bundled_imagenet_weights_land_in_the_feature_extractor():
+    import torch
+
+    from anomaly.config import make_config
+    from anomaly.models import create_model
+    from shared.pretrained import lite_weights_file, timm_lite_key
+
+    raw = torch.load(lite_weights_file(), map_location="cpu", weights_only=True)
+    imagenet = create_model(make_config("patchcore")).feature_extractor.feature_extractor.state_dict()
+    random = create_model(make_config("patchcore", weights="random")).feature_extractor.feature_extractor.state_dict()
+    key = "_blocks.5._depthwise_conv.weight"
+    assert torch.equal(imagenet[timm_lite_key(key)], raw[key])
+    assert not torch.equal(random[timm_lite_key(key)], raw[key])
+
+
+def test_a_visible_defect_is_found_in_image_and_pixels(blob_run):
+    metrics = json.loads((blob_run / "metrics.json").read_text())
+    assert metrics["image_auroc"] >= 0.9 and metrics["pixel_auroc"] >= 0.85
+    assert (metrics["normal_test"], metrics["abnormal_test"]) == (10, 10)
+    for name in ("config.json", "model.pt", "threshold.json", "training.json", "scores.npz", "plots/roc.png",
+                 "plots/top_scored.png", "plots/lowest_scored.png"):
+        assert (blob_run / name).is_file(), name
+    threshold = json.loads((blob_run / "threshold.json").read_text())
+    assert threshold["normal_valid_images"] == 4  # 10% of the 40 normal training images
+    assert threshold["threshold"] == pytest.approx(np.quantile(threshold["normal_valid_scores"], 0.95), rel=1e-4)
+
+
+def test_predict_uses_the_stored_threshold(blob_run, tmp_path):
+    from anomaly.predict import load
+
+    data = blob_run.parent.parent / "data"
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"xx")
+    predictor = load(blob_run)
+    with network_blocked():
+        records = predictor.predict([data / "abnormal", bad, data / "normal" / "test"], heatmap_dir=tmp_path / "h")
+    assert sum("error" in r for r in records) == 1 and len(records) == 21
+    scored = [r for r in records if "score" in r]
+    assert all(r["is_anomalous"] == (r["score"] > predictor.threshold) for r in scored)
+    assert all(Path(r["heatmap"]).is_file() for r in scored)
+    abnormal = [r["score"] for r in scored if "/abnormal/" in r["image"]]
+    normal = [r["score"] for r in scored if "/normal/" in r["image"]]
+    assert np.mean(abnormal) > np.mean(normal)
+
+
+def test_folder_dataset_faults_are_counted(tmp_path):
+    from shared.anomaly_folders import read_anomaly_folders
+
+    data = _blob_dataset(tmp_path / "d", n_normal=3, n_test=2)
+    Image.new("L", (10, 10)).save(data / "masks" / "a0.png")          # wrong size: ignored, counted
+    (data / "abnormal" / "broken.png").write_bytes(b"not a png")      # unreadable: skipped, counted
+    table, report = read_anomaly_folders(data)
+    assert report.counts() == {"size_mismatch": 1, "unreadable_image": 1}
+    assert table["mask"].notna().sum() == 1 and len(table) == 3 + 2 + 2
+    with pytest.raises(DataError, match="no normal images folder"):
+        read_anomaly_folders(tmp_path / "nothing")
+
+
+def test_loco_protocol_on_synthetic_neu(synthetic_root, tmp_path):
+    from anomaly.config import make_config
+    from anomaly.protocols import run_protocol
+
+    with network_blocked():
+        result = run_protocol(synthetic_root, "loco", make_config("smoke", image_size=48), tmp_path, classes=["scratches"])
+    assert set(result["per_class_auroc"]) == {"scratches"} and 0 <= result["mean_auroc"] <= 1
+    protocol = json.loads((tmp_path / "loco" / "scratches" / "data" / "protocol.json").read_text())
+    assert protocol["counts"] == {"normal/train": 5 * 24, "normal/test": 5 * 6, "abnormal": 6}
