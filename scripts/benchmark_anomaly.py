@@ -1,0 +1,204 @@
+"""Anomaly benchmark on the real NEU data (split kaggle-det: 240 train / 60 test pictures per class).
+Parts (each writes scripts/benchmarks/results/anomaly_parts/<part>.json with command, commit, split,
+data fingerprint, versions and hardware); --merge writes scripts/benchmarks/results/anomaly.json.
+
+  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights imagenet
+  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights random
+  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset padim --weights imagenet
+  python scripts/benchmark_anomaly.py --data ../shared/data --part classifier
+  python scripts/benchmark_anomaly.py --merge
+
+library: anomalib models through `anomaly.protocols` (leave-one-class-out and one-class, one fit per class).
+classifier: novelty scores from a classifier of the known classes on frozen ImageNet EfficientNet-Lite0
+features (Mahalanobis distance with a shared covariance, max-softmax of logistic regression, kNN distance),
+and their rank-average ensemble with the library part when its scores exist.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import anomaly  # noqa: F401  (framework guard and malloc guard first)
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
+
+from anomaly.memory_guard import peak_memory_mb
+from shared.export_arrays import to_arrays
+from shared.index import class_names, read_dataset
+from shared.provenance import write_result
+from shared.splits import make_split
+
+RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+PARTS = RESULTS / "anomaly_parts"
+SPLIT = "kaggle-det (per class 240 train / 60 test pictures)"
+
+
+def part_library(args, index) -> dict:
+    from anomaly.config import make_config
+    from anomaly.protocols import run_protocol
+
+    config = dataclasses.replace(make_config(args.preset, weights=args.weights, seed=args.seed),
+                                 image_size=args.image_size, coreset_ratio=args.coreset_ratio)
+    out = args.runs / f"{args.preset}-{args.weights}"
+    result = {"model": args.preset, "weights": args.weights, "config": dataclasses.asdict(config)}
+    for protocol in ("loco", "one-class"):
+        started = time.perf_counter()
+        outcome = run_protocol(args.data, protocol, config, out, progress=True)
+        outcome["seconds"] = round(time.perf_counter() - started, 1)
+        result[protocol.replace("-", "_")] = outcome
+    per_class = [v for p in ("loco", "one_class") for v in result[p]["per_class"].values()]
+    result["fit_seconds_median"] = statistics.median(v["fit_seconds"] for v in per_class)
+    result["infer_images_per_second_cpu"] = statistics.median(v["infer_images_per_second_cpu"] for v in per_class)
+    result["peak_memory_mb"] = max(v["peak_memory_mb"] for v in per_class)
+    result["runs"] = str(out)
+    return result
+
+
+def lite0_features(index, split, size: int = 224) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Pooled 1280-d ImageNet EfficientNet-Lite0 features of every picture: (features, labels, sides, ids)."""
+    import timm
+    import torch
+
+    from shared.pretrained import lite_weights_file, timm_lite_key
+
+    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0).eval()
+    raw = torch.load(lite_weights_file(), map_location="cpu", weights_only=True)
+    model.load_state_dict({timm_lite_key(k): v for k, v in raw.items() if not k.startswith("_fc")}, strict=True)
+    arrays = to_arrays(index, split, size=size)
+    feats, labels, sides, ids = [], [], [], []
+    with torch.no_grad():
+        for side in ("train", "test"):
+            part = arrays[side]
+            for start in range(0, len(part.x), 64):
+                x = torch.from_numpy(part.x[start:start + 64]).permute(0, 3, 1, 2).float() / 127.5 - 1
+                feats.append(model(x).numpy())
+            labels += list(part.y)
+            sides += [side] * len(part.y)
+            ids += list(part.picture_ids)
+    return np.concatenate(feats), np.array(labels), np.array(sides), np.array(ids)
+
+
+def novelty_scores(train_x, train_y, test_x) -> dict[str, np.ndarray]:
+    from sklearn.covariance import LedoitWolf
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import NearestNeighbors
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(train_x)
+    train_x, test_x = scaler.transform(train_x), scaler.transform(test_x)
+    classes = np.unique(train_y)
+    means = np.stack([train_x[train_y == c].mean(0) for c in classes])
+    centered = train_x - means[np.searchsorted(classes, train_y)]
+    precision = LedoitWolf().fit(centered).precision_
+    diffs = test_x[:, None, :] - means[None]
+    mahalanobis = np.einsum("nkd,de,nke->nk", diffs, precision, diffs).min(1)
+    softmax = LogisticRegression(max_iter=3000).fit(train_x, train_y).predict_proba(test_x).max(1)
+    distances, _ = NearestNeighbors(n_neighbors=5).fit(train_x).kneighbors(test_x)
+    return {"mahalanobis": mahalanobis, "max_softmax": -softmax, "knn5": distances.mean(1)}
+
+
+def _library_scores(runs: Path, protocol: str, name: str) -> dict[str, float] | None:
+    path = runs / protocol / name / "run" / "scores.npz"
+    if not path.is_file():
+        return None
+    data = np.load(path, allow_pickle=True)
+    return {Path(p).stem: float(s) for p, s in zip(data["paths"], data["scores"])}
+
+
+def part_classifier(args, index) -> dict:
+    split = make_split(index, "kaggle-det")
+    started = time.perf_counter()
+    feats, labels, sides, ids = lite0_features(index, split)
+    names = class_names(index)
+    result = {"features": "frozen ImageNet EfficientNet-Lite0, 224 px, pooled 1280-d, standardized",
+              "feature_seconds": round(time.perf_counter() - started, 1), "loco": {}, "one_class": {}}
+    library = args.runs / "patchcore-imagenet"
+    for held, name in enumerate(names):
+        train = (sides == "train") & (labels != held)
+        test = sides == "test"
+        truth = (labels[test] == held).astype(int)
+        scores = novelty_scores(feats[train], labels[train], feats[test])
+        aurocs = {k: float(roc_auc_score(truth, v)) for k, v in scores.items()}
+        patchcore = _library_scores(library, "loco", name)
+        if patchcore:
+            pc = np.array([patchcore[i] for i in ids[test]])
+            ensemble = rankdata(scores["mahalanobis"]) + rankdata(pc)
+            aurocs["ensemble_mahalanobis_patchcore"] = float(roc_auc_score(truth, ensemble))
+            aurocs["patchcore"] = float(roc_auc_score(truth, pc))
+        result["loco"][name] = aurocs
+        one = (sides == "train") & (labels == held)
+        from sklearn.neighbors import NearestNeighbors
+
+        d, _ = NearestNeighbors(n_neighbors=1).fit(feats[one]).kneighbors(feats[test])
+        result["one_class"][name] = {"knn1": float(roc_auc_score((labels[test] != held).astype(int), d[:, 0]))}
+    for protocol in ("loco", "one_class"):
+        methods = sorted({m for v in result[protocol].values() for m in v})
+        result[f"{protocol}_mean_auroc"] = {m: statistics.mean(v[m] for v in result[protocol].values() if m in v)
+                                            for m in methods}
+    result["peak_memory_mb"] = peak_memory_mb()
+    return result
+
+
+def merge() -> Path:
+    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
+    library = {k: v for k, v in parts.items() if k.startswith("library-")}
+    if not library:
+        sys.exit("no library parts to merge")
+    best = max(library.values(), key=lambda v: v["loco"]["mean_auroc"])
+    clf = parts.get("classifier")
+    result = {
+        "loco": {"model": f"{best['model']} ({best['weights']} backbone)", "mean_auroc": best["loco"]["mean_auroc"],
+                 "per_class_auroc": best["loco"]["per_class_auroc"]},
+        "one_class": {"model": f"{best['model']} ({best['weights']} backbone)",
+                      "mean_auroc": best["one_class"]["mean_auroc"], "per_class_auroc": best["one_class"]["per_class_auroc"]},
+        "models": {k: {"loco_mean_auroc": v["loco"]["mean_auroc"], "loco_per_class_auroc": v["loco"]["per_class_auroc"],
+                       "one_class_mean_auroc": v["one_class"]["mean_auroc"],
+                       "one_class_per_class_auroc": v["one_class"]["per_class_auroc"],
+                       "fit_seconds_median": v["fit_seconds_median"],
+                       "infer_images_per_second_cpu": v["infer_images_per_second_cpu"],
+                       "peak_memory_mb": v["peak_memory_mb"], "command": v["command"], "git_commit": v["git_commit"]}
+                   for k, v in library.items()},
+        "classifier_novelty": clf and {k: clf[k] for k in ("features", "loco", "one_class", "loco_mean_auroc",
+                                                           "one_class_mean_auroc", "command", "git_commit")},
+        "infer_images_per_second_cpu": best["infer_images_per_second_cpu"],
+        "peak_memory_mb": max(v["peak_memory_mb"] for v in library.values()),
+        "targets": {"loco_mean_auroc": 0.85, "one_class_mean_auroc": 0.98},
+    }
+    return write_result(RESULTS / "anomaly.json", result, split=SPLIT, command="python scripts/benchmark_anomaly.py --merge")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--part", choices=["library", "classifier"])
+    parser.add_argument("--preset", default="patchcore")
+    parser.add_argument("--weights", default="imagenet", choices=["imagenet", "random"])
+    parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument("--coreset-ratio", type=float, default=0.005)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-anomaly"))
+    parser.add_argument("--merge", action="store_true")
+    args = parser.parse_args(argv)
+    if args.merge:
+        print(f"wrote {merge()}")
+        return 0
+    index, _ = read_dataset(args.data, progress=False)
+    payload = part_library(args, index) if args.part == "library" else part_classifier(args, index)
+    name = f"library-{args.preset}-{args.weights}" if args.part == "library" else "classifier"
+    PARTS.mkdir(parents=True, exist_ok=True)
+    command = "python scripts/benchmark_anomaly.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    write_result(PARTS / f"{name}.json", payload, split=SPLIT, index=index, command=command)
+    summary = {k: payload.get(k) for k in ("loco_mean_auroc", "one_class_mean_auroc", "peak_memory_mb")}
+    summary.update({p: payload[p]["mean_auroc"] for p in ("loco", "one_class") if p in payload and "mean_auroc" in payload[p]})
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
