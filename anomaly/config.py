@@ -42,7 +42,7 @@ PRESETS = {
     "patchcore": {},
     "padim": {"model": "padim", "layers": ["blocks.1", "blocks.2", "blocks.4"]},
     "dfm": {"model": "dfm", "layers": ["blocks.4"]},
-    "smoke": {"image_size": 64, "coreset_ratio": 0.1, "batch_size": 16},
+    "smoke": {"image_size": 64, "coreset_ratio": 0.02, "batch_size": 16},
 }
 
 
