@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from shared.errors import one_line_errors
+
 EPILOG = """examples:
   defectlab data export ../shared/data --to anomaly --split kaggle-det --normal-classes crazing,inclusion --out runs/ad-data
   defectlab anomaly train --data runs/ad-data                         PatchCore on ImageNet EfficientNet-Lite0
@@ -68,18 +70,8 @@ def _config(args, **extra):
                        threshold_quantile=args.threshold_quantile, **extra)
 
 
-def _friendly(function):
-    def wrapper(args):
-        from shared.errors import DataError
 
-        try:
-            return function(args)
-        except (KeyError, FileNotFoundError, ValueError) as error:
-            raise DataError(None, str(error).strip("'\"")) from None
-    return wrapper
-
-
-@_friendly
+@one_line_errors
 def run_train(args) -> int:
     from .train import train
 
@@ -89,7 +81,7 @@ def run_train(args) -> int:
     return 0
 
 
-@_friendly
+@one_line_errors
 def run_protocol(args) -> int:
     from .protocols import run_protocol as protocol
 
@@ -100,7 +92,7 @@ def run_protocol(args) -> int:
     return 0
 
 
-@_friendly
+@one_line_errors
 def run_evaluate(args) -> int:
     from .evaluate import evaluate
 
@@ -110,7 +102,7 @@ def run_evaluate(args) -> int:
     return 0
 
 
-@_friendly
+@one_line_errors
 def run_predict(args) -> int:
     from .predict import load
 

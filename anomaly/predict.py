@@ -9,21 +9,11 @@ import numpy as np
 from PIL import Image
 
 from shared.errors import DataError
-from shared.images import is_image_file, load_image
+from shared.images import expand_image_inputs, load_image
 
 from . import models
 from .config import AnomalyConfig
 from .plots import overlay
-
-
-def expand_inputs(images) -> list[Path]:
-    if isinstance(images, (str, Path)):
-        images = [images]
-    items = []
-    for item in images:
-        item = Path(item)
-        items += sorted(p for p in item.rglob("*") if is_image_file(p)) if item.is_dir() else [item]
-    return items
 
 
 class Predictor:
@@ -33,7 +23,7 @@ class Predictor:
     def predict(self, images, heatmap_dir: str | Path | None = None) -> list[dict]:
         """{'image', 'score', 'is_anomalous', 'heatmap'} per readable image, {'image', 'error'} otherwise."""
         records, ready = [], []
-        for path in expand_inputs(images):
+        for path in expand_image_inputs(images):
             try:
                 ready.append((len(records), load_image(path, 3, self.image_size)))
                 records.append({"image": str(path)})

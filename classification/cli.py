@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from shared.errors import one_line_errors
+
 EPILOG = """examples:
   defectlab classification train --data ../shared/data                      headline recipe, kaggle-cls split
   defectlab classification train --data ../shared/data --preset baseline    the reference small CNN
@@ -75,19 +77,8 @@ def register(tasks) -> None:
     explain.set_defaults(handler=run_explain)
 
 
-def _friendly(function):
-    """Model and recipe errors become one-line DataErrors for the front door."""
-    def wrapper(args):
-        from shared.errors import DataError
 
-        try:
-            return function(args)
-        except (KeyError, FileNotFoundError, ValueError) as error:
-            raise DataError(None, str(error).strip("'\"")) from None
-    return wrapper
-
-
-@_friendly
+@one_line_errors
 def run_train(args) -> int:
     from .config import make_config
     from .train import train
@@ -102,7 +93,7 @@ def run_train(args) -> int:
     return 0
 
 
-@_friendly
+@one_line_errors
 def run_evaluate(args) -> int:
     from .evaluate import evaluate
 
@@ -131,7 +122,7 @@ def _records_out(records, out: Path | None) -> None:
     print(f"wrote {len(records)} records to {out}")
 
 
-@_friendly
+@one_line_errors
 def run_predict(args) -> int:
     import sys
 
@@ -145,17 +136,18 @@ def run_predict(args) -> int:
     return 1 if all("error" in r for r in records) else 0
 
 
-@_friendly
+@one_line_errors
 def run_explain(args) -> int:
     import sys
 
     from shared.errors import DataError
+    from shared.images import expand_image_inputs
 
     from .gradcam import gradcam, overlay_png
-    from .predict import expand_inputs, load
+    from .predict import load
 
     predictor = load(args.run)
-    for item in expand_inputs(args.images):
+    for item in expand_image_inputs(args.images):
         try:
             result = gradcam(predictor, item, args.class_name)
         except DataError as error:

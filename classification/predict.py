@@ -8,24 +8,9 @@ import keras
 import numpy as np
 
 from shared.errors import DataError
-from shared.images import is_image_file, load_image
+from shared.images import expand_image_inputs, load_image
 
 from . import augment, models  # noqa: F401  (registers the custom layers for loading)
-
-
-def expand_inputs(images) -> list:
-    """A path, folder, array or list of them -> a flat list of file paths and arrays."""
-    if isinstance(images, (str, Path)) or isinstance(images, np.ndarray):
-        images = [images]
-    items = []
-    for item in images:
-        if isinstance(item, np.ndarray):
-            items.append(item)
-        elif Path(item).is_dir():
-            items += sorted(p for p in Path(item).rglob("*") if is_image_file(p))
-        else:
-            items.append(Path(item))
-    return items
 
 
 class Predictor:
@@ -51,7 +36,7 @@ class Predictor:
         """One record per input: {'image', 'class', 'confidence', 'probabilities'} or {'image', 'error'}.
         An unreadable file gets an error record; the rest of the batch goes on."""
         records, ready = [], []
-        for number, item in enumerate(expand_inputs(images)):
+        for number, item in enumerate(expand_image_inputs(images)):
             name = f"array[{number}]" if isinstance(item, np.ndarray) else str(item)
             try:
                 ready.append((len(records), self._to_input(item)))

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from shared.errors import one_line_errors
+
 EPILOG = """examples:
   defectlab detection train --data ../shared/data/NEU-DET                    stock YOLOv8n from scratch, 320 px
   defectlab detection train --data ../shared/data/NEU-DET --preset cpu       about two hours on 2 CPU cores
@@ -63,18 +65,8 @@ def register(tasks) -> None:
     export.set_defaults(handler=run_export)
 
 
-def _friendly(function):
-    def wrapper(args):
-        from shared.errors import DataError
 
-        try:
-            return function(args)
-        except (KeyError, FileNotFoundError, ValueError) as error:
-            raise DataError(None, str(error).strip("'\"")) from None
-    return wrapper
-
-
-@_friendly
+@one_line_errors
 def run_train(args) -> int:
     from .config import make_config
     from .train import train
@@ -88,7 +80,7 @@ def run_train(args) -> int:
     return 0
 
 
-@_friendly
+@one_line_errors
 def run_evaluate(args) -> int:
     from .evaluate import evaluate
 
@@ -100,7 +92,7 @@ def run_evaluate(args) -> int:
     return 0
 
 
-@_friendly
+@one_line_errors
 def run_predict(args) -> int:
     from .predict import load, write_records
 
@@ -115,7 +107,7 @@ def run_predict(args) -> int:
     return 1 if all("error" in r for r in records) else 0
 
 
-@_friendly
+@one_line_errors
 def run_export(args) -> int:
     import numpy as np
 

@@ -7,20 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from shared.errors import DataError
-from shared.images import is_image_file, probe_image
+from shared.images import expand_image_inputs, probe_image
 
 from .config import DetectorConfig
 from .offline import ultralytics_module
-
-
-def expand_inputs(images) -> list[Path]:
-    if isinstance(images, (str, Path)):
-        images = [images]
-    items = []
-    for item in images:
-        item = Path(item)
-        items += sorted(p for p in item.rglob("*") if is_image_file(p)) if item.is_dir() else [item]
-    return items
 
 
 class Predictor:
@@ -32,7 +22,7 @@ class Predictor:
         """One record per input: {'image', 'boxes': [{'class', 'confidence', 'xmin', 'ymin', 'xmax', 'ymax'}]}
         or {'image', 'error'} for a file that cannot be read; the rest goes on."""
         records, readable = [], []
-        for path in expand_inputs(images):
+        for path in expand_image_inputs(images):
             problem = probe_image(path).problem if path.is_file() else "missing"
             if problem:
                 detail = "no such file" if problem == "missing" else problem.replace("_", " ")

@@ -24,7 +24,7 @@ from PIL import Image, ImageFilter
 
 from shared.export_arrays import to_arrays
 from shared.index import class_names, read_dataset
-from shared.provenance import data_fingerprint, write_result
+from shared.provenance import write_result
 from shared.splits import make_split
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"

@@ -17,6 +17,22 @@ def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
+def expand_image_inputs(images) -> list:
+    """A path, folder, array or list of them -> flat list: folders become their image files (sorted,
+    recursive); files, even missing ones, stay as paths (the caller reports them); arrays pass through."""
+    if isinstance(images, (str, Path, np.ndarray)):
+        images = [images]
+    items = []
+    for item in images:
+        if isinstance(item, np.ndarray):
+            items.append(item)
+        elif Path(item).is_dir():
+            items += sorted(p for p in Path(item).rglob("*") if is_image_file(p))
+        else:
+            items.append(Path(item))
+    return items
+
+
 def file_sha1(path: str | Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()
 

@@ -77,3 +77,15 @@ def test_load_image_names_the_file_it_cannot_read(tmp_path):
     with pytest.raises(DataError) as error:
         load_image(bad)
     assert str(error.value).startswith(str(bad)) and "\n" not in str(error.value)
+
+
+def test_image_inputs_expand_folders_and_keep_the_rest(tmp_path):
+    from shared.images import expand_image_inputs
+
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for name in ("b.png", "a.bmp", "sub/c.jpg", "notes.txt", ".hidden.png"):
+        (tmp_path / "d" / name).write_bytes(b"x")
+    array = np.zeros((4, 4), np.uint8)
+    items = expand_image_inputs([tmp_path / "d", str(tmp_path / "missing.png"), array])
+    names = [i.name if not isinstance(i, np.ndarray) else "array" for i in items]
+    assert names == ["a.bmp", "b.png", "c.jpg", "missing.png", "array"]
