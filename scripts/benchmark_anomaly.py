@@ -2,10 +2,10 @@
 Parts (each writes scripts/benchmarks/results/anomaly_parts/<part>.json with command, commit, split,
 data fingerprint, versions and hardware); --merge writes scripts/benchmarks/results/anomaly.json.
 
-  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights imagenet
-  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights random
   python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset padim --weights imagenet
-  python scripts/benchmark_anomaly.py --data ../shared/data --part classifier
+  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset padim --weights random
+  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights imagenet
+  python scripts/benchmark_anomaly.py --data ../shared/data --part classifier --ensemble-with padim-imagenet
   python scripts/benchmark_anomaly.py --merge
 
 library: anomalib models through `anomaly.protocols` (leave-one-class-out and one-class, one fit per class).
@@ -118,19 +118,19 @@ def part_classifier(args, index) -> dict:
     names = class_names(index)
     result = {"features": "frozen ImageNet EfficientNet-Lite0, 224 px, pooled 1280-d, standardized",
               "feature_seconds": round(time.perf_counter() - started, 1), "loco": {}, "one_class": {}}
-    library = args.runs / "patchcore-imagenet"
+    library = args.runs / args.ensemble_with
     for held, name in enumerate(names):
         train = (sides == "train") & (labels != held)
         test = sides == "test"
         truth = (labels[test] == held).astype(int)
         scores = novelty_scores(feats[train], labels[train], feats[test])
         aurocs = {k: float(roc_auc_score(truth, v)) for k, v in scores.items()}
-        patchcore = _library_scores(library, "loco", name)
-        if patchcore:
-            pc = np.array([patchcore[i] for i in ids[test]])
-            ensemble = rankdata(scores["mahalanobis"]) + rankdata(pc)
-            aurocs["ensemble_mahalanobis_patchcore"] = float(roc_auc_score(truth, ensemble))
-            aurocs["patchcore"] = float(roc_auc_score(truth, pc))
+        partner = _library_scores(library, "loco", name)
+        if partner:
+            other = np.array([partner[i] for i in ids[test]])
+            ensemble = rankdata(scores["mahalanobis"]) + rankdata(other)
+            aurocs[f"ensemble_mahalanobis_{args.ensemble_with}"] = float(roc_auc_score(truth, ensemble))
+            aurocs[args.ensemble_with] = float(roc_auc_score(truth, other))
         result["loco"][name] = aurocs
         one = (sides == "train") & (labels == held)
         from sklearn.neighbors import NearestNeighbors
@@ -183,6 +183,8 @@ def main(argv=None) -> int:
     parser.add_argument("--coreset-ratio", type=float, default=0.005)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-anomaly"))
+    parser.add_argument("--ensemble-with", default="padim-imagenet",
+                        help="library run (under --runs) whose LOCO scores join the Mahalanobis score")
     parser.add_argument("--merge", action="store_true")
     args = parser.parse_args(argv)
     if args.merge:
