@@ -57,6 +57,7 @@ def register(tasks) -> None:
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument("--side", default="test", choices=["test", "valid", "train"], help="split side (default test)")
     evaluate.add_argument("--data", help="dataset folder (default: the one the run was trained on)")
+    evaluate.add_argument("--tta", action="store_true", help="average over the 8 flips / 90-degree turns")
     evaluate.set_defaults(handler=run_evaluate)
 
     predict = verbs.add_parser("predict", help="classify images, lists or folders -> JSON/CSV records",
@@ -66,6 +67,7 @@ def register(tasks) -> None:
     predict.add_argument("images", nargs="+", help="image files and/or folders")
     predict.add_argument("--out", type=Path, help="write records to this .json or .csv (default: print JSON)")
     predict.add_argument("--batch-size", type=int, default=32, help="images per batch (default 32)")
+    predict.add_argument("--tta", action="store_true", help="average over the 8 flips / 90-degree turns")
     predict.set_defaults(handler=run_predict)
 
     explain = verbs.add_parser("explain", help="Grad-CAM heatmaps for images",
@@ -97,7 +99,7 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
     from .evaluate import evaluate
 
-    metrics = evaluate(args.run, args.side, data=args.data, progress=True)
+    metrics = evaluate(args.run, args.side, data=args.data, progress=True, tta=args.tta)
     print(f"{args.side} accuracy {metrics['accuracy']:.2%} ({metrics['correct']}/{metrics['n']})")
     for name, row in metrics["per_class"].items():
         print(f"  {name:<16} precision {row['precision']:.3f}  recall {row['recall']:.3f}  f1 {row['f1']:.3f}")
@@ -128,7 +130,7 @@ def run_predict(args) -> int:
 
     from .predict import load
 
-    records = load(args.run).predict(args.images, batch_size=args.batch_size)
+    records = load(args.run).predict(args.images, batch_size=args.batch_size, tta=args.tta)
     for record in records:
         if "error" in record:
             print(f"defectlab: skipped {record['error']}", file=sys.stderr)

@@ -29,8 +29,10 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, classe
     }
 
 
-def evaluate(run: str | Path, split: str = "test", data: str | None = None, progress: bool = False) -> dict:
-    """Score the run's model on one side ('test', 'valid' or 'train') of the split it was trained with."""
+def evaluate(run: str | Path, split: str = "test", data: str | None = None, progress: bool = False,
+             tta: bool = False) -> dict:
+    """Score the run's model on one side ('test', 'valid' or 'train') of the split it was trained with;
+    tta averages over the 8 flips / 90-degree turns (files get a 'tta_' prefix)."""
     run = Path(run)
     config = ClassifierConfig.load(run / "config.json")
     if data:
@@ -42,8 +44,8 @@ def evaluate(run: str | Path, split: str = "test", data: str | None = None, prog
     side = dataset[split]
     if list(dataset["classes"]) != predictor.classes:
         raise ValueError(f"dataset classes {dataset['classes']} differ from the model's {predictor.classes}")
-    probabilities = predictor.predict_arrays(side.x)
-    metrics = {"split_side": split, **classification_metrics(side.y, probabilities, predictor.classes)}
+    probabilities = predictor.predict_arrays(side.x, tta=tta)
+    metrics = {"split_side": split, "tta": tta, **classification_metrics(side.y, probabilities, predictor.classes)}
     predictions = pd.DataFrame({
         "picture_id": side.picture_ids, "path": side.paths,
         "true": [predictor.classes[i] for i in side.y],
@@ -52,7 +54,7 @@ def evaluate(run: str | Path, split: str = "test", data: str | None = None, prog
     })
     predictions["correct"] = predictions["true"] == predictions["predicted"]
     metrics["mistakes"] = predictions[~predictions["correct"]].drop(columns="correct").to_dict("records")
-    prefix = "" if split == "test" else f"{split}_"
+    prefix = ("tta_" if tta else "") + ("" if split == "test" else f"{split}_")
     predictions.to_csv(run / f"{prefix}predictions.csv", index=False)
     pd.DataFrame(metrics["confusion_matrix"], index=metrics["classes"], columns=metrics["classes"]) \
         .to_csv(run / f"{prefix}confusion.csv")

@@ -13,14 +13,24 @@ from shared.images import expand_image_inputs, load_image
 from . import augment, models  # noqa: F401  (registers the custom layers for loading)
 
 
+def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
+    """The 8 flips / 90-degree turns of a batch of square images (N x S x S x C)."""
+    turns = [np.rot90(x, k, axes=(1, 2)) for k in range(4)]
+    return [np.ascontiguousarray(v) for t in turns for v in (t, t[:, :, ::-1])]
+
+
 class Predictor:
     def __init__(self, model: keras.Model, classes: list[str], image_size: int):
         self.model, self.classes, self.image_size = model, list(classes), image_size
 
-    def predict_arrays(self, x: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """uint8/float N x S x S x 3 (0..255) -> class probabilities N x C."""
-        logits = self.model.predict(np.asarray(x, dtype="float32"), batch_size=batch_size, verbose=0)
-        return np.asarray(keras.ops.softmax(logits, axis=-1))
+    def predict_arrays(self, x: np.ndarray, batch_size: int = 32, tta: bool = False) -> np.ndarray:
+        """uint8/float N x S x S x 3 (0..255) -> class probabilities N x C. tta averages the probabilities
+        over the 8 flips and 90-degree turns of each image (surface defects have no preferred orientation)."""
+        x = np.asarray(x, dtype="float32")
+        views = dihedral_views(x) if tta else [x]
+        probabilities = [np.asarray(keras.ops.softmax(self.model.predict(v, batch_size=batch_size, verbose=0), axis=-1))
+                         for v in views]
+        return np.mean(probabilities, axis=0)
 
     def _to_input(self, item) -> np.ndarray:
         if isinstance(item, np.ndarray):
@@ -32,7 +42,7 @@ class Predictor:
             return np.asarray(image.resize((self.image_size, self.image_size), Image.BILINEAR))
         return load_image(item, 3, self.image_size)
 
-    def predict(self, images, batch_size: int = 32) -> list[dict]:
+    def predict(self, images, batch_size: int = 32, tta: bool = False) -> list[dict]:
         """One record per input: {'image', 'class', 'confidence', 'probabilities'} or {'image', 'error'}.
         An unreadable file gets an error record; the rest of the batch goes on."""
         records, ready = [], []
@@ -44,7 +54,7 @@ class Predictor:
             except DataError as error:
                 records.append({"image": name, "error": str(error)})
         if ready:
-            probs = self.predict_arrays(np.stack([x for _, x in ready]), batch_size)
+            probs = self.predict_arrays(np.stack([x for _, x in ready]), batch_size, tta)
             for (slot, _), p in zip(ready, probs):
                 best = int(np.argmax(p))
                 records[slot].update({"class": self.classes[best], "confidence": float(p[best]),

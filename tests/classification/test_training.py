@@ -162,3 +162,18 @@ def test_cli_predict_evaluate_explain_offline(smoke_run, classification_data, tm
     assert main(["classification", "explain", str(smoke_run), image, "--out", str(tmp_path / "cam")]) == 0
     assert (tmp_path / "cam" / "Sc_1_gradcam.png").is_file()
     assert "valid accuracy" in capsys.readouterr().out
+
+
+def test_tta_averages_the_eight_orientations(smoke_run, classification_data):
+    from classification.predict import dihedral_views, load
+
+    predictor = load(smoke_run)
+    x = np.stack([np.asarray(Image.open(p).convert("RGB").resize((96, 96))) for p in
+                  sorted((classification_data / "NEU-DET" / "IMAGES").glob("patches_*.jpg"))[:3]])
+    views = dihedral_views(x)
+    assert len(views) == 8 and all(v.shape == x.shape for v in views)
+    assert len({v.tobytes() for v in views}) == 8  # eight distinct orientations
+    expected = np.mean([predictor.predict_arrays(v) for v in views], axis=0)
+    assert np.allclose(predictor.predict_arrays(x, tta=True), expected, atol=1e-5)
+    # the average is orientation-invariant: a turned input gives the same answer
+    assert np.allclose(predictor.predict_arrays(np.rot90(x, 1, axes=(1, 2)), tta=True), expected, atol=1e-4)
