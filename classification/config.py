@@ -40,6 +40,7 @@ class ClassifierConfig:
     dropout: float = 0.2
     label_smoothing: float = 0.1
     patience: int = 3               # early stopping on validation loss
+    early_stop_from: int = 0        # epochs before early stopping may act (a from-scratch net starts noisy)
     augment: Augment = field(default_factory=Augment)
     out: str = "runs/classification"
     name: str = ""
@@ -73,8 +74,8 @@ PRESETS = {
     "lite0-frozen": {"finetune_epochs": 0},
     # the reference baseline: a small CNN from scratch with L2 and augmentation
     "baseline": {"model": "baseline-cnn", "weights": "none", "image_size": 128, "head_epochs": 0,
-                 "finetune_epochs": 40, "finetune_lr": 1e-3, "weight_decay": 0.0, "l2": 5e-4,
-                 "patience": 8, "label_smoothing": 0.0},
+                 "finetune_epochs": 30, "finetune_lr": 1e-3, "weight_decay": 0.0, "l2": 5e-4,
+                 "patience": 6, "early_stop_from": 10, "label_smoothing": 0.0},
     # seconds-long recipe for the demo and tests on synthetic data
     "smoke": {"image_size": 96, "head_epochs": 5, "finetune_epochs": 1, "batch_size": 16},
 }

@@ -26,7 +26,7 @@ def _loss(config):
 
 def _callbacks(config, run: Path, stage: str, verbose: int):
     callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True,
-                                               verbose=verbose),
+                                               start_from_epoch=config.early_stop_from, verbose=verbose),
                  keras.callbacks.CSVLogger(str(run / f"history_{stage}.csv"), append=True)]
     if stage == "finetune":
         callbacks.append(keras.callbacks.BackupAndRestore(str(run / "backup")))
