@@ -176,7 +176,7 @@ def _class_of_folder(folder: Path) -> str:
     return neu.CLASS_OF_FOLDER.get(folder.name, folder.name)
 
 
-def _picture_of_file(path: Path, class_name: str, root: Path) -> tuple[int, str]:
+def _picture_of_file(path: Path, class_name: str) -> tuple[int, str]:
     parsed = neu.cls_stem_to_picture(path.stem) or neu.det_stem_to_picture(path.stem)
     if parsed and parsed[0] == class_name:
         return parsed[1], neu.picture_id(*parsed)
@@ -212,7 +212,7 @@ def read_class_folders(root: str | Path, progress: bool = True) -> tuple[pd.Data
 def _read_labelled(jobs, root: Path, source: str, report: ValidationReport, progress: bool):
     rows = []
     for path, class_name, split in tqdm(jobs, desc=f"reading {root.name}", unit="img", disable=not progress or None):
-        number, pid = _picture_of_file(path, class_name, root)
+        number, pid = _picture_of_file(path, class_name)
         if number < 0:
             pid = path.relative_to(root).with_suffix("").as_posix()
         row = _image_row(path, root, source, class_name, number, pid, split, report)

@@ -92,5 +92,5 @@ class ValidationReport:
             for finding in examples[:max_lines_per_kind]:
                 lines.append(f"      {finding.path}: {finding.message}")
             if len(examples) > max_lines_per_kind:
-                lines.append(f"      ... {len(examples) - max_lines_per_kind} more (see --json)")
+                lines.append(f"      ... {len(examples) - max_lines_per_kind} more (all are in the JSON report)")
         return "\n".join(lines)
