@@ -9,7 +9,7 @@ from pathlib import Path
 
 from shared.errors import DataError
 from shared.export_yolo import to_yolo_dataset
-from shared.index import read_dataset
+from shared.index import BOXED_SOURCES, read_dataset
 from shared.splits import make_split
 
 from .config import DetectorConfig
@@ -19,9 +19,9 @@ from .offline import ultralytics_module
 def prepare_data(config: DetectorConfig, out_dir: Path):
     """(index, export): the YOLO view of config.data under out_dir, with a validation part carved from train."""
     index, report = read_dataset(config.data, progress=False)
-    if not (index["source"] == "voc").any():
-        raise DataError(config.data, "no box annotations found: detection needs a VOC layout "
-                                     "(IMAGES/ + ANNOTATIONS/) such as NEU-DET")
+    if not index["source"].isin(BOXED_SOURCES).any():
+        raise DataError(config.data, "no box annotations found: detection needs a VOC layout (IMAGES/ + "
+                                     "ANNOTATIONS/, such as NEU-DET) or a YOLO layout (images/, labels/, data.yaml)")
     split = make_split(index, config.split, folds=config.folds, fold=config.fold, seed=config.seed,
                        valid_fraction=config.valid_fraction)
     if out_dir.exists():

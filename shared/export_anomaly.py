@@ -15,6 +15,7 @@ from PIL import Image
 
 from .boxes import clean_boxes
 from .errors import DataError
+from .index import BOXED_SOURCES
 
 
 @dataclass
@@ -33,7 +34,7 @@ def to_anomaly_folders(index: pd.DataFrame, split: pd.Series, out_dir: str | Pat
     unknown = set(normal_classes) - set(index["class_name"])
     if unknown:
         raise DataError(None, f"normal classes not in the dataset: {', '.join(sorted(unknown))}")
-    rows = index.assign(side=split).sort_values("source", key=lambda s: s != "voc").drop_duplicates("picture_id")
+    rows = index.assign(side=split).sort_values("source", key=lambda s: ~s.isin(BOXED_SOURCES)).drop_duplicates("picture_id")
     is_normal = rows["class_name"].isin(normal_classes)
     parts = {
         "normal/train": rows[is_normal & (rows["side"] == train_side)],

@@ -11,6 +11,7 @@ import yaml
 
 from .boxes import clean_boxes
 from .errors import DataError
+from .index import BOXED_SOURCES
 from .index import class_names as index_class_names
 
 YOLO_SIDE = {"train": "train", "valid": "val", "test": "test"}
@@ -29,7 +30,7 @@ def to_yolo_dataset(index: pd.DataFrame, split: pd.Series, out_dir: str | Path,
     """Write the rows that carry boxes (NEU-DET / VOC rows). data.yaml's `val` is the `val_side` side
     ('valid' when the split carved one, else 'test'); boxes with classes outside `classes` are counted
     and left out. Files are copied, so the export is self-contained and the source is never touched."""
-    rows = index[(index["source"] == "voc")].copy()
+    rows = index[index["source"].isin(BOXED_SOURCES)].copy()
     if rows.empty:
         raise DataError(None, "no VOC (box-annotated) images in this dataset: nothing to export for YOLO")
     rows["side"] = split.loc[rows.index]

@@ -34,6 +34,7 @@ VOC_IMAGE_DIRS = ("IMAGES", "JPEGImages", "images")
 VOC_ANNOTATION_DIRS = ("ANNOTATIONS", "Annotations", "annotations")
 SPLIT_DIR_NAMES = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid", "test": "test"}
 NEU_DET_DIR, NEU_CLS_DIR = "NEU-DET", "NEU-Metal-Surface-Defects"
+BOXED_SOURCES = ("voc", "yolo")  # index sources whose rows carry boxes
 
 
 def _first_dir(root: Path, names) -> Path | None:
@@ -53,6 +54,8 @@ def detect_layout(root: str | Path) -> str:
         raise DataError(root, "expected a dataset folder, got a file")
     if (root / NEU_DET_DIR).is_dir() or (root / NEU_CLS_DIR).is_dir():
         return "neu-copies"
+    if (root / "images").is_dir() and (root / "labels").is_dir() and _yolo_yaml(root):
+        return "yolo"
     if _first_dir(root, VOC_IMAGE_DIRS) and _first_dir(root, VOC_ANNOTATION_DIRS):
         return "voc"
     subdirs = _subdirs(root)
@@ -75,7 +78,7 @@ def read_dataset(root: str | Path, progress: bool = True) -> tuple[pd.DataFrame,
         for _, part_report in parts:
             report.extend(part_report)
     else:
-        reader = {"voc": read_voc_folder, "split-folders": read_split_folders,
+        reader = {"voc": read_voc_folder, "yolo": read_yolo_folder, "split-folders": read_split_folders,
                   "class-folders": read_class_folders}[layout]
         return reader(root, progress)
     return _finish(index, report, root)
@@ -163,6 +166,82 @@ def _read_boxes(xml: Path, row: dict, report: ValidationReport) -> list[dict]:
             report.add("difficult_box", xml, where)
         boxes.append(box)
     return boxes
+
+
+def _yolo_yaml(root: Path) -> Path | None:
+    return next(iter(sorted(root.glob("*.yaml")) + sorted(root.glob("*.yml"))), None)
+
+
+def _yolo_names(config: Path) -> dict[int, str]:
+    import yaml
+
+    try:
+        names = (yaml.safe_load(config.read_text()) or {}).get("names")
+    except yaml.YAMLError as error:
+        raise DataError(config, f"not valid YAML ({error})") from None
+    if isinstance(names, list):
+        names = dict(enumerate(names))
+    if not isinstance(names, dict) or not names:
+        raise DataError(config, "no 'names' (class list) in the dataset YAML")
+    return {int(k): str(v) for k, v in names.items()}
+
+
+def _yolo_boxes(label: Path, width: int, height: int, names: dict, report: ValidationReport) -> list[dict]:
+    boxes, seen = [], set()
+    for number, line in enumerate(label.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            if len(parts) != 5:
+                raise ValueError("expected 5 fields")
+            cls, (cx, cy, w, h) = int(float(parts[0])), map(float, parts[1:])
+        except ValueError:
+            report.add("label_unparsable", label, f"line {number}: {line.strip()[:60]!r}")
+            continue
+        if cls not in names:
+            report.add("unknown_class", label, f"line {number}: class id {cls} not in names")
+            continue
+        box = {"name": names[cls], "xmin": round((cx - w / 2) * width, 3), "ymin": round((cy - h / 2) * height, 3),
+               "xmax": round((cx + w / 2) * width, 3), "ymax": round((cy + h / 2) * height, 3), "difficult": False}
+        where = f"line {number}: box {box['name']} ({cx:g} {cy:g} {w:g} {h:g})"
+        if box_key(box) in seen:
+            report.add("duplicate_box", label, f"{where} appears more than once")
+        seen.add(box_key(box))
+        if is_degenerate(box):
+            report.add("box_degenerate", label, where)
+        elif is_outside(box, width, height):
+            report.add("box_outside_image", label, f"{where} reaches outside the image")
+        boxes.append(box)
+    return boxes
+
+
+def read_yolo_folder(root: str | Path, progress: bool = True) -> tuple[pd.DataFrame, ValidationReport]:
+    """ultralytics layout: <name>.yaml with `names`, images/<side>/*, labels/<side>/*.txt (class cx cy w h,
+    normalised). A missing label file keeps the image without boxes (and is counted); an empty one is a
+    background image. The picture class is its most common box class ('background' without boxes)."""
+    root = Path(root).resolve()
+    names = _yolo_names(_yolo_yaml(root))
+    report = ValidationReport(dataset=str(root), layout="yolo")
+    rows = []
+    images = sorted(p for p in (root / "images").rglob("*") if is_image_file(p))
+    for path in tqdm(images, desc=f"reading {root.name}", unit="img", disable=not progress or None):
+        relative = path.relative_to(root / "images")
+        side = SPLIT_DIR_NAMES.get(relative.parts[0].lower()) if len(relative.parts) > 1 else None
+        parsed = neu.det_stem_to_picture(path.stem)
+        pid = neu.picture_id(*parsed) if parsed else relative.with_suffix("").as_posix()
+        row = _image_row(path, root, "yolo", None, parsed[1] if parsed else -1, pid, side, report)
+        if row is None:
+            continue
+        label = (root / "labels" / relative).with_suffix(".txt")
+        if label.is_file():
+            row["boxes"] = _yolo_boxes(label, row["width"], row["height"], names, report)
+        else:
+            report.add("missing_annotation", path, f"no labels/{relative.with_suffix('.txt').as_posix()}; kept without boxes")
+        counts = Counter(b["name"] for b in row["boxes"])
+        row["class_name"] = parsed[0] if parsed else (counts.most_common(1)[0][0] if counts else "background")
+        rows.append(row)
+    return _finish(pd.DataFrame(rows, columns=INDEX_COLUMNS[:-1]), report, root)
 
 
 def _labelled_files(folder: Path, class_name: str, report: ValidationReport) -> list[Path]:

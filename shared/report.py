@@ -11,6 +11,8 @@ FINDING_KINDS = {
     "truncated_image": ("error", "image file ends early"),
     "xml_unparsable": ("error", "annotation is not well-formed XML"),
     "xml_missing_field": ("error", "annotation lacks a required field; the object or file is skipped"),
+    "label_unparsable": ("error", "YOLO label line is not 'class cx cy w h'; the line is skipped"),
+    "unknown_class": ("error", "label class id is not in data.yaml names; the box is skipped"),
     "missing_annotation": ("error", "image has no annotation file; kept without boxes"),
     "orphan_annotation": ("error", "annotation has no image"),
     "box_outside_image": ("error", "box extends past the image border"),

@@ -101,3 +101,17 @@ def test_cli_evaluate_predict_export_offline(det_run, synthetic_root, tmp_path, 
     out = capsys.readouterr().out
     assert "test: mAP50" in out and "max |PyTorch - ONNX Runtime|" in out
     assert json.loads((tmp_path / "p" / "predictions.json").read_text())[0]["image"] == image
+
+
+def test_trains_on_a_yolo_format_dataset(synthetic_index, tmp_path):
+    from detection.config import make_config
+    from detection.train import train
+    from shared.export_yolo import to_yolo_dataset
+    from shared.splits import make_split
+
+    index, _ = synthetic_index
+    to_yolo_dataset(index, make_split(index, "kaggle-det"), tmp_path / "own-yolo")
+    with network_blocked():
+        run = train(make_config("smoke", data=str(tmp_path / "own-yolo"), out=str(tmp_path / "runs")), progress=False)
+    report = json.loads((run / "data" / "export_report.json").read_text())
+    assert report["images"]["test"] == 36 and report["boxes"] == sum(len(b) for b in index[index.source == "voc"].boxes)

@@ -108,3 +108,48 @@ def test_empty_class_folder_is_reported(tmp_path):
     Image.new("L", (8, 8)).save(tmp_path / "rust" / "a.png")
     index, report = read_dataset(tmp_path, progress=False)
     assert report.counts() == {"empty_class": 1} and len(index) == 1
+
+
+def test_yolo_layout_round_trips_the_yolo_export(synthetic_index, tmp_path):
+    from shared.export_yolo import to_yolo_dataset
+    from shared.splits import make_split
+
+    index, _ = synthetic_index
+    split = make_split(index, "kaggle-det")
+    to_yolo_dataset(index, split, tmp_path / "yolo")
+    assert detect_layout(tmp_path / "yolo") == "yolo"
+    back, report = read_dataset(tmp_path / "yolo", progress=False)
+    assert report.counts() == {}
+    voc = index[index["source"] == "voc"].set_index("picture_id")
+    back = back.set_index("picture_id")
+    assert sorted(back.index) == sorted(voc.index)
+    assert (back["class_name"] == voc.loc[back.index, "class_name"]).all()
+    sides = dict(zip(index["picture_id"], split))
+    assert all(back.loc[p, "source_split"] == sides[p] for p in back.index)
+    for pid in back.index[:40]:
+        for got, want in zip(back.loc[pid, "boxes"], voc.loc[pid, "boxes"], strict=True):
+            assert got["name"] == want["name"]
+            assert all(abs(got[k] - want[k]) < 1e-3 for k in ("xmin", "ymin", "xmax", "ymax"))
+
+
+def test_yolo_label_faults_are_counted(tmp_path):
+    root = tmp_path / "y"
+    for side in ("train", "val"):
+        (root / "images" / side).mkdir(parents=True)
+        (root / "labels" / side).mkdir(parents=True)
+    (root / "data.yaml").write_text("names: [rust, dent]\n")
+    for level, name in enumerate(("a", "b", "c", "d")):
+        Image.new("L", (100, 50), 100 + 10 * level).save(root / "images" / "train" / f"{name}.png")
+    (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5 0.2 0.2\n1 0.95 0.5 0.3 0.2\n")
+    (root / "labels" / "train" / "b.txt").write_text("7 0.5 0.5 0.1 0.1\nnot a label\n1 0.5 0.5 0 0.1\n")
+    (root / "labels" / "train" / "c.txt").write_text("")          # background image
+    # d has no label file at all
+    index, report = read_dataset(root, progress=False)
+    assert report.counts() == {"missing_annotation": 1, "label_unparsable": 1, "unknown_class": 1,
+                               "box_outside_image": 1, "box_degenerate": 1, "duplicate_box": 1}
+    rows = index.set_index("picture_id")
+    assert len(rows.loc["train/a", "boxes"]) == 3 and rows.loc["train/a", "class_name"] == "rust"
+    assert rows.loc["train/c", "class_name"] == "background" and rows.loc["train/d", "boxes"] == []
+    assert set(index["source_split"]) == {"train"}
+    box = rows.loc["train/a", "boxes"][0]
+    assert (box["xmin"], box["ymin"], box["xmax"], box["ymax"]) == (40, 20, 60, 30)
