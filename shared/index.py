@@ -137,6 +137,18 @@ def read_voc_folder(root: str | Path, progress: bool = True) -> tuple[pd.DataFra
     return _finish(pd.DataFrame(rows, columns=INDEX_COLUMNS[:-1]), report, root)
 
 
+def _check_box(box: dict, where: str, seen: set, width: int, height: int, source: Path,
+               report: ValidationReport) -> None:
+    """Record duplicate, degenerate and out-of-image boxes (they stay in the index; exporters clean them)."""
+    if box_key(box) in seen:
+        report.add("duplicate_box", source, f"{where} appears more than once")
+    seen.add(box_key(box))
+    if is_degenerate(box):
+        report.add("box_degenerate", source, where)
+    elif is_outside(box, width, height):
+        report.add("box_outside_image", source, f"{where} outside {width}x{height}")
+
+
 def _read_boxes(xml: Path, row: dict, report: ValidationReport) -> list[dict]:
     try:
         annotation = read_voc(xml)
@@ -153,13 +165,7 @@ def _read_boxes(xml: Path, row: dict, report: ValidationReport) -> list[dict]:
     boxes, seen = [], set()
     for box in (b.as_dict() for b in annotation.boxes):
         where = f"box {box['name']} ({box['xmin']:g},{box['ymin']:g},{box['xmax']:g},{box['ymax']:g})"
-        if box_key(box) in seen:
-            report.add("duplicate_box", xml, f"{where} appears more than once")
-        seen.add(box_key(box))
-        if is_degenerate(box):
-            report.add("box_degenerate", xml, where)
-        elif is_outside(box, row["width"], row["height"]):
-            report.add("box_outside_image", xml, f"{where} outside {row['width']}x{row['height']}")
+        _check_box(box, where, seen, row["width"], row["height"], xml, report)
         if row["class_name"] and box["name"] != row["class_name"]:
             report.add("cross_class_box", xml, f"{where} in a {row['class_name']} picture")
         if box["difficult"]:
@@ -204,14 +210,8 @@ def _yolo_boxes(label: Path, width: int, height: int, names: dict, report: Valid
             continue
         box = {"name": names[cls], "xmin": round((cx - w / 2) * width, 3), "ymin": round((cy - h / 2) * height, 3),
                "xmax": round((cx + w / 2) * width, 3), "ymax": round((cy + h / 2) * height, 3), "difficult": False}
-        where = f"line {number}: box {box['name']} ({cx:g} {cy:g} {w:g} {h:g})"
-        if box_key(box) in seen:
-            report.add("duplicate_box", label, f"{where} appears more than once")
-        seen.add(box_key(box))
-        if is_degenerate(box):
-            report.add("box_degenerate", label, where)
-        elif is_outside(box, width, height):
-            report.add("box_outside_image", label, f"{where} reaches outside the image")
+        _check_box(box, f"line {number}: box {box['name']} ({cx:g} {cy:g} {w:g} {h:g})", seen, width, height,
+                   label, report)
         boxes.append(box)
     return boxes
 
