@@ -1,14 +1,13 @@
 """Anomaly-model recipes: one dataclass with the recommended defaults, plus named presets."""
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from shared.config_file import JsonConfig
 
 
 @dataclass
-class AnomalyConfig:
+class AnomalyConfig(JsonConfig):
     preset: str = "patchcore"
     model: str = "patchcore"              # patchcore | padim | dfm
     backbone: str = "tf_efficientnet_lite0"
@@ -28,14 +27,6 @@ class AnomalyConfig:
 
     def run_name(self) -> str:
         return self.name or f"{self.preset}-{self.weights}-seed{self.seed}"
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: Path) -> "AnomalyConfig":
-        values = json.loads(Path(path).read_text())
-        return cls(**{k: v for k, v in values.items() if k in {f.name for f in dataclasses.fields(cls)}})
 
 
 PRESETS = {

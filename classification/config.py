@@ -1,10 +1,9 @@
 """Training recipes: one dataclass whose defaults are the recommended recipe, plus named presets."""
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from shared.config_file import JsonConfig
 
 
 @dataclass
@@ -19,7 +18,7 @@ class Augment:
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(JsonConfig):
     preset: str = "lite0-finetune"
     data: str = ""                  # dataset folder (any layout shared.read_dataset knows)
     split: str = "kaggle-cls"
@@ -49,22 +48,9 @@ class ClassifierConfig:
         fold = f"-fold{self.fold}" if self.split == "kfold" else ""
         return self.name or f"{self.preset}-{self.split}{fold}-seed{self.seed}"
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
     @classmethod
     def from_dict(cls, values: dict) -> "ClassifierConfig":
-        values = dict(values)
-        values["augment"] = Augment(**values.get("augment", {}))
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: Path) -> "ClassifierConfig":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return super().from_dict({**values, "augment": Augment(**values.get("augment", {}))})
 
 
 PRESETS = {

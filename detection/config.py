@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
+
+from shared.config_file import JsonConfig
 
 
 @dataclass
-class DetectorConfig:
+class DetectorConfig(JsonConfig):
     preset: str = "yolov8n-320"
     data: str = ""                 # dataset folder with boxes (NEU-DET / VOC)
     split: str = "kaggle-det"
@@ -31,15 +31,6 @@ class DetectorConfig:
     def run_name(self) -> str:
         fold = f"-fold{self.fold}" if self.split == "kfold" else ""
         return self.name or f"{self.preset}-{self.split}{fold}-seed{self.seed}"
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def load(cls, path: Path) -> "DetectorConfig":
-        values = json.loads(Path(path).read_text())
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
 
 
 PRESETS = {
