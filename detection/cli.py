@@ -11,11 +11,14 @@ from shared.errors import one_line_errors
 EPILOG = """examples:
   defectlab detection train --data ../shared/data/NEU-DET                    stock YOLOv8n from scratch, 320 px
   defectlab detection train --data ../shared/data/NEU-DET --preset cpu       about two hours on 2 CPU cores
+  defectlab detection train --data ../shared/data/NEU-DET --preset cpu-inpretrain
+                                          backbone first learns the train pictures' classes, then detects
   defectlab detection evaluate runs/detection/yolov8n-320-kaggle-det-seed0
+  defectlab detection evaluate RUN --side valid --tta                        flips + scales at test time
   defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + annotated images
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
-presets: yolov8n-320 (default), yolov8n-640, yolo11n-320, yolov8s-steel, cpu, smoke.
+presets: yolov8n-320 (default), yolov8n-640, yolo11n-320, yolov8s-steel, yolov8n-inpretrain, cpu,\ncpu-inpretrain, smoke.
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics)."""
 
@@ -40,6 +43,10 @@ def register(tasks) -> None:
     train.add_argument("--imgsz", type=int, help="image size (default 320)")
     train.add_argument("--epochs", type=int, help="epochs (default 70)")
     train.add_argument("--batch", type=int, help="batch size (default 32)")
+    train.add_argument("--pretrain-epochs", type=int,
+                       help="first train the backbone as a classifier of the training pictures for this many "
+                            "epochs (0 = from scratch; the -inpretrain presets use 30)")
+    train.add_argument("--pretrained", help="a local .pt whose matching layers start the detector")
     train.add_argument("--device", help="'cpu', '0', ... (default: GPU when present)")
     train.add_argument("--out", default="runs/detection", help="parent of run folders (default runs/detection)")
     train.add_argument("--name", help="run folder name (default <preset>-<split>-seed<seed>)")
@@ -49,6 +56,8 @@ def register(tasks) -> None:
     evaluate = verbs.add_parser("evaluate", help="mAP50, mAP50-95, per-class AP50 on a split side")
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument("--side", default="test", choices=["test", "valid", "train"], help="split side (default test)")
+    evaluate.add_argument("--tta", action="store_true",
+                          help="test-time augmentation (ultralytics augment: flips and scales); writes tta_* files")
     evaluate.set_defaults(handler=run_evaluate)
 
     predict = verbs.add_parser("predict", help="boxes for images, lists or folders -> JSON, CSV, annotated images")
@@ -73,7 +82,8 @@ def run_train(args) -> int:
 
     config = make_config(args.preset, data=args.data, split=args.split, fold=args.fold, seed=args.seed,
                          model=args.model, imgsz=args.imgsz, epochs=args.epochs, batch=args.batch,
-                         device=args.device, out=args.out, name=args.name)
+                         device=args.device, out=args.out, name=args.name, pretrain_epochs=args.pretrain_epochs,
+                         pretrained=args.pretrained)
     run = train(config, progress=not args.quiet)
     metrics = json.loads((run / "metrics.json").read_text())
     print(f"run folder: {run}\ntest mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}")
@@ -84,8 +94,8 @@ def run_train(args) -> int:
 def run_evaluate(args) -> int:
     from .evaluate import evaluate
 
-    metrics = evaluate(args.run, args.side)
-    print(f"{args.side}: mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}, "
+    metrics = evaluate(args.run, args.side, tta=args.tta)
+    print(f"{args.side}{' (TTA)' if args.tta else ''}: mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}, "
           f"precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}")
     for name, ap in metrics["per_class_ap50"].items():
         print(f"  {name:<16} AP50 {ap:.3f}")

@@ -17,6 +17,8 @@ class DetectorConfig(JsonConfig):
     seed: int = 0
     valid_fraction: float = 0.1    # model selection on a part of train, never on test
     model: str = "yolov8n.yaml"    # architecture (from scratch) or a local .pt to start from
+    pretrained: str = ""           # local .pt whose matching layers (name and shape) start the detector
+    pretrain_epochs: int = 0       # >0: first pretrain the backbone as a classifier of the train pictures
     imgsz: int = 320
     epochs: int = 70
     batch: int = 32
@@ -41,8 +43,11 @@ PRESETS = {
     # textures of 200 px gray steel: no hue/saturation jitter, vertical flips and 90-degree-friendly mosaics
     "yolov8s-steel": {"model": "yolov8s.yaml", "imgsz": 320, "epochs": 150,
                       "extra": {"hsv_h": 0.0, "hsv_s": 0.0, "flipud": 0.5, "close_mosaic": 20}},
+    # in-domain pretraining: backbone first learns the picture classes of the training side
+    "yolov8n-inpretrain": {"pretrain_epochs": 30},
     # a CPU recipe that fits in about two hours on 2 cores
-    "cpu": {"imgsz": 224, "epochs": 30, "batch": 16, "workers": 2},
+    "cpu": {"imgsz": 224, "epochs": 50, "batch": 16, "workers": 2},
+    "cpu-inpretrain": {"imgsz": 224, "epochs": 50, "batch": 16, "workers": 2, "pretrain_epochs": 30},
     # seconds; tests and the demo
     "smoke": {"imgsz": 64, "epochs": 1, "batch": 16, "workers": 0, "cache": "", "patience": 1},
 }

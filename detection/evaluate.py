@@ -33,17 +33,21 @@ def metrics_from_validator(result, names: dict) -> dict:
     }
 
 
-def evaluate(run: str | Path, side: str = "test", data_yaml: str | Path | None = None, index=None) -> dict:
+def evaluate(run: str | Path, side: str = "test", data_yaml: str | Path | None = None, index=None,
+             tta: bool = False) -> dict:
+    """Metrics of run/model.pt on one side of the run's data view; `tta` adds ultralytics' test-time
+    augmentation (flips and scales) and writes tta_<side>_metrics.json instead."""
     run = Path(run)
     config = DetectorConfig.load(run / "config.json")
     ul = ultralytics_module()
     model = ul.YOLO(str(run / "model.pt"))
     data_yaml = Path(data_yaml or run / "data" / "data.yaml")
     result = model.val(data=str(data_yaml), split=YOLO_SPLIT[side], imgsz=config.imgsz, batch=config.batch,
-                       device=config.device or None, plots=True, project=str(run), name=f"val_{side}",
-                       exist_ok=True, verbose=False, workers=config.workers)
-    metrics = {"split_side": side, "imgsz": config.imgsz, **metrics_from_validator(result, model.names)}
-    prefix = "" if side == "test" else f"{side}_"
+                       device=config.device or None, plots=True, project=str(run),
+                       name=f"val_{'tta_' if tta else ''}{side}", exist_ok=True, verbose=False,
+                       workers=config.workers, augment=tta)
+    metrics = {"split_side": side, "imgsz": config.imgsz, "tta": tta, **metrics_from_validator(result, model.names)}
+    prefix = ("tta_" if tta else "") + ("" if side == "test" and not tta else f"{side}_")
     if index is None:
         from shared.index import read_dataset
 

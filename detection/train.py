@@ -17,7 +17,7 @@ from .offline import ultralytics_module
 
 
 def prepare_data(config: DetectorConfig, out_dir: Path):
-    """(index, export): the YOLO view of config.data under out_dir, with a validation part carved from train."""
+    """(index, split, export): the YOLO view of config.data under out_dir, with a validation part carved from train."""
     index, report = read_dataset(config.data, progress=False)
     if not index["source"].isin(BOXED_SOURCES).any():
         raise DataError(config.data, "no box annotations found: detection needs a VOC layout (IMAGES/ + "
@@ -30,7 +30,7 @@ def prepare_data(config: DetectorConfig, out_dir: Path):
     (out_dir / "export_report.json").write_text(json.dumps(
         {"images": export.images, "boxes": export.boxes, "changes": dict(export.changes),
          "validation_counts": report.counts()}, indent=2) + "\n")
-    return index, export
+    return index, split, export
 
 
 def train(config: DetectorConfig, progress: bool = True) -> Path:
@@ -41,15 +41,20 @@ def train(config: DetectorConfig, progress: bool = True) -> Path:
     run.mkdir(parents=True, exist_ok=True)
     config.save(run / "config.json")
     started = time.perf_counter()
-    index, export = prepare_data(config, run / "data")
+    index, split, export = prepare_data(config, run / "data")
     ul = ultralytics_module()
     last = run / "train" / "weights" / "last.pt"
     resume = last.is_file()
+    pretrained = config.pretrained or False
+    if config.pretrain_epochs > 0 and not resume:
+        from .pretrain import pretrain_backbone
+
+        pretrained = str(pretrain_backbone(config, index, split, run, progress=progress))
     model = ul.YOLO(str(last) if resume else config.model)
     model.train(data=str(export.data_yaml), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
                 patience=config.patience, workers=config.workers, device=config.device or None,
                 cache=config.cache or False, seed=config.seed, deterministic=True, project=str(run), name="train",
-                exist_ok=True, plots=True, verbose=progress, resume=resume, pretrained=False, **config.extra)
+                exist_ok=True, plots=True, verbose=progress, resume=resume, pretrained=pretrained, **config.extra)
     shutil.copyfile(run / "train" / "weights" / "best.pt", run / "model.pt")
     seconds = round(time.perf_counter() - started, 1)
     (run / "training.json").write_text(json.dumps({"train_seconds": seconds, "images": export.images,

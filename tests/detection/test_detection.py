@@ -115,3 +115,40 @@ def test_trains_on_a_yolo_format_dataset(synthetic_index, tmp_path):
         run = train(make_config("smoke", data=str(tmp_path / "own-yolo"), out=str(tmp_path / "runs")), progress=False)
     report = json.loads((run / "data" / "export_report.json").read_text())
     assert report["images"]["test"] == 36 and report["boxes"] == sum(len(b) for b in index[index.source == "voc"].boxes)
+
+
+def test_inpretrain_hands_the_classifier_backbone_to_the_detector(synthetic_root, tmp_path):
+    import torch
+    from ultralytics.nn.tasks import DetectionModel
+
+    from detection.config import make_config
+    from detection.train import train
+
+    config = make_config("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="inpre",
+                         pretrain_epochs=1)
+    with network_blocked():
+        run = train(config, progress=False)
+    info = json.loads((run / "pretrain" / "pretrain.json").read_text())
+    assert info["model"] == "yolov8n-cls.yaml" and "test" not in info["pictures"]
+    assert sum(info["pictures"]["train"].values()) + sum(info["pictures"]["valid"].values()) == 144
+    assert not (run / "pretrain" / "data").exists()
+    weights = run / "pretrain" / "train" / "weights" / "best.pt"
+    assert torch.load(run / "model.pt", weights_only=False)["train_args"]["pretrained"] == str(weights)
+    # the transfer the trainer performs: every backbone tensor (layers 0-8) comes from the classifier
+    classifier = torch.load(weights, weights_only=False)["model"].float()
+    detector = DetectionModel("yolov8n.yaml", nc=6, verbose=False)
+    detector.load(torch.load(weights, weights_only=False), verbose=False)
+    backbone = {k: v for k, v in classifier.state_dict().items() if int(k.split(".")[1]) <= 8}
+    assert len(backbone) > 100
+    assert all(torch.equal(detector.state_dict()[k], v) for k, v in backbone.items())
+
+
+def test_tta_evaluation_writes_its_own_metrics(det_run):
+    from detection.evaluate import evaluate
+
+    with network_blocked():
+        plain = json.loads((det_run / "metrics.json").read_text())
+        metrics = evaluate(det_run, "test", tta=True)
+    assert metrics["tta"] is True and plain["tta"] is False
+    assert (det_run / "tta_test_metrics.json").is_file() and (det_run / "plots" / "tta_test_pr_curve.png").is_file()
+    assert json.loads((det_run / "metrics.json").read_text()) == plain  # the plain numbers are kept

@@ -1,4 +1,6 @@
 """Exporters: YOLO round trip, anomalib folders with box masks, numpy arrays."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -89,3 +91,19 @@ def test_image_inputs_expand_folders_and_keep_the_rest(tmp_path):
     items = expand_image_inputs([tmp_path / "d", str(tmp_path / "missing.png"), array])
     names = [i.name if not isinstance(i, np.ndarray) else "array" for i in items]
     assert names == ["a.bmp", "b.png", "c.jpg", "missing.png", "array"]
+
+
+def test_class_folders_hold_each_picture_once_on_its_side(synthetic_index, tmp_path):
+    from shared.export_classes import to_class_folders
+    from shared.splits import make_split
+
+    index, _ = synthetic_index
+    split = make_split(index, "kaggle-det", valid_fraction=0.1)
+    counts = to_class_folders(index, split, tmp_path / "cls")
+    files = sorted(p for p in (tmp_path / "cls").rglob("*") if p.is_file())
+    assert {p.parent.parent.name for p in files} == {"train", "val"}
+    picked = index.assign(side=split)[lambda d: d.side.isin(["train", "valid"])].drop_duplicates("picture_id")
+    assert len(files) == len(picked) == sum(sum(c.values()) for c in counts.values())
+    for path in files:
+        row = picked[picked.path.map(lambda p: Path(p).name) == path.name].iloc[0]
+        assert path.parent.name == row.class_name
