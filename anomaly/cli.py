@@ -10,7 +10,8 @@ from shared.errors import one_line_errors
 
 EPILOG = """examples:
   defectlab data export ../shared/data --to anomaly --split kaggle-det --normal-classes crazing,inclusion --out runs/ad-data
-  defectlab anomaly train --data runs/ad-data                         PatchCore on ImageNet EfficientNet-Lite0
+  defectlab anomaly train --data runs/ad-data                         texture-statistics kNN, ImageNet Lite0
+  defectlab anomaly train --data runs/ad-data --preset patchcore      anomalib PatchCore (slow coreset on a CPU)
   defectlab anomaly train --data runs/ad-data --preset padim --weights random
   defectlab anomaly protocol --data ../shared/data --protocol loco    leave-one-class-out on NEU, per class + mean
   defectlab anomaly predict RUN images/ --out runs/ad-pred            scores, is_anomalous, heatmap overlays
@@ -18,7 +19,7 @@ EPILOG = """examples:
 dataset layout (any images; all resized to --image-size): normal/train/ (fit), normal/test/ and abnormal/
 (scored), masks/ (optional pixel masks named like their abnormal image). The threshold is the
 --threshold-quantile of scores on 10% of normal/train held out from fitting, stored with the model.
-presets: patchcore (default), padim, dfm, texture-knn, smoke."""
+presets: texture-knn (default), patchcore, padim, dfm, smoke (patchcore, seconds)."""
 
 
 def register(tasks) -> None:
@@ -29,7 +30,7 @@ def register(tasks) -> None:
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     def model_options(p):
-        p.add_argument("--preset", default="patchcore", help="patchcore | padim | dfm | texture-knn | smoke (default patchcore)")
+        p.add_argument("--preset", default="texture-knn", help="texture-knn | patchcore | padim | dfm | smoke (default texture-knn)")
         p.add_argument("--weights", choices=["imagenet", "random"], help="backbone initialisation (default imagenet)")
         p.add_argument("--image-size", type=int, help="resize every image to this square size (default 224)")
         p.add_argument("--seed", type=int, help="seed (default 0)")
