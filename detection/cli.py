@@ -18,7 +18,7 @@ EPILOG = """examples:
   defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + annotated images
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
-presets: yolov8n-320 (default), yolov8n-640, yolo11n-320, yolov8s-steel, yolov8n-inpretrain, cpu,\ncpu-inpretrain, smoke.
+presets: yolov8n-320 (default), yolov8n-640, yolo11n-320, yolov8n-steel, yolov8s-steel, yolov8n-inpretrain, cpu,\ncpu-inpretrain, smoke.
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics)."""
 

@@ -43,6 +43,8 @@ PRESETS = {
     # textures of 200 px gray steel: no hue/saturation jitter, vertical flips and 90-degree-friendly mosaics
     "yolov8s-steel": {"model": "yolov8s.yaml", "imgsz": 320, "epochs": 150,
                       "extra": {"hsv_h": 0.0, "hsv_s": 0.0, "flipud": 0.5, "close_mosaic": 20}},
+    # orientation-free gray textures: vertical flips too, no hue/saturation jitter
+    "yolov8n-steel": {"extra": {"hsv_h": 0.0, "hsv_s": 0.0, "flipud": 0.5}},
     # in-domain pretraining: backbone first learns the picture classes of the training side
     "yolov8n-inpretrain": {"pretrain_epochs": 30},
     # a CPU recipe that fits in about two hours on 2 cores
