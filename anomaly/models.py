@@ -66,8 +66,9 @@ def create_model(config) -> torch.nn.Module:
 
 
 def to_input(images) -> torch.Tensor:
-    """uint8 N x S x S x 3 -> normalised float N x 3 x S x S."""
-    x = torch.as_tensor(images).permute(0, 3, 1, 2).float() / 255.0
+    """uint8 N x S x S x 3 -> normalised float N x 3 x S x S, contiguous (anomalib's DFM calls .view() on
+    features, which fails at 224 px when the input keeps the channels-last strides of the permute)."""
+    x = torch.as_tensor(images).permute(0, 3, 1, 2).contiguous().float() / 255.0
     return (x - LITE_MEAN) / LITE_STD
 
 

@@ -166,3 +166,15 @@ def test_texture_knn_finds_the_visible_defect(tmp_path):
         records = load(run).predict([str(p) for p in sorted((data / "abnormal").iterdir())[:2]])
     threshold = json.loads((run / "threshold.json").read_text())["threshold"]
     assert len(records) == 2 and all(r["is_anomalous"] == (r["score"] > threshold) for r in records)
+
+
+@pytest.mark.parametrize("preset,size", [("dfm", 224), ("padim", 64)])
+def test_other_library_models_fit_and_find_the_visible_defect(preset, size, tmp_path):
+    from anomaly.config import make_config
+    from anomaly.train import train
+
+    data = _blob_dataset(tmp_path / "data")
+    with network_blocked():
+        run = train(make_config(preset, image_size=size, data=str(data), out=str(tmp_path / "runs"), name=preset),
+                    progress=False)
+    assert json.loads((run / "metrics.json").read_text())["image_auroc"] >= 0.9
