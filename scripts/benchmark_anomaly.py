@@ -230,6 +230,10 @@ def merge() -> Path:
         "peak_memory_mb": max(v["peak_memory_mb"] for v in library.values()),
         "targets": {"loco_mean_auroc": 0.85, "one_class_mean_auroc": 0.98},
     }
+    fingerprints = {v.get("data_fingerprint") for v in parts.values()}
+    if len(fingerprints) > 1:
+        sys.exit(f"parts were measured on different data: {fingerprints}")
+    result["data_fingerprint"] = fingerprints.pop()
     return write_result(RESULTS / "anomaly.json", result, split=SPLIT, command="python scripts/benchmark_anomaly.py --merge")
 
 
