@@ -36,7 +36,7 @@ from sklearn.metrics import roc_auc_score
 from anomaly.memory_guard import peak_memory_mb
 from shared.export_arrays import to_arrays
 from shared.index import class_names, read_dataset
-from shared.provenance import write_result
+from shared.provenance import common_fingerprint, write_result
 from shared.splits import make_split
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
@@ -194,8 +194,7 @@ def part_texture_selection(args, index) -> dict:
     scores = {k: (v["loco_mean_auroc"] + v["one_class_mean_auroc"]) / 2 for k, v in result["candidates"].items()}
     result["chosen"] = max(scores, key=scores.get)
     result["preset_layers"] = make_config("texture-knn").layers
-    result["preset_matches_choice"] = result["chosen"] == "+".join(
-        [result["preset_layers"][0]] + [layer.split(".")[1] for layer in result["preset_layers"][1:]])
+    result["preset_matches_choice"] = result["preset_layers"] == [f"blocks.{i}" for i in TEXTURE_CANDIDATES[result["chosen"]]]
     return result
 
 
@@ -230,10 +229,7 @@ def merge() -> Path:
         "peak_memory_mb": max(v["peak_memory_mb"] for v in library.values()),
         "targets": {"loco_mean_auroc": 0.85, "one_class_mean_auroc": 0.98},
     }
-    fingerprints = {v.get("data_fingerprint") for v in parts.values()}
-    if len(fingerprints) > 1:
-        sys.exit(f"parts were measured on different data: {fingerprints}")
-    result["data_fingerprint"] = fingerprints.pop()
+    result["data_fingerprint"] = common_fingerprint(parts.values())
     return write_result(RESULTS / "anomaly.json", result, split=SPLIT, command="python scripts/benchmark_anomaly.py --merge")
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import detection  # noqa: F401  (offline set-up and framework guard first)
 
 from shared.index import read_dataset
-from shared.provenance import write_result
+from shared.provenance import common_fingerprint, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"
@@ -53,12 +53,13 @@ def part(args) -> dict:
     run = train(config, progress=args.progress)
     training = json.loads((run / "training.json").read_text())
     keys = ("map50", "map50_95", "precision", "recall", "per_class_ap50", "per_class_ap50_95")
-    variants = {}
-    for tta in (False, True):
-        variants["tta" if tta else "plain"] = {
-            side: {k: m[k] for k in keys} for side in ("valid", "test")
-            for m in [evaluate(run, side, tta=tta) if (tta or side == "valid")
-                      else json.loads((run / "metrics.json").read_text())]}
+
+    def metrics(side: str, tta: bool) -> dict:  # train() already evaluated plain test into metrics.json
+        found = json.loads((run / "metrics.json").read_text()) if side == "test" and not tta else evaluate(run, side, tta=tta)
+        return {k: found[k] for k in keys}
+
+    variants = {name: {side: metrics(side, tta) for side in ("valid", "test")}
+                for name, tta in (("plain", False), ("tta", True))}
     pretrain = run / "pretrain" / "pretrain.json"
     to_onnx(run)
     test_images = sorted((run / "data" / "images" / "test").iterdir())[:64]
@@ -98,10 +99,7 @@ def merge() -> Path:
             "train_device": v["train_device"], "command": v["command"], "git_commit": v["git_commit"]}
             for k, v in parts.items() for variant in v["variants"]},
     }
-    fingerprints = {v.get("data_fingerprint") for v in parts.values()}
-    if len(fingerprints) > 1:
-        sys.exit(f"parts were measured on different data: {fingerprints}")
-    result["data_fingerprint"] = fingerprints.pop()
+    result["data_fingerprint"] = common_fingerprint(parts.values())
     if variant == "tta":
         result["infer_note"] = "speeds are without TTA; ultralytics TTA runs three passes (flips, scales) per image"
     return write_result(RESULTS / "detection.json", result, split="kaggle-det (test side, 360 pictures)",

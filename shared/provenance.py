@@ -86,6 +86,14 @@ def provenance(split: str | None = None, index: pd.DataFrame | None = None, comm
     }
 
 
+def common_fingerprint(results) -> str | None:
+    """The data fingerprint that result dicts (benchmark parts) share; ValueError when they differ."""
+    fingerprints = {r.get("data_fingerprint") for r in results}
+    if len(fingerprints) > 1:
+        raise ValueError(f"parts were measured on different data: {sorted(map(str, fingerprints))}")
+    return fingerprints.pop() if fingerprints else None
+
+
 def write_result(path: str | Path, payload: dict, **provenance_args) -> Path:
     """Write payload with provenance keys in front (payload keys win). Parent folders are created."""
     path = Path(path)

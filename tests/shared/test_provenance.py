@@ -1,6 +1,8 @@
 import json
 import shutil
 
+import pytest
+
 from shared.index import read_dataset
 from shared.provenance import data_fingerprint, write_result
 
@@ -23,3 +25,11 @@ def test_result_json_carries_provenance(synthetic_index, tmp_path):
                 "hardware", "created_at"):
         assert key in result
     assert result["command"] == "x y" and result["accuracy"] == 0.5 and result["versions"]["numpy"]
+
+
+def test_common_fingerprint_refuses_parts_from_different_data():
+    from shared.provenance import common_fingerprint
+
+    assert common_fingerprint([{"data_fingerprint": "a"}, {"data_fingerprint": "a"}]) == "a"
+    with pytest.raises(ValueError, match="different data"):
+        common_fingerprint([{"data_fingerprint": "a"}, {"data_fingerprint": "b"}])
