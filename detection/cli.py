@@ -21,7 +21,7 @@ EPILOG = """examples:
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
 presets: yolov8n-320 (default), yolov8n-640, yolo11n-320, yolov8n-steel, yolov8s-steel, yolov8n-inpretrain,
-lite0-imagenet, cpu, cpu-inpretrain, cpu-lite0-imagenet, smoke.
+lite0-imagenet, lite0-random, cpu, cpu-inpretrain, cpu-lite0-imagenet, smoke.
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics)."""
 

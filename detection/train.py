@@ -58,7 +58,8 @@ def train(config: DetectorConfig, progress: bool = True) -> Path:
 
         if config.pretrain_epochs > 0:
             raise DataError(config.backbone, "an ImageNet backbone and in-domain pretraining are alternatives; pick one")
-        architecture = str(write_model_yaml(run / "model.yaml", config.backbone, len(yaml.safe_load(export.data_yaml.read_text())["names"])))
+        classes = len(yaml.safe_load(export.data_yaml.read_text())["names"])
+        architecture = str(write_model_yaml(run / "model.yaml", config.backbone, classes, config.backbone_imagenet))
     model = ul.YOLO(str(last) if resume else architecture)
     model.train(data=str(export.data_yaml), epochs=config.epochs, imgsz=config.imgsz, batch=config.batch,
                 patience=config.patience, workers=config.workers, device=config.device or None,
