@@ -7,6 +7,7 @@ validation mAP50-95 (test never chooses), the stock yolov8n-320 part with the sa
 
   python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset yolov8n-320 --epochs 50 --imgsz 224
   python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset yolov8n-inpretrain --epochs 50 --imgsz 224
+  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset lite0-imagenet --epochs 50 --imgsz 224
   python scripts/benchmark_detection.py --merge
 """
 from __future__ import annotations
@@ -95,7 +96,9 @@ def merge() -> Path:
             "valid_map50_95": v["variants"][variant]["valid"]["map50_95"],
             "per_class_ap50": v["variants"][variant]["test"]["per_class_ap50"],
             "preset": v["preset"], "epochs": v["config"]["epochs"], "imgsz": v["config"]["imgsz"],
-            "pretrain_epochs": v["config"].get("pretrain_epochs", 0), "train_seconds": v["train_seconds"],
+            "pretrain_epochs": v["config"].get("pretrain_epochs", 0), "backbone": v["config"].get("backbone", ""),
+            "backbone_imagenet": v["config"].get("backbone_imagenet", False) and bool(v["config"].get("backbone")),
+            "train_seconds": v["train_seconds"],
             "train_device": v["train_device"], "command": v["command"], "git_commit": v["git_commit"]}
             for k, v in parts.items() for variant in v["variants"]},
     }
