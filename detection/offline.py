@@ -55,9 +55,6 @@ def configure() -> None:
         return original_check_amp(model) if (WEIGHTS_DIR / "yolo26n.pt").is_file() else True
 
     trainer.check_amp = check_amp_offline
-    from .lite_backbone import register
-
-    register()  # the ImageNet Lite backbone's layer name, for architecture files and resumed runs
     _configured = True
 
 

@@ -36,6 +36,8 @@ def prepare_data(config: DetectorConfig, out_dir: Path):
 
 
 def train(config: DetectorConfig, progress: bool = True) -> Path:
+    if config.backbone and config.pretrain_epochs > 0:
+        raise DataError(config.backbone, "an ImageNet backbone and in-domain pretraining are alternatives; pick one")
     run = Path(config.out).resolve() / config.run_name()
     if (run / "model.pt").is_file() and (run / "metrics.json").is_file():
         print(f"[detection] {run} is complete; delete it to train again")
@@ -54,10 +56,9 @@ def train(config: DetectorConfig, progress: bool = True) -> Path:
         pretrained = str(pretrain_backbone(config, index, split, run, progress=progress))
     architecture = config.model
     if config.backbone:
-        from .lite_backbone import write_model_yaml
+        from .lite_backbone import register, write_model_yaml
 
-        if config.pretrain_epochs > 0:
-            raise DataError(config.backbone, "an ImageNet backbone and in-domain pretraining are alternatives; pick one")
+        register()  # ultralytics parses the architecture file, also when it resumes
         classes = len(yaml.safe_load(export.data_yaml.read_text())["names"])
         architecture = str(write_model_yaml(run / "model.yaml", config.backbone, classes, config.backbone_imagenet))
     model = ul.YOLO(str(last) if resume else architecture)

@@ -70,11 +70,11 @@ def lite0_features(index, split, size: int = 224) -> tuple[np.ndarray, np.ndarra
     import timm
     import torch
 
-    from shared.pretrained import lite_weights_file, timm_lite_key
+    from shared.pretrained import lite_weights_file, timm_lite_state
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0).eval()
     raw = torch.load(lite_weights_file(), map_location="cpu", weights_only=True)
-    model.load_state_dict({timm_lite_key(k): v for k, v in raw.items() if not k.startswith("_fc")}, strict=True)
+    model.load_state_dict(timm_lite_state(raw, keep=model.state_dict()), strict=True)
     arrays = to_arrays(index, split, size=size)
     feats, labels, sides, ids = [], [], [], []
     with torch.no_grad():

@@ -45,3 +45,9 @@ def timm_lite_key(key: str, name: str = "efficientnet_lite0") -> str:
             return ".".join(["blocks", str(stage), str(number), table[layer], *rest])
         number -= depth
     raise KeyError(f"block number out of range in {key!r}")
+
+
+def timm_lite_state(raw: dict, name: str = "efficientnet_lite0", keep=None) -> dict:
+    """The wheel's state dict under timm names; only the names in `keep` (e.g. a model's state_dict) when given."""
+    mapped = {timm_lite_key(k, name): v for k, v in raw.items()}
+    return mapped if keep is None else {k: v for k, v in mapped.items() if k in keep}
