@@ -12,7 +12,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m shared.framework_guard
+	$(BIN)/python -m shared.suite.framework_guard
 	touch $(STAMP)
 
 venv: $(STAMP)

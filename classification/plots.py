@@ -1,4 +1,5 @@
-"""Pictures drawn from the run's data (metrics.json, history.csv, predictions): never from a live model."""
+"""Pictures drawn from the run's data (metrics, history, predictions and the pictures scored): never from a live
+model."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
-from shared.images import load_image  # noqa: E402
 
 
 def confusion_png(metrics: dict, path: Path) -> Path:
@@ -43,15 +43,18 @@ def history_png(history: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def prediction_grid_png(predictions: pd.DataFrame, path: Path, columns: int = 12, max_images: int = 96) -> Path:
-    """Each image captioned 'Prediction (True)'; mistakes in red with a red frame. Mistakes come first."""
+def prediction_grid_png(predictions: pd.DataFrame, images: np.ndarray, path: Path, columns: int = 12,
+                        max_images: int = 96) -> Path:
+    """Each image (row i of `images`, the pictures already decoded for scoring) captioned 'Prediction (True)';
+    mistakes in red with a red frame. Mistakes come first."""
+    predictions = predictions.reset_index(drop=True).assign(row=np.arange(len(predictions)))
     shown = pd.concat([predictions[~predictions["correct"]], predictions[predictions["correct"]]]).head(max_images)
     rows = int(np.ceil(len(shown) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.5, rows * 1.7), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, row in zip(axes.flat, shown.itertuples()):
-        ax.imshow(load_image(row.path, 1)[..., 0], cmap="gray", vmin=0, vmax=255)
+        ax.imshow(images[row.row].mean(-1), cmap="gray", vmin=0, vmax=255)
         color = "black" if row.correct else "red"
         ax.set_title(f"{row.predicted}\n({row.true})", fontsize=6.5, color=color)
         if not row.correct:

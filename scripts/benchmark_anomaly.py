@@ -34,10 +34,10 @@ from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
 from anomaly.memory_guard import peak_memory_mb
-from shared.export_arrays import to_arrays
-from shared.index import class_names, read_dataset
-from shared.provenance import common_fingerprint, write_result
-from shared.splits import make_split
+from shared.datasets.export_arrays import to_arrays
+from shared.datasets.index import class_names, read_dataset
+from shared.suite.provenance import common_fingerprint, write_result
+from shared.datasets.splits import make_split
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "anomaly_parts"

@@ -22,10 +22,10 @@ import classification  # noqa: F401  (framework guard first)
 import numpy as np
 from PIL import Image, ImageFilter
 
-from shared.export_arrays import to_arrays
-from shared.index import class_names, read_dataset
-from shared.provenance import common_fingerprint, write_result
-from shared.splits import make_split
+from shared.datasets.export_arrays import to_arrays
+from shared.datasets.index import class_names, read_dataset
+from shared.suite.provenance import common_fingerprint, write_result
+from shared.datasets.splits import make_split
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "classification_parts"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import detection  # noqa: F401  (offline set-up and framework guard first)
 
-from shared.index import read_dataset
-from shared.provenance import common_fingerprint, write_result
+from shared.datasets.index import read_dataset
+from shared.suite.provenance import common_fingerprint, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"

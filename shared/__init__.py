@@ -1,20 +1,8 @@
-"""defectlab's one data layer for NEU surface-defect data: read + validate -> index, named splits,
-exports (YOLO, anomalib folders, numpy arrays), a synthetic generator and result provenance.
-Imports no ML framework. Names are loaded on first use so that importing `shared` stays cheap."""
-from importlib import import_module
+"""defectlab's framework-free core, in two parts:
 
-_EXPORTS = {
-    "read_dataset": "index", "detect_layout": "index", "class_names": "index", "INDEX_COLUMNS": "index",
-    "ValidationReport": "report", "DataError": "errors",
-    "make_split": "splits", "leaking_groups": "splits", "split_sizes": "splits", "SPLIT_NAMES": "splits",
-    "to_yolo_dataset": "export_yolo", "to_anomaly_folders": "export_anomaly", "to_arrays": "export_arrays",
-    "load_image": "images", "synthesize": "synthetic", "CLASSES": "neu",
-    "data_fingerprint": "provenance", "provenance": "provenance", "write_result": "provenance",
-}
-__all__ = sorted(_EXPORTS)
+- `shared.datasets`: the one data layer (read + validate -> index, named splits, task views, synthetic data);
+- `shared.suite`: the chassis every task plugs into (recipe and run contract, task registry, CLI front door,
+  record writers, provenance, output folders, errors, console set-up, framework guard).
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+`shared.pretrained` holds the bundled ImageNet backbones' configuration as data. Nothing here imports an ML
+framework."""

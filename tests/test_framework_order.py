@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from shared.framework_guard import PTH_NAME
+from shared.suite.framework_guard import PTH_NAME
 
 OPTIMIZER = "import torch; torch.optim.Adam(torch.nn.Linear(2, 2).parameters()); print('ok')"
 SCRIPTS = {
     "package-then-tf-then-torch": "import classification; import tensorflow; import torch, torchvision; " + OPTIMIZER,
     "package-then-torch-then-tf": "import detection; import torch, torchvision; import tensorflow; " + OPTIMIZER,
-    "shared-guard-then-tf-then-torch": "import shared.framework_guard as g; g.install(); import keras; "
+    "shared-guard-then-tf-then-torch": "import shared.suite.framework_guard as g; g.install(); import keras; "
                                        "import torchvision; " + OPTIMIZER,
 }
 
@@ -36,7 +36,7 @@ def test_plain_user_code_is_safe_in_the_suite_environment():
 
 
 def test_unsafe_order_is_a_clear_error_not_a_crash():
-    code = ("import shared.framework_guard as g; g.remove(); import tensorflow\n"
+    code = ("import shared.suite.framework_guard as g; g.remove(); import tensorflow\n"
             "try:\n    g.require_torch_safe()\nexcept g.FrameworkOrderError as e:\n    print('refused:', e)")
     done = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {sys.path!r}\n" + code],
                           capture_output=True, text=True, timeout=600, env={"TF_CPP_MIN_LOG_LEVEL": "3"})

@@ -14,7 +14,7 @@ TASKS = ("classification", "detection", "anomaly")
 def test_shared_imports_no_ml_framework():
     modules = sorted(p.stem for p in (ROOT / "shared").glob("*.py") if p.stem != "__init__")
     code = (f"import sys, importlib\nfor m in {modules!r}: importlib.import_module('shared.' + m)\n"
-            "import shared.cli as c; c.build_parser()\n"
+            "import shared.suite.cli as c; c.build_parser()\n"
             f"print([f for f in {FRAMEWORKS!r} if f in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr

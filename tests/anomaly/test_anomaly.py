@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import network_blocked
-from shared.errors import DataError
+from shared.suite.errors import DataError
 
 
 def _texture(rng, size=48):
@@ -33,34 +33,45 @@ def _blob_dataset(root, n_normal=40, n_test=10):
 
 
 @pytest.fixture(scope="module")
-def blob_run(tmp_path_factory):
-    import anomaly  # noqa: F401
-    from anomaly.config import make_config
-    from anomaly.train import train
+def trained(tmp_path_factory):
+    from anomaly import task
 
     data = _blob_dataset(tmp_path_factory.mktemp("blobs") / "data")
     with network_blocked():
-        return train(make_config("smoke", data=str(data), out=str(data.parent / "runs"), name="pc"), progress=False)
+        run = task.train(task.Recipe.from_preset("smoke", data=str(data), out=str(data.parent / "runs"), name="pc"),
+                         progress=False)
+        run.evaluate("test")
+    return run
 
 
-def test_memory_guard_is_on():
-    import os
+@pytest.fixture(scope="module")
+def blob_run(trained):
+    return trained.path
 
-    import anomaly
 
-    assert anomaly.MALLOC_GUARDED and os.environ["MALLOC_MMAP_THRESHOLD_"] == "1048576"
+def test_importing_changes_nothing_and_setup_guards_memory():
+    import subprocess
+    import sys
+
+    code = ("import os; import anomaly.task, classification.task, detection.task; "
+            "print(os.environ.get('MALLOC_MMAP_THRESHOLD_'), os.environ.get('TF_CPP_MIN_LOG_LEVEL')); "
+            "from shared.suite import console; console.setup(); print(os.environ['MALLOC_MMAP_THRESHOLD_'])")
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "TF_CPP_MIN_LOG_LEVEL")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "None", "1048576"]
 
 
 def test_bundled_imagenet_weights_land_in_the_feature_extractor():
     import torch
 
-    from anomaly.config import make_config
     from anomaly.models import create_model
+    from anomaly.recipe import AnomalyRecipe
     from shared.pretrained import lite_weights_file, timm_lite_key
 
     raw = torch.load(lite_weights_file(), map_location="cpu", weights_only=True)
-    imagenet = create_model(make_config("patchcore")).feature_extractor.feature_extractor.state_dict()
-    random = create_model(make_config("patchcore", weights="random")).feature_extractor.feature_extractor.state_dict()
+    imagenet = create_model(AnomalyRecipe.from_preset("patchcore")).feature_extractor.feature_extractor.state_dict()
+    random = create_model(AnomalyRecipe.from_preset("patchcore", weights="random")).feature_extractor.feature_extractor.state_dict()
     key = "_blocks.5._depthwise_conv.weight"
     assert torch.equal(imagenet[timm_lite_key(key)], raw[key])
     assert not torch.equal(random[timm_lite_key(key)], raw[key])
@@ -75,29 +86,31 @@ def test_a_visible_defect_is_found_in_image_and_pixels(blob_run):
         assert (blob_run / name).is_file(), name
     threshold = json.loads((blob_run / "threshold.json").read_text())
     assert threshold["normal_valid_images"] == 4  # 10% of the 40 normal training images
+    assert json.loads((blob_run / "data.json").read_text())["sizes"] == {"fit": 36, "valid": 4, "test_normal": 10,
+                                                                         "test_abnormal": 10}
     assert threshold["threshold"] == pytest.approx(np.quantile(threshold["normal_valid_scores"], 0.95), rel=1e-4)
 
 
 def test_predict_uses_the_stored_threshold(blob_run, tmp_path):
-    from anomaly.predict import load
+    from anomaly import task
 
     data = blob_run.parent.parent / "data"
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"xx")
-    predictor = load(blob_run)
+    predictor = task.load(blob_run).predictor()
     with network_blocked():
-        records = predictor.predict([data / "abnormal", bad, data / "normal" / "test"], heatmap_dir=tmp_path / "h")
+        records = predictor.predict_to([data / "abnormal", bad, data / "normal" / "test"], tmp_path / "out")
     assert sum("error" in r for r in records) == 1 and len(records) == 21
     scored = [r for r in records if "score" in r]
     assert all(r["is_anomalous"] == (r["score"] > predictor.threshold) for r in scored)
-    assert all(Path(r["heatmap"]).is_file() for r in scored)
+    assert all(Path(r["picture"]).is_file() for r in scored)
     abnormal = [r["score"] for r in scored if "/abnormal/" in r["image"]]
     normal = [r["score"] for r in scored if "/normal/" in r["image"]]
     assert np.mean(abnormal) > np.mean(normal)
 
 
 def test_folder_dataset_faults_are_counted(tmp_path):
-    from shared.anomaly_folders import read_anomaly_folders
+    from shared.datasets.anomaly_folders import read_anomaly_folders
 
     data = _blob_dataset(tmp_path / "d", n_normal=3, n_test=2)
     Image.new("L", (10, 10)).save(data / "masks" / "a0.png")          # wrong size: ignored, counted
@@ -110,14 +123,17 @@ def test_folder_dataset_faults_are_counted(tmp_path):
 
 
 def test_loco_protocol_on_synthetic_neu(synthetic_root, tmp_path):
-    from anomaly.config import make_config
     from anomaly.protocols import run_protocol
+    from anomaly.recipe import AnomalyRecipe
 
     with network_blocked():
-        result = run_protocol(synthetic_root, "loco", make_config("smoke", image_size=48), tmp_path, classes=["scratches"])
+        result = run_protocol(synthetic_root, "loco", AnomalyRecipe.from_preset("smoke", image_size=48), tmp_path,
+                              classes=["scratches"])
     assert set(result["per_class_auroc"]) == {"scratches"} and 0 <= result["mean_auroc"] <= 1
-    protocol = json.loads((tmp_path / "loco" / "scratches" / "data" / "protocol.json").read_text())
-    assert protocol["counts"] == {"normal/train": 5 * 24, "normal/test": 5 * 6, "abnormal": 6}
+    sizes = json.loads((tmp_path / "loco" / "scratches" / "run" / "data.json").read_text())["sizes"]
+    assert sizes == {"fit": 108, "valid": 12, "test_normal": 5 * 6, "test_abnormal": 6}  # 5 x 24 normal train
+    written = json.loads((tmp_path / "loco.json").read_text())
+    assert written["mean_auroc"] == result["mean_auroc"] and written["data_fingerprint"] and written["git_commit"]
 
 
 def test_texture_knn_scores_equal_a_numpy_sklearn_reimplementation():
@@ -125,12 +141,13 @@ def test_texture_knn_scores_equal_a_numpy_sklearn_reimplementation():
     from sklearn.neighbors import NearestNeighbors
 
     from anomaly import models
-    from anomaly.config import make_config
+    from anomaly.recipe import AnomalyRecipe
 
     rng = np.random.default_rng(1)
     normal = rng.integers(0, 255, (12, 64, 64, 3), dtype=np.uint8)
     test = rng.integers(0, 255, (5, 64, 64, 3), dtype=np.uint8)
-    model = models.fit(models.create_model(make_config("texture-knn", num_neighbors=3)), [normal[:7], normal[7:]])
+    model = models.fit(models.create_model(AnomalyRecipe.from_preset("texture-knn", num_neighbors=3)),
+                       [normal[:7], normal[7:]])
     scores, maps = models.score(model, [test])
     assert maps.shape == (5, 64, 64)
 
@@ -153,28 +170,29 @@ def test_texture_knn_scores_equal_a_numpy_sklearn_reimplementation():
 
 
 def test_texture_knn_finds_the_visible_defect(tmp_path):
-    from anomaly.config import make_config
-    from anomaly.predict import load
-    from anomaly.train import train
+    from anomaly import task
 
     data = _blob_dataset(tmp_path / "data")
     with network_blocked():
-        run = train(make_config("texture-knn", image_size=64, data=str(data), out=str(tmp_path / "runs"), name="tk"),
-                    progress=False)
-        metrics = json.loads((run / "metrics.json").read_text())
+        run = task.train(task.Recipe.from_preset("texture-knn", image_size=64, data=str(data),
+                                                 out=str(tmp_path / "runs"), name="tk"), progress=False)
+        metrics = run.evaluate()
         assert metrics["image_auroc"] >= 0.9 and metrics["pixel_auroc"] >= 0.85
-        records = load(run).predict([str(p) for p in sorted((data / "abnormal").iterdir())[:2]])
-    threshold = json.loads((run / "threshold.json").read_text())["threshold"]
+        records = task.load(run.path).predictor().predict([str(p) for p in sorted((data / "abnormal").iterdir())[:2]])
+    threshold = json.loads((run.path / "threshold.json").read_text())["threshold"]
     assert len(records) == 2 and all(r["is_anomalous"] == (r["score"] > threshold) for r in records)
 
 
 @pytest.mark.parametrize("preset,size", [("dfm", 224), ("padim", 64)])
 def test_other_library_models_fit_and_find_the_visible_defect(preset, size, tmp_path):
-    from anomaly.config import make_config
-    from anomaly.train import train
+    from anomaly import task
 
     data = _blob_dataset(tmp_path / "data")
     with network_blocked():
-        run = train(make_config(preset, image_size=size, data=str(data), out=str(tmp_path / "runs"), name=preset),
-                    progress=False)
-    assert json.loads((run / "metrics.json").read_text())["image_auroc"] >= 0.9
+        run = task.train(task.Recipe.from_preset(preset, image_size=size, data=str(data), out=str(tmp_path / "runs"),
+                                                 name=preset), progress=False)
+        metrics = run.evaluate()
+        again = task.load(run.path).predictor().predict(data / "abnormal")  # the saved tensors give the same scores
+    assert metrics["image_auroc"] >= 0.9
+    scores = np.load(run.path / "scores.npz")["scores"][-10:]
+    np.testing.assert_allclose([r["score"] for r in again], scores, rtol=1e-4)

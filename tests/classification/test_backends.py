@@ -27,7 +27,7 @@ import json, numpy as np, keras
 import classification
 from classification.efficientnet_lite import build_efficientnet_lite, load_imagenet_weights
 from classification.models import create_classifier
-from classification.config import Augment
+from classification.recipe import Augment
 model = load_imagenet_weights(build_efficientnet_lite("efficientnet_lite0", (224, 224, 3)))
 x = np.random.default_rng(0).uniform(0, 255, (1, 224, 224, 3)).astype("float32")
 logits = np.asarray(keras.ops.convert_to_numpy(model(x, training=False)))

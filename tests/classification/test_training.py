@@ -6,11 +6,12 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from shared.errors import DataError
+from shared.suite.errors import DataError
 
 
 def test_run_folder_holds_everything_a_report_needs(smoke_run):
-    for name in ("config.json", "classes.json", "model.keras", "metrics.json", "history.csv", "training.json",
+    smoke_run = smoke_run.path
+    for name in ("config.json", "data.json", "model.keras", "metrics.json", "history.csv", "training.json",
                  "predictions.csv", "confusion.csv", "plots/confusion.png", "plots/history.png", "plots/predictions.png"):
         assert (smoke_run / name).is_file(), name
     metrics = json.loads((smoke_run / "metrics.json").read_text())
@@ -25,6 +26,7 @@ def test_run_folder_holds_everything_a_report_needs(smoke_run):
 
 
 def test_confusion_csv_and_predictions_agree_with_metrics(smoke_run):
+    smoke_run = smoke_run.path
     metrics = json.loads((smoke_run / "metrics.json").read_text())
     confusion = pd.read_csv(smoke_run / "confusion.csv", index_col=0)
     assert confusion.to_numpy().tolist() == metrics["confusion_matrix"]
@@ -33,12 +35,11 @@ def test_confusion_csv_and_predictions_agree_with_metrics(smoke_run):
 
 
 def test_evaluate_and_predict_agree(smoke_run):
-    from classification.evaluate import evaluate
-    from classification.predict import load
+    from classification import task
 
-    metrics = evaluate(smoke_run, "test")
-    predictions = pd.read_csv(smoke_run / "predictions.csv")
-    records = load(smoke_run).predict(list(predictions["path"]))
+    metrics = task.load(smoke_run.path).evaluate("test")  # a loaded run reads the dataset once itself
+    predictions = pd.read_csv(smoke_run.path / "predictions.csv")
+    records = smoke_run.predictor().predict(list(predictions["path"]))
     assert [r["class"] for r in records] == list(predictions["predicted"])
     assert metrics["accuracy"] == pytest.approx(float((predictions["predicted"] == predictions["true"]).mean()))
     for record in records:
@@ -46,32 +47,28 @@ def test_evaluate_and_predict_agree(smoke_run):
 
 
 def test_a_bad_file_gets_an_error_record_and_the_batch_goes_on(smoke_run, classification_data, tmp_path):
-    from classification.predict import load
-
     good = sorted((classification_data / "NEU-DET" / "IMAGES").glob("*.jpg"))[:2]
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"not an image")
     array = np.asarray(Image.open(good[0]).convert("L"))
-    records = load(smoke_run).predict([good[0], bad, good[1], array])
+    records = smoke_run.predictor().predict([good[0], bad, good[1], array])
     assert [("error" in r) for r in records] == [False, True, False, False]
     assert records[1]["error"].startswith(str(bad)) and "\n" not in records[1]["error"]
     assert records[3]["class"] == records[0]["class"]  # the same picture as an array
 
 
 def test_rerunning_a_finished_run_does_not_retrain(smoke_run):
-    from classification.config import ClassifierConfig
-    from classification.train import train
+    from classification import task
 
-    stamp = (smoke_run / "model.keras").stat().st_mtime_ns
-    assert train(ClassifierConfig.load(smoke_run / "config.json"), progress=False) == smoke_run
-    assert (smoke_run / "model.keras").stat().st_mtime_ns == stamp
+    stamp = (smoke_run.path / "model.keras").stat().st_mtime_ns
+    assert task.train(task.Recipe.load(smoke_run.path / "config.json"), progress=False).path == smoke_run.path
+    assert (smoke_run.path / "model.keras").stat().st_mtime_ns == stamp
 
 
 def test_gradcam_heatmap_for_any_image(smoke_run, classification_data, tmp_path):
     from classification.gradcam import gradcam, overlay_png
-    from classification.predict import load
 
-    predictor = load(smoke_run)
+    predictor = smoke_run.predictor()
     image = classification_data / "NEU-DET" / "IMAGES" / "scratches_40.jpg"
     result = gradcam(predictor, image)
     assert result["heatmap"].shape == (96, 96) and 0 <= result["heatmap"].min() and result["heatmap"].max() <= 1
@@ -94,18 +91,16 @@ def _class_folders(root, classes, per_class=4):
     (lambda root: root.mkdir(), "no dataset found"),
 ])
 def test_bad_datasets_fail_before_training(make, message, tmp_path):
-    from classification.config import make_config
-    from classification.train import train
+    from classification import task
 
     make(tmp_path / "d")
     with pytest.raises(DataError, match=message):
-        train(make_config("smoke", data=str(tmp_path / "d"), split="holdout", out=str(tmp_path / "runs")), progress=False)
-    assert not list((tmp_path / "runs").rglob("model.keras"))
+        task.train(task.Recipe.from_preset("smoke", data=str(tmp_path / "d"), split="holdout", out=str(tmp_path / "runs")), progress=False)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_any_class_folder_dataset_trains(tmp_path):
-    from classification.config import make_config
-    from classification.train import train
+    from classification import task
 
     rng = np.random.default_rng(0)
     rows, cols = np.mgrid[0:40, 0:56]
@@ -116,26 +111,25 @@ def test_any_class_folder_dataset_trains(tmp_path):
             colour = rng.uniform(60, 255, 3)  # colour pictures, not square
             pixels = pattern[..., None] * colour + rng.normal(0, 10, (40, 56, 3))
             Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(tmp_path / "d" / name / f"{k}.png")
-    run = train(make_config("smoke", data=str(tmp_path / "d"), split="holdout", image_size=64, head_epochs=30,
-                            finetune_epochs=0, out=str(tmp_path / "runs")), progress=False)
-    metrics = json.loads((run / "metrics.json").read_text())
+    run = task.train(task.Recipe.from_preset("smoke", data=str(tmp_path / "d"), split="holdout", image_size=64,
+                                             head_epochs=30, finetune_epochs=0, out=str(tmp_path / "runs")),
+                     progress=False)
+    metrics = run.evaluate("test")
     assert metrics["classes"] == ["checks", "columns", "rows"] and metrics["accuracy"] >= 0.9
 
 
 def test_an_interrupted_run_resumes_without_redoing_stage_one(classification_data, tmp_path):
-    from classification.config import make_config
-    from classification.train import train
+    from classification import task
 
-    config = make_config("smoke", data=str(classification_data), out=str(tmp_path), name="r", head_epochs=3)
-    run = train(config, progress=False)
+    config = task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path), name="r", head_epochs=3)
+    run = task.train(config, progress=False).path
     head_rows = len(pd.read_csv(run / "history_head.csv"))
-    for name in ("model.keras", "metrics.json"):  # as if the process died during stage 2
-        (run / name).unlink()
-    assert train(config, progress=False) == run and (run / "metrics.json").is_file()
+    (run / "model.keras").unlink()  # as if the process died during stage 2
+    assert task.train(config, progress=False).path == run and (run / "model.keras").is_file()
     assert len(pd.read_csv(run / "history_head.csv")) == head_rows
-    with pytest.raises(ValueError, match="another config"):
-        (run / "metrics.json").unlink()
-        train(make_config("smoke", data=str(classification_data), out=str(tmp_path), name="r", seed=5), progress=False)
+    with pytest.raises(ValueError, match="another recipe"):
+        (run / "model.keras").unlink()
+        task.train(task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path), name="r", seed=5), progress=False)
 
 
 def test_keras_applications_need_local_weights_offline(no_network):
@@ -150,11 +144,13 @@ def test_keras_applications_need_local_weights_offline(no_network):
 
 
 def test_cli_predict_evaluate_explain_offline(smoke_run, classification_data, tmp_path, no_network, capsys):
-    from shared.cli import main
+    from shared.suite.cli import main
 
     folder = classification_data / "NEU-Metal-Surface-Defects" / "test" / "Scratches"
-    assert main(["classification", "predict", str(smoke_run), str(folder), "--out", str(tmp_path / "p.csv")]) == 0
-    table = pd.read_csv(tmp_path / "p.csv")
+    smoke_run = smoke_run.path
+    assert main(["classification", "predict", str(smoke_run), str(folder), "--out", str(tmp_path / "p")]) == 0
+    assert len(list((tmp_path / "p" / "pictures").glob("*.png"))) == 12
+    table = pd.read_csv(tmp_path / "p" / "predictions.csv")
     assert len(table) == 12 and {"image", "class", "confidence", "p_scratches"} <= set(table.columns)
     assert main(["classification", "evaluate", str(smoke_run), "--side", "valid"]) == 0
     assert (smoke_run / "valid_metrics.json").is_file()
@@ -165,15 +161,15 @@ def test_cli_predict_evaluate_explain_offline(smoke_run, classification_data, tm
 
 
 def test_tta_averages_the_eight_orientations(smoke_run, classification_data):
-    from classification.predict import dihedral_views, load
+    from classification.predict import dihedral_views
 
-    predictor = load(smoke_run)
+    predictor = smoke_run.predictor()
     x = np.stack([np.asarray(Image.open(p).convert("RGB").resize((96, 96))) for p in
                   sorted((classification_data / "NEU-DET" / "IMAGES").glob("patches_*.jpg"))[:3]])
     views = dihedral_views(x)
     assert len(views) == 8 and all(v.shape == x.shape for v in views)
     assert len({v.tobytes() for v in views}) == 8  # eight distinct orientations
-    expected = np.mean([predictor.predict_arrays(v) for v in views], axis=0)
-    assert np.allclose(predictor.predict_arrays(x, tta=True), expected, atol=1e-5)
+    expected = np.mean([predictor.probabilities(v) for v in views], axis=0)
+    assert np.allclose(predictor.probabilities(x, tta=True), expected, atol=1e-5)
     # the average is orientation-invariant: a turned input gives the same answer
-    assert np.allclose(predictor.predict_arrays(np.rot90(x, 1, axes=(1, 2)), tta=True), expected, atol=1e-4)
+    assert np.allclose(predictor.probabilities(np.rot90(x, 1, axes=(1, 2)), tta=True), expected, atol=1e-4)

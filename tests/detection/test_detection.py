@@ -8,18 +8,23 @@ import pandas as pd
 import pytest
 
 from conftest import network_blocked
-from shared.errors import DataError
+from shared.suite.errors import DataError
 
 
 @pytest.fixture(scope="session")
-def det_run(synthetic_root, tmp_path_factory, suite_home):
-    import detection  # noqa: F401
-    from detection.config import make_config
-    from detection.train import train
+def trained(synthetic_root, tmp_path_factory, suite_home):
+    from detection import task
 
     with network_blocked():
-        return train(make_config("smoke", data=str(synthetic_root / "NEU-DET"),
-                                 out=str(tmp_path_factory.mktemp("det")), name="smoke"), progress=False)
+        run = task.train(task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"),
+                                                  out=str(tmp_path_factory.mktemp("det")), name="smoke"), progress=False)
+        run.evaluate("test")
+    return run
+
+
+@pytest.fixture(scope="session")
+def det_run(trained):
+    return trained.path
 
 
 def test_ultralytics_is_confined_to_the_suite_folder(det_run, suite_home):
@@ -32,7 +37,7 @@ def test_ultralytics_is_confined_to_the_suite_folder(det_run, suite_home):
 
 
 def test_run_folder_and_metrics(det_run):
-    for name in ("config.json", "model.pt", "metrics.json", "training.json", "data/data.yaml",
+    for name in ("config.json", "data.json", "model.yaml", "model.pt", "metrics.json", "training.json", "data/data.yaml",
                  "data/export_report.json", "plots/pr_curve.png", "plots/confusion.png"):
         assert (det_run / name).is_file(), name
     metrics = json.loads((det_run / "metrics.json").read_text())
@@ -45,35 +50,32 @@ def test_run_folder_and_metrics(det_run):
 
 
 def test_predict_records_files_and_a_bad_image(det_run, synthetic_root, tmp_path):
-    from detection.predict import load, write_records
+    from detection import task
 
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"nope")
     images = sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("scratches_*.jpg"))[:3]
     with network_blocked():
-        predictor = load(det_run, conf=0.0001)
-        records = predictor.predict([images[0], bad, *images[1:]])
+        predictor = task.load(det_run).predictor(conf=0.0001)
+        records = predictor.predict_to([images[0], bad, *images[1:]], tmp_path / "out")
     assert [("error" in r) for r in records] == [False, True, False, False]
     assert "broken.jpg" in records[1]["error"]
-    paths = write_records(records, tmp_path / "out", predictor.classes)
-    table = pd.read_csv(paths["csv"])
-    assert len(table) == sum(len(r.get("boxes", [])) for r in records)
-    assert len(list((tmp_path / "out" / "annotated").glob("*.png"))) == 3
+    table = pd.read_csv(tmp_path / "out" / "predictions.csv")
+    assert len(table.dropna(subset=["class"])) == sum(len(r.get("boxes", [])) for r in records)
+    assert len(list((tmp_path / "out" / "pictures").glob("*.png"))) == 3
     for box in (b for r in records for b in r.get("boxes", [])):
         assert 0 <= box["xmin"] <= box["xmax"] <= 200 and box["class"] in predictor.classes
 
 
-def test_onnx_runtime_agrees_with_pytorch(det_run, synthetic_root):
-    from detection.export import raw_outputs, to_onnx
-    from detection.predict import load
+def test_onnx_runtime_agrees_with_pytorch(trained, synthetic_root):
+    from detection.export import export_checked
 
     with network_blocked():
-        path = to_onnx(det_run)
-        torch_out, onnx_out = raw_outputs(det_run, np.random.default_rng(0).uniform(0, 1, (2, 3, 64, 64)).astype("float32"))
+        path, difference = export_checked(trained)
         image = synthetic_root / "NEU-DET" / "IMAGES" / "patches_3.jpg"
-        via_torch = load(det_run, conf=0.0001).predict([image])[0]["boxes"]
-        via_onnx = load(det_run, conf=0.0001, weights=str(path)).predict([image])[0]["boxes"]
-    assert path.is_file() and np.abs(torch_out - onnx_out).max() < 1e-3
+        via_torch = trained.predictor(conf=0.0001).predict([image])[0]["boxes"]
+        via_onnx = trained.predictor(conf=0.0001, onnx=True).predict([image])[0]["boxes"]
+    assert path.is_file() and difference < 1e-3
     top = min(10, len(via_torch), len(via_onnx))  # boxes right at the threshold may differ in count
     assert top > 0 and abs(len(via_torch) - len(via_onnx)) <= 2
     # near-equal confidences may swap places: compare what was found, not the order
@@ -82,15 +84,16 @@ def test_onnx_runtime_agrees_with_pytorch(det_run, synthetic_root):
 
 
 def test_a_dataset_without_boxes_is_refused(synthetic_root, tmp_path):
-    from detection.config import make_config
-    from detection.train import train
+    from detection import task
 
     with pytest.raises(DataError, match="no box annotations"):
-        train(make_config("smoke", data=str(synthetic_root / "NEU-Metal-Surface-Defects"), out=str(tmp_path)))
+        task.train(task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-Metal-Surface-Defects"),
+                                           out=str(tmp_path)))
+    assert not list(tmp_path.rglob("data.json"))
 
 
 def test_cli_evaluate_predict_export_offline(det_run, synthetic_root, tmp_path, capsys):
-    from shared.cli import main
+    from shared.suite.cli import main
 
     image = str(synthetic_root / "NEU-DET" / "IMAGES" / "inclusion_2.jpg")
     with network_blocked():
@@ -101,18 +104,19 @@ def test_cli_evaluate_predict_export_offline(det_run, synthetic_root, tmp_path, 
     out = capsys.readouterr().out
     assert "test: mAP50" in out and "max |PyTorch - ONNX Runtime|" in out
     assert json.loads((tmp_path / "p" / "predictions.json").read_text())[0]["image"] == image
+    assert (tmp_path / "p" / "pictures" / "inclusion_2.png").is_file()
 
 
 def test_trains_on_a_yolo_format_dataset(synthetic_index, tmp_path):
-    from detection.config import make_config
-    from detection.train import train
-    from shared.export_yolo import to_yolo_dataset
-    from shared.splits import make_split
+    from detection import task
+    from shared.datasets.export_yolo import to_yolo_dataset
+    from shared.datasets.splits import make_split
 
     index, _ = synthetic_index
     to_yolo_dataset(index, make_split(index, "kaggle-det"), tmp_path / "own-yolo")
     with network_blocked():
-        run = train(make_config("smoke", data=str(tmp_path / "own-yolo"), out=str(tmp_path / "runs")), progress=False)
+        run = task.train(task.Recipe.from_preset("smoke", data=str(tmp_path / "own-yolo"), out=str(tmp_path / "runs")),
+                         progress=False).path
     report = json.loads((run / "data" / "export_report.json").read_text())
     assert report["images"]["test"] == 36 and report["boxes"] == sum(len(b) for b in index[index.source == "voc"].boxes)
 
@@ -121,19 +125,19 @@ def test_inpretrain_hands_the_classifier_backbone_to_the_detector(synthetic_root
     import torch
     from ultralytics.nn.tasks import DetectionModel
 
-    from detection.config import make_config
-    from detection.train import train
+    from detection import task
 
-    config = make_config("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="inpre",
-                         pretrain_epochs=1)
+    config = task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="inpre",
+                                     pretrain_epochs=1)
     with network_blocked():
-        run = train(config, progress=False)
+        run = task.train(config, progress=False).path
     info = json.loads((run / "pretrain" / "pretrain.json").read_text())
     assert info["model"] == "yolov8n-cls.yaml" and "test" not in info["pictures"]
     assert sum(info["pictures"]["train"].values()) + sum(info["pictures"]["valid"].values()) == 144
     assert not (run / "pretrain" / "data").exists()
     weights = run / "pretrain" / "train" / "weights" / "best.pt"
-    assert torch.load(run / "model.pt", weights_only=False)["train_args"]["pretrained"] == str(weights)
+    last = run / "train" / "weights" / "last.pt"  # ultralytics' own checkpoint of the training that just ran
+    assert torch.load(last, weights_only=False)["train_args"]["pretrained"] == str(weights)
     # the transfer the trainer performs: every backbone tensor (layers 0-8) comes from the classifier
     classifier = torch.load(weights, weights_only=False)["model"].float()
     detector = DetectionModel("yolov8n.yaml", nc=6, verbose=False)
@@ -143,37 +147,34 @@ def test_inpretrain_hands_the_classifier_backbone_to_the_detector(synthetic_root
     assert all(torch.equal(detector.state_dict()[k], v) for k, v in backbone.items())
 
 
-def test_tta_evaluation_writes_its_own_metrics(det_run):
-    from detection.evaluate import evaluate
-
+def test_tta_evaluation_writes_its_own_metrics(trained, det_run):
     with network_blocked():
         plain = json.loads((det_run / "metrics.json").read_text())
-        metrics = evaluate(det_run, "test", tta=True)
+        metrics = trained.evaluate("test", tta=True)
     assert metrics["tta"] is True and plain["tta"] is False
-    assert (det_run / "tta_test_metrics.json").is_file() and (det_run / "plots" / "tta_test_pr_curve.png").is_file()
+    assert (det_run / "tta_metrics.json").is_file() and (det_run / "plots" / "tta_pr_curve.png").is_file()
     assert json.loads((det_run / "metrics.json").read_text()) == plain  # the plain numbers are kept
 
 
 def test_imagenet_lite_backbone_trains_exports_and_keeps_its_frozen_stem(synthetic_root, tmp_path):
     import torch
 
-    from detection.config import make_config
-    from detection.export import raw_outputs, to_onnx
+    from detection import task
+    from detection.export import export_checked
     from detection.lite_backbone import LiteFeatures
-    from detection.train import train
 
-    config = make_config("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="lite",
-                         backbone="efficientnet_lite0", epochs=2)
+    config = task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="lite",
+                                     backbone="efficientnet_lite0", epochs=2)
     with network_blocked():
-        run = train(config, progress=False)
-        path = to_onnx(run)
-        torch_out, onnx_out = raw_outputs(run, np.random.default_rng(0).uniform(0, 1, (2, 3, 64, 64)).astype("float32"))
-    assert (run / "model.yaml").is_file() and np.abs(torch_out - onnx_out).max() < 1e-3 and path.is_file()
+        run = task.train(config, progress=False)
+        path, difference = export_checked(run)
+    assert (run.path / "model.yaml").is_file() and difference < 1e-3 and path.is_file()
     imagenet = LiteFeatures("efficientnet_lite0").state_dict()
     random = LiteFeatures("efficientnet_lite0", imagenet=False).state_dict()
-    trained = torch.load(run / "model.pt", weights_only=False)["model"].model[0].float().state_dict()
+    saved = torch.load(run.path / "model.pt", weights_only=True)
+    trained = {k.removeprefix("model.0."): v for k, v in saved.items() if k.startswith("model.0.")}
     assert set(trained) == set(imagenet)
-    stem = "stem.0.weight"  # frozen: still the ImageNet tensor (saved in half precision)
+    stem = "stem.0.weight"  # frozen: still the ImageNet tensor (ultralytics keeps half precision in best.pt)
     assert torch.allclose(trained[stem], imagenet[stem], atol=1e-3) and not torch.allclose(random[stem], imagenet[stem], atol=1e-3)
     late = "blocks.5.0.conv_pw.weight"  # trained: moved away from ImageNet
     assert not torch.allclose(trained[late], imagenet[late], atol=1e-4)

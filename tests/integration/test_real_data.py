@@ -1,8 +1,8 @@
 """Facts of the real NEU data in ../shared/data (skipped with a reason when it is absent)."""
 import pytest
 
-from shared.index import read_dataset
-from shared.splits import leaking_groups, make_split, split_sizes
+from shared.datasets.index import read_dataset
+from shared.datasets.splits import leaking_groups, make_split, split_sizes
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

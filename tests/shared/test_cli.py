@@ -4,10 +4,13 @@ import json
 import pytest
 
 from conftest import tree_digest
-from shared.cli import build_parser, main
+from shared.suite.cli import build_parser, main
 
 COMMANDS = [[], ["data"], ["data", "synth"], ["data", "check"], ["data", "split"], ["data", "export"], ["demo"],
-            ["classification"], ["detection"], ["anomaly"]]
+            *[[task, verb] for task in ("classification", "detection", "anomaly") for verb in ("train", "evaluate",
+                                                                                              "predict")],
+            ["classification"], ["classification", "explain"], ["detection"], ["detection", "export"], ["anomaly"],
+            ["anomaly", "protocol"]]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")
@@ -63,11 +66,18 @@ def test_network_guard_itself_catches_a_connect(no_network):
     (["data", "export", "{data}", "--to", "anomaly", "--split", "kaggle-det", "--out", "{tmp}/a"], "needs --normal-classes"),
     (["data", "synth", "{data}"], "exists and is not empty"),
     (["classification", "train", "--data", "{tmp}/empty", "--out", "{tmp}/runs", "--quiet"], "no dataset found"),
-    (["detection", "predict", "{tmp}/empty", "x.jpg"], "not a finished detection run"),
-    (["anomaly", "train", "--data", "{tmp}/empty"], "no normal images folder"),
+    (["classification", "train", "data={tmp}/empty", "image_size=big"], "recipe field image_size: cannot use 'big'"),
+    (["classification", "train", "data={tmp}/empty", "preset=huge"], "unknown classification preset 'huge'"),
+    (["detection", "train", "data={tmp}/empty", "split=kfold", "fold=7"], "fold must be in 0..4"),
+    (["detection", "predict", "{tmp}/empty", "x.jpg"], "not a detection run folder (no data.json)"),
+    (["anomaly", "train", "--data", "{tmp}/empty"], "no dataset found"),
+    (["anomaly", "train", "data={data}"], "needs normal_classes"),
+    (["anomaly", "evaluate", "{tmp}/old"], "older defectlab layout (no data.json); re-run `defectlab anomaly train`"),
 ])
 def test_bad_input_gives_one_line_error(words, message, synthetic_root, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "config.json").write_text("{}")  # a run folder of the layout before the task contract
     before = tree_digest(synthetic_root)
     args = [w.format(tmp=tmp_path, data=synthetic_root) for w in words]
     assert main(args) == 2

@@ -6,14 +6,14 @@ import pytest
 import yaml
 from PIL import Image
 
-from shared import neu
-from shared.boxes import clean_boxes
-from shared.errors import DataError
-from shared.export_anomaly import to_anomaly_folders
-from shared.export_arrays import to_arrays
-from shared.export_yolo import read_yolo_labels, to_yolo_dataset
-from shared.images import load_image
-from shared.splits import SIDES, make_split
+from shared.datasets import neu
+from shared.datasets.boxes import clean_boxes
+from shared.suite.errors import DataError
+from shared.datasets.export_anomaly import to_anomaly_folders
+from shared.datasets.export_arrays import to_arrays
+from shared.datasets.export_yolo import read_yolo_labels, to_yolo_dataset
+from shared.datasets.images import load_image
+from shared.datasets.splits import SIDES, make_split
 
 
 def test_yolo_export_round_trips_every_box(synthetic_index, tmp_path):
@@ -82,7 +82,7 @@ def test_load_image_names_the_file_it_cannot_read(tmp_path):
 
 
 def test_image_inputs_expand_folders_and_keep_the_rest(tmp_path):
-    from shared.images import expand_image_inputs
+    from shared.datasets.images import expand_image_inputs
 
     (tmp_path / "d" / "sub").mkdir(parents=True)
     for name in ("b.png", "a.bmp", "sub/c.jpg", "notes.txt", ".hidden.png"):
@@ -94,8 +94,8 @@ def test_image_inputs_expand_folders_and_keep_the_rest(tmp_path):
 
 
 def test_class_folders_hold_each_picture_once_on_its_side(synthetic_index, tmp_path):
-    from shared.export_classes import to_class_folders
-    from shared.splits import make_split
+    from shared.datasets.export_classes import to_class_folders
+    from shared.datasets.splits import make_split
 
     index, _ = synthetic_index
     split = make_split(index, "kaggle-det", valid_fraction=0.1)

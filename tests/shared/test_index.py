@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from conftest import tree_digest
-from shared import neu
-from shared.errors import DataError
-from shared.index import INDEX_COLUMNS, class_names, detect_layout, read_dataset
+from shared.datasets import neu
+from shared.suite.errors import DataError
+from shared.datasets.index import INDEX_COLUMNS, class_names, detect_layout, read_dataset
 
 
 def test_both_neu_copies_read_as_the_same_pictures(synthetic_index):
@@ -111,8 +111,8 @@ def test_empty_class_folder_is_reported(tmp_path):
 
 
 def test_yolo_layout_round_trips_the_yolo_export(synthetic_index, tmp_path):
-    from shared.export_yolo import to_yolo_dataset
-    from shared.splits import make_split
+    from shared.datasets.export_yolo import to_yolo_dataset
+    from shared.datasets.splits import make_split
 
     index, _ = synthetic_index
     split = make_split(index, "kaggle-det")

@@ -1,4 +1,4 @@
-from shared import neu
+from shared.datasets import neu
 
 
 def test_names_of_one_picture_in_both_copies_round_trip():

@@ -3,8 +3,8 @@ import shutil
 
 import pytest
 
-from shared.index import read_dataset
-from shared.provenance import data_fingerprint, write_result
+from shared.datasets.index import read_dataset
+from shared.suite.provenance import data_fingerprint, write_result
 
 
 def test_fingerprint_follows_content_not_location(synthetic_root, synthetic_index, tmp_path):
@@ -28,7 +28,7 @@ def test_result_json_carries_provenance(synthetic_index, tmp_path):
 
 
 def test_common_fingerprint_refuses_parts_from_different_data():
-    from shared.provenance import common_fingerprint
+    from shared.suite.provenance import common_fingerprint
 
     assert common_fingerprint([{"data_fingerprint": "a"}, {"data_fingerprint": "a"}]) == "a"
     with pytest.raises(ValueError, match="different data"):

@@ -2,8 +2,8 @@ import time
 
 import numpy as np
 
-from shared import neu
-from shared.synthetic import draw_picture, synthesize
+from shared.datasets import neu
+from shared.datasets.synthetic import draw_picture, synthesize
 
 
 def test_same_seed_same_picture_other_seed_other_picture():

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.voc import read_voc
+from shared.datasets.voc import read_voc
 
 GOOD = """<annotation><filename>crazing_1</filename><size><width>200</width><height>200</height></size>
 <object><name>crazing</name><difficult>1</difficult><bndbox><xmin>2</xmin><ymin>3</ymin><xmax>50</xmax><ymax>60</ymax></bndbox></object>

@@ -1,0 +1,132 @@
+"""From a recipe to the anomaly model's data view, read once. Two sources:
+
+- anomaly folders (normal/train, normal/test, abnormal, masks; `defectlab data export --to anomaly` writes them);
+- any labelled dataset the data layer reads, with `normal_classes`: on the recipe's split, train pictures of
+  the normal classes are fitted, test pictures of every class are scored (the others' are abnormal) and their
+  boxes are the masks. Nothing is copied to disk.
+
+Each part (fit, valid = held-out normals for the threshold, test) is decoded the first time it is used."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from shared.datasets.anomaly_folders import read_anomaly_folders
+from shared.datasets.export_anomaly import box_mask
+from shared.datasets.images import file_sha1, load_image
+from shared.datasets.index import BOXED_SOURCES, read_dataset
+from shared.datasets.splits import make_split
+from shared.suite.errors import DataError
+from shared.suite.provenance import data_fingerprint
+
+COLUMNS = ["path", "role", "label", "mask", "boxes", "width", "height"]  # role train | test; label 1 = abnormal
+
+
+def split_normal(table: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normal training rows -> (fit rows, threshold-validation rows), seeded."""
+    normal = table[table.role == "train"].reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    n_valid = max(1, int(round(fraction * len(normal)))) if len(normal) > 1 else 0
+    is_valid = np.zeros(len(normal), bool)
+    is_valid[rng.permutation(len(normal))[:n_valid]] = True
+    return normal[~is_valid], normal[is_valid]
+
+
+def read_mask(row, size: int) -> np.ndarray:
+    """Boolean size x size mask of a test row: its mask file, or its boxes, or none (normal)."""
+    if isinstance(row.mask, str):
+        image = Image.open(row.mask).convert("L")
+    elif isinstance(row.boxes, list) and row.boxes and row.label == 1:
+        image = box_mask(row.boxes, row.width, row.height)
+    else:
+        return np.zeros((size, size), bool)
+    return np.asarray(image.resize((size, size), Image.NEAREST)) > 127
+
+
+@dataclass
+class AnomalyData:
+    table: pd.DataFrame
+    parts: dict[str, pd.DataFrame]        # fit, valid, test
+    info: dict                            # split, sizes, data fingerprint, dataset
+    image_size: int
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def part(self, name: str) -> pd.DataFrame:
+        return self.parts[name]
+
+    def pixels(self, name: str) -> np.ndarray:
+        """uint8 N x S x S x 3 of one part, decoded on first use."""
+        if name not in self.images:
+            paths = list(self.parts[name].path)
+            size = self.image_size
+            self.images[name] = np.stack([load_image(p, 3, size) for p in paths]) if paths \
+                else np.zeros((0, size, size, 3), np.uint8)
+        return self.images[name]
+
+    def masks(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """(which test rows have a known mask: every normal one and abnormal ones with a mask, their masks)."""
+        test = self.parts["test"]
+        known = (test["mask"].notna() | test["boxes"].map(lambda b: isinstance(b, list) and bool(b)) |
+                 (test.label == 0)).to_numpy()
+        return known, np.stack([read_mask(r, size) for r in test[known].itertuples()]) if known.any() \
+            else np.zeros((0, size, size), bool)
+
+
+def load_data(recipe, progress: bool = False, index: pd.DataFrame | None = None) -> AnomalyData:
+    """The data view of recipe.data; `index` (already read, e.g. by a protocol fitting one model per class)
+    saves reading a labelled dataset again."""
+    if not recipe.data:
+        raise DataError(None, "no dataset given: pass data=PATH (anomaly folders, or a labelled dataset with "
+                              "normal_classes=...)")
+    root = Path(recipe.data)
+    if (root / "normal").is_dir():
+        table, _ = read_anomaly_folders(root)
+        table = table.assign(boxes=None)[COLUMNS]
+        info = {"split": f"anomaly folders {root}", "data_fingerprint": _folder_fingerprint(table)}
+    else:
+        table, info = _from_labelled(recipe, progress, index)
+    fit, valid = split_normal(table, recipe.valid_fraction, recipe.seed)
+    test = table[table.role == "test"].reset_index(drop=True)
+    info = {**info, "dataset": str(recipe.data),
+            "sizes": {"fit": int(len(fit)), "valid": int(len(valid)), "test_normal": int((test.label == 0).sum()),
+                      "test_abnormal": int((test.label == 1).sum())}}
+    return AnomalyData(table, {"fit": fit, "valid": valid, "test": test}, info, recipe.image_size)
+
+
+def _from_labelled(recipe, progress: bool, index: pd.DataFrame | None) -> tuple[pd.DataFrame, dict]:
+    """The rows the anomaly-folder export would write, in the order it reads them back (file name order)."""
+    if index is None:
+        index, _ = read_dataset(recipe.data, progress=progress)
+    normal = list(recipe.normal_classes)
+    if not normal:
+        raise DataError(recipe.data, "a labelled dataset needs normal_classes=A,B,... (the classes that are normal)")
+    unknown = set(normal) - set(index["class_name"])
+    if unknown:
+        raise DataError(recipe.data, f"normal classes not in the dataset: {', '.join(sorted(unknown))}")
+    split = make_split(index, recipe.split, folds=recipe.folds, fold=recipe.fold, seed=recipe.seed)
+    rows = index.assign(side=split).sort_values("source", key=lambda s: ~s.isin(BOXED_SOURCES))
+    rows = rows.drop_duplicates("picture_id")
+    rows = rows.assign(file=[f"{p.replace('/', '__')}{Path(q).suffix}" for p, q in zip(rows.picture_id, rows.path)])
+    is_normal = rows["class_name"].isin(normal)
+    parts = [(rows[is_normal & (rows.side == "train")], "train", 0), (rows[is_normal & (rows.side == "test")], "test", 0),
+             (rows[~is_normal & (rows.side == "test")], "test", 1)]
+    if parts[0][0].empty:
+        raise DataError(recipe.data, f"no normal pictures ({', '.join(normal)}) on the train side of {recipe.split}")
+    table = pd.concat([group.sort_values("file").assign(role=role, label=label) for group, role, label in parts],
+                      ignore_index=True).assign(mask=None)
+    info = {"split": recipe.split_name(), "normal_classes": normal, "data_fingerprint": data_fingerprint(index)}
+    return table[COLUMNS], info
+
+
+def _folder_fingerprint(table: pd.DataFrame) -> str:
+    """sha256 over (role, label, file hash) of every picture (and mask): same folders, same fingerprint."""
+    digest = hashlib.sha256()
+    for row in table.sort_values(["role", "label", "path"]).itertuples():
+        mask = file_sha1(row.mask) if isinstance(row.mask, str) else ""
+        digest.update(f"{row.role}|{row.label}|{file_sha1(row.path)}|{mask}\n".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,58 @@
+"""Anomaly-model recipes: one dataclass with the recommended defaults, plus named presets (data)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.suite.recipe import Recipe, option
+
+MODELS = ("texture-knn", "patchcore", "padim", "dfm")
+PROTOCOLS = ("loco", "one-class")  # NEU protocols: leave-one-class-out, one-class
+
+
+@dataclass
+class AnomalyRecipe(Recipe):
+    TASK = "anomaly"
+    DEFAULT_PRESET = "texture-knn"
+
+    data: str = option("", "anomaly folders (normal/train, normal/test, abnormal, masks) or any labelled dataset "
+                           "with normal_classes (its split's train pictures of those classes are fitted)")
+    split: str = option("kaggle-det", "named split for a labelled dataset (see `defectlab data split --help`)",
+                        choices=("kaggle-cls", "kaggle-det", "kfold", "holdout", "source"))
+    normal_classes: list = option(help="labelled dataset: classes that are normal, e.g. crazing,inclusion",
+                                  factory=list)
+    valid_fraction: float = option(0.1, "share of the normal training pictures held out (seeded) to choose the "
+                                        "threshold; they are not fitted")
+    out: str = option("runs/anomaly", "parent folder of run folders: the run lands in OUT/NAME")
+    model: str = option("texture-knn", "anomaly model", choices=MODELS)
+    backbone: str = option("tf_efficientnet_lite0", "timm backbone (bundled ImageNet weights: tf_efficientnet_lite0|1|2)")
+    weights: str = option("imagenet", "backbone initialisation", choices=("imagenet", "random"))
+    layers: list = option(help="backbone blocks the model reads, e.g. blocks.3,blocks.4,blocks.5",
+                          factory=lambda: ["blocks.3", "blocks.4", "blocks.5"])  # chosen on validation
+    coreset_ratio: float = option(0.01, "patchcore: share of patch features kept in the memory bank")
+    num_neighbors: int = option(1, "texture-knn: nearest normal images averaged; patchcore: re-weighting neighbours")
+    n_features: int = option(100, "padim: random feature subset")
+    threshold_quantile: float = option(0.95, "quantile of held-out normal scores used as the threshold "
+                                             "(about 5% false alarms on normal pictures)")
+
+    def run_name(self) -> str:
+        return self.name or f"{self.preset}-{self.weights}-seed{self.seed}"
+
+    def check(self) -> None:
+        if not 0 < self.threshold_quantile <= 1:
+            raise ValueError(f"anomaly recipe: threshold_quantile must be in (0, 1], got {self.threshold_quantile}")
+        if not 0 < self.coreset_ratio <= 1:
+            raise ValueError(f"anomaly recipe: coreset_ratio must be in (0, 1], got {self.coreset_ratio}")
+
+
+PRESETS = {
+    # per-channel mean / log-std of three middle stages, nearest normal image (the recommended default)
+    "texture-knn": {},
+    "patchcore": {"model": "patchcore", "layers": ["blocks.2", "blocks.4"], "num_neighbors": 9},
+    "padim": {"model": "padim", "layers": ["blocks.1", "blocks.2", "blocks.4"]},
+    "dfm": {"model": "dfm", "layers": ["blocks.4"]},
+    # seconds; tests and the demo (leave-scratches-out on NEU-like data)
+    "smoke": {"model": "patchcore", "layers": ["blocks.2", "blocks.4"], "num_neighbors": 9,
+              "image_size": 64, "coreset_ratio": 0.02, "batch_size": 16,
+              "normal_classes": ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale"]},
+}
+AnomalyRecipe.PRESETS = PRESETS

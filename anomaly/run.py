@@ -1,0 +1,102 @@
+"""The anomaly run: evaluate on its test pictures (normal test + abnormal), or predict; `load(path)` opens a run
+folder with the safe loader."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score, roc_auc_score, roc_curve
+
+from shared.suite.memory_guard import peak_memory_mb
+from shared.suite.run import Run
+
+from . import models, plots
+from .data import load_data
+from .predict import AnomalyPredictor
+from .recipe import AnomalyRecipe
+
+
+def _pro(maps: np.ndarray, masks: np.ndarray) -> float | None:
+    """Area under the per-region-overlap curve up to 30% FPR (anomalib's AUPRO), when it can be computed."""
+    try:
+        import torch
+        from anomalib.metrics.aupro import _AUPRO
+
+        metric = _AUPRO(fpr_limit=0.3)
+        metric.update(torch.from_numpy(maps).float(), torch.from_numpy(masks).int())
+        return float(metric.compute())
+    except Exception:  # noqa: BLE001  (a missing or changed metric must not break evaluation)
+        return None
+
+
+def batches(images: np.ndarray, size: int):
+    for start in range(0, len(images), size):
+        yield images[start:start + size]
+
+
+@dataclass
+class AnomalyRun(Run):
+    TASK = "anomaly"
+    MODEL_FILE = "model.pt"
+    threshold: float = float("inf")
+
+    def dataset(self, progress: bool = False):
+        if self.data is None:
+            self.data = load_data(self.recipe, progress=progress)
+        return self.data
+
+    def predictor(self, batch_size: int | None = None) -> AnomalyPredictor:
+        return AnomalyPredictor(self.model, self.threshold, self.recipe.image_size, self.recipe.backbone,
+                                batch_size or self.recipe.batch_size)
+
+    def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        return models.score(self.model, batches(images, self.recipe.batch_size), self.recipe.backbone)
+
+    def evaluate(self, side: str = "test", progress: bool = False) -> dict:
+        """Image AUROC, F1 at the stored threshold, pixel AUROC and PRO with masks, throughput and peak memory
+        on the test pictures; writes metrics.json, scores.npz and plots."""
+        if side != "test":
+            raise ValueError(f"anomaly runs are scored on their test pictures (normal test + abnormal); the {side} "
+                             "side holds normal pictures only, so AUROC is undefined there")
+        data = self.dataset(progress)
+        test = data.part("test")
+        labels = test.label.to_numpy()
+        if len(set(labels)) < 2:
+            raise ValueError(f"{self.recipe.data}: the test pictures need both normal and abnormal ones for AUROC")
+        images = data.pixels("test")
+        started = time.perf_counter()
+        scores, maps = self.score(images)
+        seconds = time.perf_counter() - started
+        fpr, tpr, _ = roc_curve(labels, scores)
+        keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
+        metrics = {
+            "image_auroc": float(roc_auc_score(labels, scores)), "threshold": self.threshold,
+            "f1_at_threshold": float(f1_score(labels, scores > self.threshold)),
+            "normal_test": int((labels == 0).sum()), "abnormal_test": int((labels == 1).sum()),
+            "roc": {"fpr": fpr[keep].round(4).tolist(), "tpr": tpr[keep].round(4).tolist()},
+            "infer_images_per_second_cpu": round(len(images) / seconds, 1), "peak_memory_mb": peak_memory_mb(),
+            "image_size": self.recipe.image_size,
+            "resize_rule": "images bilinear and masks nearest to image_size x image_size",
+        }
+        known, masks = data.masks(self.recipe.image_size) if maps is not None else (None, None)
+        if maps is not None and (labels[known] == 1).any():
+            chosen = maps[known]
+            metrics["pixel_auroc"] = float(roc_auc_score(masks.reshape(-1), chosen.reshape(-1)))
+            metrics["pixel_pro"] = _pro(chosen, masks)
+        np.savez_compressed(self.path / "scores.npz", scores=scores, labels=labels, paths=test.path.to_numpy(),
+                            maps=maps if maps is not None else np.zeros(0))
+        metrics = self.write_metrics(metrics, side)
+        plots.roc_png(metrics, self.plots_dir() / "roc.png")
+        plots.extremes_png(images, scores, labels, maps, self.plots_dir())
+        return metrics
+
+
+def load(path: str | Path) -> AnomalyRun:
+    recipe, classes, info = AnomalyRun.read_description(path, AnomalyRecipe)
+    path = Path(path)
+    threshold = json.loads((path / "threshold.json").read_text())["threshold"]
+    model = models.load_model(recipe, path / AnomalyRun.MODEL_FILE)
+    return AnomalyRun(path, recipe, classes, info, model=model, threshold=threshold)

@@ -1,0 +1,56 @@
+"""Classifier recipes: one dataclass whose defaults are the recommended recipe, plus named presets (data)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.suite.recipe import Recipe, option
+
+
+@dataclass
+class Augment:
+    """Augmentation that suits steel textures: flips, 90-degree turns, small photometric changes, defocus."""
+    flips: bool = True
+    rot90: bool = True
+    brightness: float = 0.08   # max shift as a fraction of the 0..255 range
+    contrast: float = 0.1      # max relative contrast change
+    noise: float = 3.0         # max std of added Gaussian noise, in gray levels
+    blur: float = 1.5          # std (pixels) of the strongest defocus blur; 0 turns blur off
+
+
+@dataclass
+class ClassifierRecipe(Recipe):
+    TASK = "classification"
+    DEFAULT_PRESET = "lite0-finetune"
+
+    split: str = option("kaggle-cls", "named split (see `defectlab data split --help`)",
+                        choices=("kaggle-cls", "kaggle-det", "kfold", "holdout", "source"))
+    out: str = option("runs/classification", "parent folder of run folders: the run lands in OUT/NAME")
+    model: str = option("efficientnet_lite0", "efficientnet_lite0|1|2, baseline-cnn or keras:<Application>")
+    weights: str = option("imagenet", "'imagenet' (bundled for Lite), 'none', or a weights file")
+    head_epochs: int = option(40, "stage 1: epochs of the classifier on frozen, cached features")
+    head_lr: float = option(3e-3, "stage 1 learning rate")
+    finetune_epochs: int = option(6, "stage 2: epochs of the whole network (BatchNorm stays frozen)")
+    finetune_lr: float = option(1e-4, "stage 2 learning rate")
+    weight_decay: float = option(1e-4, "AdamW weight decay in stage 2 (0: Adam)")
+    l2: float = option(1e-4, "L2 on the classifier (and every conv of the baseline CNN)")
+    dropout: float = option(0.2, "dropout before the classifier")
+    label_smoothing: float = option(0.1, "label smoothing of the cross-entropy")
+    patience: int = option(3, "early stopping: epochs without a better validation loss")
+    early_stop_from: int = option(0, "epochs before early stopping may act (a from-scratch net starts noisy)")
+    augment: Augment = option(help="steel augmentation as JSON, e.g. '{\"blur\": 0}'", factory=Augment)
+
+
+PRESETS = {
+    # the headline recipe: ImageNet EfficientNet-Lite0, two-stage fine-tuning
+    "lite0-finetune": {},
+    # the frozen-feature floor: stage 1 only
+    "lite0-frozen": {"finetune_epochs": 0},
+    # the reference baseline: a small CNN from scratch with L2 and augmentation
+    "baseline": {"model": "baseline-cnn", "weights": "none", "image_size": 128, "head_epochs": 0,
+                 "finetune_epochs": 30, "finetune_lr": 1e-3, "weight_decay": 0.0, "l2": 5e-4,
+                 "patience": 6, "early_stop_from": 10, "label_smoothing": 0.0},
+    # seconds-long recipe for the demo and tests on synthetic data
+    "smoke": {"image_size": 96, "head_epochs": 5, "finetune_epochs": 1, "batch_size": 16},
+}
+
+ClassifierRecipe.PRESETS = PRESETS

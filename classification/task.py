@@ -1,0 +1,57 @@
+"""The classification task as the suite's registry sees it (shared.suite.registry): names, recipe, options,
+and the verbs, which import Keras only when called."""
+from __future__ import annotations
+
+from .recipe import ClassifierRecipe as Recipe
+
+TASK = "classification"
+HELP = "name the defect in a surface image (Keras 3 transfer learning)"
+DESCRIPTION = ("Train, evaluate and apply a defect classifier. A run folder holds config.json, data.json, "
+               "model.keras, metrics.json, history.csv and plots/.")
+EXAMPLES = """examples:
+  defectlab classification train data=../shared/data                       headline recipe, kaggle-cls split
+  defectlab classification train data=../shared/data preset=baseline       the reference small CNN
+  defectlab classification train data=my_images/ split=holdout             any class-folder dataset
+  defectlab classification evaluate runs/classification/lite0-finetune-kaggle-cls-seed0 --tta
+  defectlab classification predict RUN image.bmp more_images/ --out runs/cls-pred
+  defectlab classification explain RUN image.bmp --out runs/gradcam        Grad-CAM heatmaps
+"""
+EVALUATE_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns (files get a tta_ prefix)")}
+PREDICT_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns")}
+
+
+def train(recipe, progress: bool = True):
+    from .train import train as train_run
+
+    return train_run(recipe, progress=progress)
+
+
+def load(path):
+    from .run import load as load_run
+
+    return load_run(path)
+
+
+def summary(metrics: dict) -> str:
+    lines = [f"{metrics['split_side']}{' (TTA)' if metrics.get('tta') else ''} accuracy {metrics['accuracy']:.2%} "
+             f"({metrics['correct']}/{metrics['n']})"]
+    lines += [f"  {name:<16} precision {row['precision']:.3f}  recall {row['recall']:.3f}  f1 {row['f1']:.3f}"
+              for name, row in metrics["per_class"].items()]
+    lines += [f"  mistake: {m['path']}: predicted {m['predicted']}, true {m['true']}" for m in metrics["mistakes"]]
+    return "\n".join(lines)
+
+
+def demo(data_root, out_dir, seed: int = 0) -> dict:
+    """The seconds-long recipe on the demo's synthetic data."""
+    run = train(Recipe.from_preset("smoke", data=str(data_root), out=str(out_dir), seed=seed, name="smoke"),
+                progress=False)
+    metrics = run.evaluate("test")
+    print(f"[demo] classification: test accuracy {metrics['accuracy']:.2%} ({metrics['correct']}/{metrics['n']}) "
+          f"in {run.timings.get('train_seconds')} s; run folder {run.path}")
+    return {"run": str(run.path), "test_accuracy": metrics["accuracy"], "train_seconds": run.timings.get("train_seconds")}
+
+
+def register_verbs(verbs, common) -> None:
+    from .cli import register_explain
+
+    register_explain(verbs, common)

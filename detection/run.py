@@ -1,0 +1,122 @@
+"""The detection run: evaluate on a side of its split (ultralytics' validator on the YOLO view written at train
+time), predict, export. `load(path)` rebuilds the network from model.yaml and loads model.pt, a state_dict of
+tensors, with torch's safe loader: opening a run folder never unpickles code."""
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from shared.suite.errors import DataError
+from shared.suite.run import Run
+
+from . import plots
+from .offline import ultralytics_module
+from .predict import DetectorPredictor
+from .recipe import DetectorRecipe
+
+YOLO_SPLIT = {"test": "test", "valid": "val", "train": "train"}
+
+
+def metrics_from_validator(result, names: dict) -> dict:
+    box = result.box
+    present = [int(i) for i in box.ap_class_index]
+    recall_grid, precision = result.curves_results[0][0], result.curves_results[0][1]
+    keep = np.linspace(0, len(recall_grid) - 1, 101).astype(int)
+    return {
+        "map50": float(box.map50), "map50_95": float(box.map), "precision": float(box.mp), "recall": float(box.mr),
+        "classes": [names[i] for i in sorted(names)],
+        "per_class_ap50": {names[c]: float(box.ap50[k]) for k, c in enumerate(present)},
+        "per_class_ap50_95": {names[c]: float(box.ap[k]) for k, c in enumerate(present)},
+        "pr_curve": {"recall": recall_grid[keep].round(4).tolist(),
+                     "precision": {names[c]: precision[k][keep].round(4).tolist() for k, c in enumerate(present)}},
+        "confusion_matrix": result.confusion_matrix.matrix.astype(int).tolist(),
+        "confusion_labels": [names[i] for i in sorted(names)] + ["background"],
+    }
+
+
+@dataclass
+class DetectorRun(Run):
+    TASK = "detection"
+    MODEL_FILE = "model.pt"
+
+    def data_yaml(self) -> Path:
+        path = self.path / "data" / "data.yaml"
+        if not path.is_file():
+            raise DataError(path, "the run's YOLO data view is missing; re-run `defectlab detection train` for it")
+        return path
+
+    def evaluate(self, side: str = "test", tta: bool = False) -> dict:
+        """mAP50, mAP50-95, per-class AP, precision, recall, PR curves and the confusion matrix on one side;
+        `tta` adds ultralytics' test-time augmentation (flips and scales). Writes [tta_][side_]metrics.json."""
+        recipe = self.recipe
+        result = self.model.val(data=str(self.data_yaml()), split=YOLO_SPLIT[side], imgsz=recipe.image_size,
+                                batch=recipe.batch_size, device=recipe.device or None, plots=True,
+                                project=str(self.path), name=f"val_{'tta_' if tta else ''}{side}", exist_ok=True,
+                                verbose=False, workers=recipe.workers, augment=tta)
+        metrics = {"image_size": recipe.image_size, **metrics_from_validator(result, self.model.names)}
+        metrics = self.write_metrics(metrics, side, tta)
+        plots.pr_curve_png(metrics, self.plots_dir() / self.file("pr_curve.png", side, tta).name)
+        plots.confusion_png(metrics, self.plots_dir() / self.file("confusion.png", side, tta).name)
+        return metrics
+
+    def predictor(self, conf: float = 0.25, onnx: bool = False, batch_size: int = 16) -> DetectorPredictor:
+        model = self.model
+        if onnx:
+            path = self.path / "model.onnx"
+            if not path.is_file():
+                raise DataError(path, "no ONNX model yet; run `defectlab detection export RUN` first")
+            model = ultralytics_module().YOLO(str(path), task="detect")
+        return DetectorPredictor(model, self.classes, self.recipe.image_size, conf, batch_size)
+
+
+def architecture(net) -> dict:
+    """The network's architecture as plain YAML data, scale resolved (no file-name guessing when rebuilt)."""
+    cfg = {k: v for k, v in dict(net.yaml).items() if k not in ("yaml_file", "scale", "scales", "ch")}
+    if net.yaml.get("scales"):
+        cfg["depth_multiple"], cfg["width_multiple"], cfg["max_channels"] = net.yaml["scales"][net.yaml["scale"]]
+    return cfg
+
+
+def save_model(net, run_dir: Path) -> None:
+    """model.yaml (architecture) + model.pt (float32 tensors only)."""
+    (run_dir / "model.yaml").write_text(yaml.safe_dump(architecture(net), sort_keys=False))
+    import torch
+
+    torch.save({k: v.detach().float().cpu() for k, v in net.state_dict().items()}, run_dir / "model.pt")
+
+
+def build_yolo(run_dir: Path, classes: list[str]):
+    """An ultralytics YOLO object from model.yaml + model.pt (safe loader)."""
+    import torch
+
+    cfg = yaml.safe_load((run_dir / "model.yaml").read_text())
+    if any("LiteFeatures" in str(layer) for layer in cfg.get("backbone", [])):
+        from .lite_backbone import register
+
+        register()
+    try:
+        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, EOFError) as error:
+        raise DataError(run_dir / "model.pt", "not a plain weights file (pickled objects are refused: loading them "
+                        "could run code); re-run `defectlab detection train` for this run "
+                        f"({type(error).__name__})") from None
+    yolo = ultralytics_module().YOLO(str(run_dir / "model.yaml"), task="detect")
+    if not isinstance(state, dict) or "model.0.conv.weight" not in state and not any(k.startswith("model.0.") for k in state):
+        raise DataError(run_dir / "model.pt", "not a detector state_dict; re-run `defectlab detection train`")
+    try:
+        yolo.model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise DataError(run_dir / "model.pt", f"weights do not fit model.yaml ({str(error).splitlines()[0]})") from None
+    yolo.model.names = dict(enumerate(classes))
+    yolo.model.float().eval()
+    return yolo
+
+
+def load(path: str | Path) -> DetectorRun:
+    path = Path(path).resolve()
+    recipe, classes, info = DetectorRun.read_description(path, DetectorRecipe)
+    return DetectorRun(path, recipe, classes, info, model=build_yolo(path, classes))

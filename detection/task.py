@@ -1,0 +1,76 @@
+"""The detection task as the suite's registry sees it (shared.suite.registry): names, recipe, options, and the
+verbs, which import ultralytics only when called."""
+from __future__ import annotations
+
+from .recipe import DetectorRecipe as Recipe
+
+TASK = "detection"
+HELP = "locate defects with bounding boxes (ultralytics YOLO, offline)"
+DESCRIPTION = ("Train, evaluate, apply and export a YOLO defect detector. A run folder holds config.json, "
+               "data.json, model.yaml + model.pt (tensors only), metrics.json, plots/ and the YOLO data view.")
+EXAMPLES = """examples:
+  defectlab detection train data=../shared/data/NEU-DET                      stock YOLOv8n from scratch, 320 px
+  defectlab detection train data=../shared/data/NEU-DET preset=cpu           about two hours on 2 CPU cores
+  defectlab detection train data=../shared/data/NEU-DET preset=cpu-lite0-imagenet
+                                          ImageNet EfficientNet-Lite0 backbone (offline wheel) + YOLOv8n head
+  defectlab detection evaluate runs/detection/yolov8n-320-kaggle-det-seed0 --side valid --tta
+  defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + pictures with boxes
+  defectlab detection export RUN                                             ONNX, checked against PyTorch
+
+Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
+$DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics).
+"""
+EVALUATE_OPTIONS = {"tta": (bool, False, "test-time augmentation (flips and scales); writes tta_* files")}
+PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
+                   "onnx": (bool, False, "run the exported model.onnx with ONNX Runtime")}
+
+
+def train(recipe, progress: bool = True):
+    from .train import train as train_run
+
+    return train_run(recipe, progress=progress)
+
+
+def load(path):
+    from .run import load as load_run
+
+    return load_run(path)
+
+
+def summary(metrics: dict) -> str:
+    lines = [f"{metrics['split_side']}{' (TTA)' if metrics.get('tta') else ''}: mAP50 {metrics['map50']:.3f}, "
+             f"mAP50-95 {metrics['map50_95']:.3f}, precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}"]
+    return "\n".join(lines + [f"  {name:<16} AP50 {ap:.3f}" for name, ap in metrics["per_class_ap50"].items()])
+
+
+def demo(data_root, out_dir, seed: int = 0) -> dict:
+    """One short YOLO training on the demo's synthetic NEU-DET: a pipeline check, not a model."""
+    from pathlib import Path
+
+    run = train(Recipe.from_preset("smoke", data=str(Path(data_root) / "NEU-DET"), out=str(out_dir), seed=seed,
+                                   name="smoke", image_size=128, epochs=3), progress=False)
+    metrics = run.evaluate("test")
+    seconds = run.timings.get("train_seconds")
+    print(f"[demo] detection: test mAP50 {metrics['map50']:.3f} after 3 epochs from scratch at 128 px in {seconds} s "
+          "(a pipeline check, not a model: YOLO from scratch needs ~100 epochs; see README); "
+          f"run folder {run.path}")
+    return {"run": str(run.path), "map50": metrics["map50"], "map50_95": metrics["map50_95"], "train_seconds": seconds}
+
+
+def register_verbs(verbs, common) -> None:
+    from pathlib import Path
+
+    export = verbs.add_parser("export", help="export to ONNX and check it against PyTorch",
+                              description="Write RUN/model.onnx (fixed input size) and print the largest difference "
+                                          "between PyTorch and ONNX Runtime outputs on random inputs.")
+    export.add_argument("run", type=Path, help="run folder")
+    common(export)
+    export.set_defaults(handler=_export)
+
+
+def _export(args) -> int:
+    from .export import export_checked
+
+    path, difference = export_checked(load(args.run))
+    print(f"ONNX model: {path}; max |PyTorch - ONNX Runtime| on random input: {difference:.2e}")
+    return 0

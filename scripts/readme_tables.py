@@ -1,0 +1,198 @@
+"""Write README.md's three benchmark tables from the result JSON files, so the two cannot drift.
+
+    python3 scripts/readme_tables.py            # rewrite the tables in README.md
+    python3 scripts/readme_tables.py --check    # exit 1 if README.md differs from the JSON
+
+Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->` (NAME: classification,
+detection, anomaly) and is rebuilt from `scripts/benchmarks/results/NAME.json`, plus a few fields that
+only the part files under `NAME_parts/` hold. Only the row labels and short remarks are text here;
+every number comes from the JSON. Standard library only.
+"""
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLASSES = {"crazing": "crazing", "inclusion": "inclusion", "patches": "patches",
+           "pitted_surface": "pitted", "rolled-in_scale": "rolled-in", "scratches": "scratches"}
+DETECTION_ROUTES = {  # (preset, variant) -> label, formatted with the route's fields
+    ("yolov8n-320", "plain"): "stock YOLOv8n from scratch (baseline)",
+    ("yolov8n-320", "tta"): "stock + TTA (flips, scales)",
+    ("lite0-imagenet", "plain"): "ImageNet EfficientNet-Lite0 backbone (`lite0-imagenet`, stem + blocks 0-1 frozen)",
+    ("lite0-imagenet", "tta"): "ImageNet Lite0 backbone + TTA",
+    ("lite0-random", "plain"): "same backbone and recipe from random weights (`lite0-random`, ablation)",
+    ("lite0-random", "tta"): "random Lite0 backbone + TTA",
+    ("yolov8n-inpretrain", "plain"): "in-domain pretrained backbone ({pretrain_epochs} epochs yolov8n-cls on the train pictures)",
+    ("yolov8n-inpretrain", "tta"): "in-domain pretrained + TTA",
+    ("yolov8n-steel", "plain"): "steel augmentation (`yolov8n-steel`: vertical flips, no hue/saturation jitter)",
+    ("yolov8n-steel", "tta"): "steel augmentation + TTA",
+}
+ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
+                  "patchcore": "PatchCore (coreset {coreset_ratio:.1%})", "dfm": "DFM"}
+ANOMALY_WEIGHTS = {"imagenet": "ImageNet Lite0", "random": "random Lite0"}
+NOVELTY_SCORES = {  # classifier_novelty score -> (label, its one-class score or None)
+    "max_softmax": ("max-softmax, logistic regression on known classes (frozen Lite0)", None),
+    "knn5": ("kNN-5 distance (frozen pooled Lite0 head)", "knn1"),
+    "ensemble_softmax_knn5": ("rank average of max-softmax and kNN-5", None),
+}
+
+
+def f3(x):
+    return f"{x:.3f}"
+
+
+def f2(x):
+    return f"{x:.2f}"
+
+
+def secs(x):
+    return f"{x:.0f} s"
+
+
+def pct(x):
+    return f"{100 * x:.2f}".rstrip("0").rstrip(".")
+
+
+def bold(text):
+    return f"**{text}**"
+
+
+def markdown_table(header, rows):
+    def line(cells):
+        return "|" + "|".join(f" {c} " if str(c) else " " for c in cells) + "|"
+    return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows])
+
+
+def load(results, name, part=None):
+    path = results / (f"{name}_parts/{part}.json" if part else f"{name}.json")
+    return json.loads(path.read_text())
+
+
+def test_score(d):  # "72/72" or "68/72 = 94.44%"
+    text = f"{d['correct']}/{d['n']}"
+    return text if d["correct"] == d["n"] else f"{text} = {pct(d['test_accuracy'])}%"
+
+
+def cv_score(cv):  # "99.56% +- 0.37%", or "100%" when every fold agrees
+    return f"{pct(cv['mean_accuracy'])}%" + (f" +- {pct(cv['std_accuracy'])}%" if cv["std_accuracy"] else "")
+
+
+def cv_detail(cv):  # "(1798/1800; folds 100, 100, 99.72, 100, 99.72)", folds only when one missed
+    folds = cv["per_fold_accuracy"]
+    text = f"{cv['correct']}/{cv['n']}"
+    return f"({text}; folds {', '.join(pct(f) for f in folds)})" if min(folds) < 1 else f"({text})"
+
+
+def classification_table(results):
+    d = load(results, "classification")
+    base, floor = d["baseline"], d["floor"]
+    missed = {}
+    for m in base["kaggle_cls"]["mistakes"]:
+        missed[m["true"]] = missed.get(m["true"], 0) + 1
+    missed = ", ".join(f"{n} {cls}" for cls, n in missed.items())
+    base_px = load(results, "classification", "baseline")["config"]["image_size"]
+    floor_seconds = load(results, "classification", "floor")["seconds"]
+    rows = [
+        ["reference project (TensorFlow CNN, L2)", test_score(d["reference_project"]["kaggle_cls"]), "", ""],
+        ["`baseline` preset (small CNN from scratch, L2, augmentation)",
+         test_score(base["kaggle_cls"]) + (f" ({missed} pictures missed)" if missed else ""), "",
+         f"{secs(base['train_seconds_cpu'])} ({base_px} px; CPU shared)"],
+        ["frozen ImageNet Lite0 features (224 px, pooled) + logistic regression",
+         test_score(floor["kaggle_cls"]), cv_score(floor["cv5"]), f"{secs(floor_seconds)} (features + fits)"],
+        ["`lite0-finetune` (headline)", bold(test_score(d["kaggle_cls"])),
+         f"{bold(cv_score(d['cv5']))} {cv_detail(d['cv5'])}", secs(d["train_seconds_cpu"])],
+        ["`lite0-finetune` + 8-way flip/turn TTA (`--tta`)", "",
+         f"{bold(cv_score(d['cv5_tta']))} {cv_detail(d['cv5_tta'])}", "same models"],
+    ]
+    header = ["model", "kaggle-cls test", "stratified 5-fold CV (1800 pictures)", "train time (CPU)"]
+    return markdown_table(header, rows)
+
+
+def detection_table(results):
+    d = load(results, "detection")
+    headline = f"{d['headline_part']}/{d['headline_variant']}"
+    routes = {(r["preset"], key.split("/")[1]): (key, r) for key, r in d["routes"].items()}
+    rows = []
+    for (preset, variant), label in DETECTION_ROUTES.items():
+        key, r = routes[(preset, variant)]
+        test = [f3(r["map50"]), f3(r["map50_95"])]
+        if key == headline:
+            label, test = f"{label} — headline", [bold(t) for t in test]
+        if variant == "tta":
+            train = "same model"
+        else:
+            train = secs(r["train_seconds"])
+            if r["pretrain_epochs"]:
+                pretrain = load(results, "detection", key.split("/")[0])["pretrain_seconds"]
+                train += f" ({secs(pretrain)} of it pretraining)"
+        rows.append([label.format(**r), f3(r["valid_map50_95"]), *test,
+                     *(f2(r["per_class_ap50"][c]) for c in CLASSES), train])
+    header = ["route", "valid mAP50-95", "test mAP50", "test mAP50-95", *CLASSES.values(), "train time"]
+    return markdown_table(header, rows)
+
+
+def anomaly_table(results):
+    d = load(results, "anomaly")
+    headline = re.fullmatch(r"(\S+) \((\w+) backbone\)", d["loco"]["model"]).groups()
+    rows = []
+    for model, name in ANOMALY_MODELS.items():
+        for weights, backbone in ANOMALY_WEIGHTS.items():
+            key = f"library-{model}-{weights}"
+            r, config = d["models"][key], load(results, "anomaly", key)["config"]
+            label = f"{name.format(**config)}, {backbone}"
+            means = [f3(r["loco_mean_auroc"]), f3(r["one_class_mean_auroc"])]
+            if (model, weights) == headline:
+                label, means = bold(f"{label} (headline)"), [bold(m) for m in means]
+            rows.append([label, config["image_size"], means[0],
+                         *(f3(r["loco_per_class_auroc"][c]) for c in CLASSES), means[1]])
+    novelty = d["classifier_novelty"]
+    px = re.search(r"(\d+) px", novelty["features"]).group(1)
+    for score, (label, one_class) in NOVELTY_SCORES.items():
+        one_class_cell = f"{f3(novelty['one_class_mean_auroc'][one_class])} (kNN-1)" if one_class else ""
+        rows.append([label, px, f3(novelty["loco_mean_auroc"][score]),
+                     *(f3(novelty["loco"][c][score]) for c in CLASSES), one_class_cell])
+    header = ["method", "px", "LOCO mean", *CLASSES.values(), "one-class mean"]
+    return markdown_table(header, rows)
+
+
+TABLES = {"classification": classification_table, "detection": detection_table, "anomaly": anomaly_table}
+
+
+def marked_span(text, name):
+    """(start, end) of the lines between `<!-- table:NAME -->` and `<!-- /table:NAME -->`."""
+    m = re.search(rf"^<!-- table:{name} -->\n(.*?)^<!-- /table:{name} -->$", text, re.S | re.M)
+    if not m:
+        raise SystemExit(f"README has no <!-- table:{name} --> ... <!-- /table:{name} --> markers")
+    return m.start(1), m.end(1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="README to update (default: %(default)s)")
+    parser.add_argument("--results", type=Path, default=ROOT / "scripts/benchmarks/results",
+                        help="folder with NAME.json and NAME_parts/ (default: %(default)s)")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing; exit 1 and name each table that differs from the JSON")
+    args = parser.parse_args()
+    text = new = args.readme.read_text()
+    stale = []
+    for name, build in TABLES.items():
+        start, end = marked_span(new, name)
+        table = build(args.results) + "\n"
+        if new[start:end] != table:
+            stale.append(name)
+            new = new[:start] + table + new[end:]
+    if args.check:
+        for name in stale:
+            print(f"{args.readme}: table '{name}' differs from {args.results / name}.json "
+                  f"(run python3 scripts/readme_tables.py)")
+        raise SystemExit(1 if stale else 0)
+    if new != text:
+        args.readme.write_text(new)
+    print(f"{args.readme}: rewrote {', '.join(stale)}" if stale else f"{args.readme}: tables already match the JSON")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Image files: probing, hashing and decoding. The one place that turns grayscale into 3 channels."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from ..suite.errors import DataError
+
+IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png", ".tif", ".tiff")
+
+
+def is_image_file(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def expand_image_inputs(images) -> list:
+    """A path, folder, array or list of them -> flat list: folders become their image files (sorted,
+    recursive); files, even missing ones, stay as paths (the caller reports them); arrays pass through."""
+    if isinstance(images, (str, Path, np.ndarray)):
+        images = [images]
+    items = []
+    for item in images:
+        if isinstance(item, np.ndarray):
+            items.append(item)
+        elif Path(item).is_dir():
+            items += sorted(p for p in Path(item).rglob("*") if is_image_file(p))
+        else:
+            items.append(Path(item))
+    return items
+
+
+def file_sha1(path: str | Path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ImageProbe:
+    width: int
+    height: int
+    mode: str
+    problem: str | None = None  # None, or 'truncated_image' / 'unreadable_image'
+    detail: str = ""
+
+
+def probe_image(path: str | Path) -> ImageProbe:
+    """Decode the whole file once to learn its size and whether it is intact. Never raises."""
+    try:
+        with Image.open(path) as image:
+            size, mode = image.size, image.mode
+            image.load()
+        return ImageProbe(size[0], size[1], mode)
+    except (UnidentifiedImageError, SyntaxError) as error:
+        return ImageProbe(0, 0, "", "unreadable_image", f"not a decodable image ({error})")
+    except OSError as error:
+        text = str(error)
+        kind = "truncated_image" if "truncated" in text or "broken data" in text else "unreadable_image"
+        return ImageProbe(0, 0, "", kind, text)
+    except Exception as error:  # decoders and plugins (e.g. ones patched in by ultralytics) raise other kinds
+        return ImageProbe(0, 0, "", "unreadable_image", f"not a decodable image ({type(error).__name__}: {error})")
+
+
+def load_image(path: str | Path, channels: int = 3, size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """Decode to uint8 HxWxC (C = 1 or 3). Gray pictures are repeated into 3 channels; colour ones
+    asked for as 1 channel are converted to luminance. size resizes (bilinear) to size x size or (w, h).
+    Raises DataError naming the file when it cannot be decoded."""
+    if channels not in (1, 3):
+        raise ValueError("channels must be 1 or 3")
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if channels == 1 else "RGB")
+            if size is not None:
+                target = (size, size) if isinstance(size, int) else tuple(size)
+                if image.size != target:
+                    image = image.resize(target, Image.BILINEAR)
+            array = np.asarray(image, dtype=np.uint8)
+    except Exception as error:  # any decoder failure is this file's problem, said in one line
+        raise DataError(path, f"cannot decode image ({error})") from None
+    return array[..., None] if channels == 1 else array
+
+
+def to_rgb(array: np.ndarray, name: str = "array") -> np.ndarray:
+    """Any in-memory picture -> uint8 H x W x 3: gray (HxW, HxWx1), RGB, RGBA (alpha dropped), 16-bit or float
+    (scaled to its own range when it is not 0..255). DataError for shapes that are not pictures."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
+        array = array[..., :3] if array.shape[-1] != 1 else array[..., 0]
+    if array.ndim not in (2, 3) or min(array.shape[:2]) < 1:
+        raise DataError(name, f"not a picture: shape {array.shape} (expected H x W, H x W x 1, 3 or 4)")
+    if array.dtype != np.uint8:
+        values = array.astype(np.float64)
+        top = values.max() if values.size else 0
+        if array.dtype == np.bool_:
+            values = values * 255
+        elif np.issubdtype(array.dtype, np.floating) and top <= 1.0:
+            values = values * 255  # 0..1 floats
+        elif top > 255:
+            values = values / (65535.0 if top <= 65535 else top) * 255  # 16-bit and wider
+        array = np.clip(np.round(values), 0, 255).astype(np.uint8)
+    return np.repeat(array[..., None], 3, axis=2) if array.ndim == 2 else np.ascontiguousarray(array)
+
+
+def decode_input(item) -> np.ndarray:
+    """A path or an in-memory array -> uint8 H x W x 3 at its own size (the one decode of a picture that every
+    task's predictor shares). 16-bit files keep their range (scaled to 8 bits). DataError naming the input."""
+    if isinstance(item, np.ndarray):
+        return to_rgb(item)
+    path = Path(item)
+    if not path.is_file():
+        raise DataError(path, "no such file" if not path.exists() else "not a file")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                return to_rgb(np.asarray(image), str(path))
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except DataError:
+        raise
+    except Image.DecompressionBombError as error:
+        raise DataError(path, f"image too large ({error})") from None
+    except Exception as error:  # any decoder failure is this file's problem, said in one line
+        raise DataError(path, f"cannot decode image ({error})") from None
+
+
+def resize_rgb(array: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """uint8 H x W x 3 -> size x size (or (w, h)), bilinear, as load_image resizes files."""
+    target = (size, size) if isinstance(size, int) else tuple(size)
+    if array.shape[1::-1] == target:
+        return array
+    return np.asarray(Image.fromarray(array).resize(target, Image.BILINEAR))

@@ -1,0 +1,105 @@
+"""A trained run is an object. `train(recipe) -> Run` hands over the model and the data view while they are
+alive, so `run.evaluate(side)` scores without reading anything back; `load(path) -> Run` opens a run folder
+(safe loaders only) for `run.predictor()`.
+
+A run folder (`OUT/NAME/`) holds what a report needs, each file written once:
+  config.json   the recipe                         data.json     task, classes, split, sizes, data fingerprint
+  <model file>  weights + config (task-specific)  metrics.json  and [tta_][<side>_]metrics.json for other sides
+  plots/*.png   drawn from the metrics             predictions.* per-picture results of an evaluation
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .errors import DataError
+from .provenance import plain, with_provenance
+
+RUN_FORMAT = 2  # 1: the layout before the task contract (no data.json; anomaly models pickled)
+
+
+def output_name(stem: str, side: str = "test", tta: bool = False) -> str:
+    """The one prefix rule: 'metrics.json' for test, 'valid_metrics.json', 'tta_metrics.json', 'tta_valid_...'."""
+    return "".join(["tta_" if tta else "", "" if side == "test" else f"{side}_", stem])
+
+
+@dataclass
+class Run:
+    """What every task's run has. Tasks subclass it and implement `evaluate` and `predictor`."""
+
+    TASK: ClassVar[str] = ""
+    MODEL_FILE: ClassVar[str] = ""
+
+    path: Path
+    recipe: Any
+    classes: list[str]
+    data_info: dict                       # split, sides' sizes, data fingerprint, dataset: captured at train time
+    model: Any = None                     # the live model (after train or load)
+    data: Any = None                      # the task's live data view (after train only)
+    timings: dict = field(default_factory=dict)
+
+    # -- the contract ------------------------------------------------------------------------------------
+    def evaluate(self, side: str = "test", **options) -> dict:
+        raise NotImplementedError
+
+    def predictor(self, **options):
+        raise NotImplementedError
+
+    # -- one writer ----------------------------------------------------------------------------------------
+    def file(self, stem: str, side: str = "test", tta: bool = False) -> Path:
+        return self.path / output_name(stem, side, tta)
+
+    def write_metrics(self, metrics: dict, side: str = "test", tta: bool = False) -> dict:
+        """metrics.json (prefix rule) with provenance: the split and data fingerprint captured at train time."""
+        payload = {"task": self.TASK, "split_side": side, "tta": tta, **metrics}
+        result = with_provenance(payload, split=f"{self.data_info.get('split')} ({side})",
+                                 fingerprint=self.data_info.get("data_fingerprint"))
+        self.write_json(output_name("metrics.json", side, tta), result)
+        return result
+
+    def write_json(self, name: str, payload: dict) -> Path:
+        path = self.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=2, default=plain) + "\n")
+        return path
+
+    def plots_dir(self) -> Path:
+        folder = self.path / "plots"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    # -- the folder ----------------------------------------------------------------------------------------
+    def save_description(self) -> None:
+        """config.json + data.json: written once, when training starts."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.recipe.save(self.path / "config.json")
+        self.write_json("data.json", {"task": self.TASK, "run_format": RUN_FORMAT, "classes": list(self.classes),
+                                      **self.data_info})
+
+    @classmethod
+    def read_description(cls, path: str | Path, recipe_class) -> tuple[Any, list[str], dict]:
+        """(recipe, classes, data_info) of a finished run folder, or a one-line DataError saying what to do."""
+        path = Path(path)
+        if not path.is_dir():
+            raise DataError(path, f"no such run folder (train one with `defectlab {cls.TASK} train data=...`)")
+        retrain = f"re-run `defectlab {cls.TASK} train` for it"
+        if not (path / "data.json").is_file():
+            if (path / "config.json").is_file():
+                raise DataError(path, f"a run folder from an older defectlab layout (no data.json); {retrain}")
+            raise DataError(path, f"not a {cls.TASK} run folder (no data.json); train one with "
+                                  f"`defectlab {cls.TASK} train data=...`")
+        info = json.loads((path / "data.json").read_text())
+        if info.get("task") != cls.TASK:
+            raise DataError(path, f"a {info.get('task')} run, not a {cls.TASK} run")
+        if info.get("run_format") != RUN_FORMAT:
+            raise DataError(path, f"run folder format {info.get('run_format')} (this defectlab reads {RUN_FORMAT}); "
+                                  f"{retrain}")
+        if cls.MODEL_FILE and not (path / cls.MODEL_FILE).is_file():
+            raise DataError(path, f"no {cls.MODEL_FILE}: the training did not finish; {retrain} to continue it")
+        recipe = recipe_class.load(path / "config.json")
+        classes = info.pop("classes")
+        for key in ("task", "run_format"):
+            info.pop(key)
+        return recipe, classes, info
