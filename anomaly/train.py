@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import time
 
 import numpy as np
@@ -24,8 +25,9 @@ def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRu
     run.save_description()
     started = time.perf_counter()
     model = models.create_model(recipe)
-    quiet = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
-    with quiet:  # anomalib's coreset selection draws its own progress bar
+    if progress:
+        print(f"[anomaly] fitting {recipe.model} on {len(data.part('fit'))} normal pictures", file=sys.stderr)
+    with contextlib.redirect_stderr(io.StringIO()):  # anomalib's coreset selection draws a bar of its own
         models.fit(model, batches(data.pixels("fit"), recipe.batch_size), recipe.coreset_ratio, recipe.backbone)
     fit_seconds = time.perf_counter() - started
     run.model = model

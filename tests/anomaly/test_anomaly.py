@@ -196,3 +196,30 @@ def test_other_library_models_fit_and_find_the_visible_defect(preset, size, tmp_
     assert metrics["image_auroc"] >= 0.9
     scores = np.load(run.path / "scores.npz")["scores"][-10:]
     np.testing.assert_allclose([r["score"] for r in again], scores, rtol=1e-4)
+
+
+class Payload:
+    """What a malicious run folder could carry: unpickling it runs code (here: it writes a marker file)."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return exec, (f"open({self.marker!r}, 'w').write('executed')",)
+
+
+def test_a_tampered_model_file_is_refused_not_executed(blob_run, tmp_path):
+    import shutil
+
+    import torch
+
+    from anomaly import task
+
+    run = Path(shutil.copytree(blob_run, tmp_path / "run"))
+    marker = tmp_path / "executed.txt"
+    torch.save({"memory_bank": Payload(marker)}, run / "model.pt")
+    with pytest.raises(DataError, match="not a plain weights file"):
+        task.load(run)
+    assert not marker.exists()
+    torch.load(run / "model.pt", weights_only=False)  # the unsafe loader would have run it
+    assert marker.read_text() == "executed"

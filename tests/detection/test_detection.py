@@ -178,3 +178,21 @@ def test_imagenet_lite_backbone_trains_exports_and_keeps_its_frozen_stem(synthet
     assert torch.allclose(trained[stem], imagenet[stem], atol=1e-3) and not torch.allclose(random[stem], imagenet[stem], atol=1e-3)
     late = "blocks.5.0.conv_pw.weight"  # trained: moved away from ImageNet
     assert not torch.allclose(trained[late], imagenet[late], atol=1e-4)
+
+
+def test_a_tampered_model_file_is_refused_not_executed(det_run, tmp_path):
+    import shutil
+
+    import torch
+
+    from detection import task
+
+    class Payload:
+        def __reduce__(self):
+            return exec, (f"open({str(tmp_path / 'executed.txt')!r}, 'w').write('executed')",)
+
+    run = Path(shutil.copytree(det_run, tmp_path / "run"))
+    torch.save({"model.0.conv.weight": Payload()}, run / "model.pt")
+    with pytest.raises(DataError, match="not a plain weights file"):
+        task.load(run)
+    assert not (tmp_path / "executed.txt").exists()

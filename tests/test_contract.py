@@ -1,0 +1,96 @@
+"""The task contract: every task in the registry is driven through the same generic code, with no task-specific
+branch: a smoke recipe on the same synthetic data, train -> evaluate (the dataset read once, split once, each
+picture decoded at most once), then a fresh process loads the run folder and predicts on a file, an in-memory
+gray array of another size and an unreadable file."""
+import collections
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import network_blocked
+from shared.suite import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FRESH_PROCESS = """
+import json, sys
+import numpy as np
+from shared.suite import console, registry
+console.setup()
+task, run_dir, image, bad = sys.argv[1:]
+run = registry.load_run(task, run_dir)
+gray = np.random.default_rng(0).integers(0, 255, (37, 53)).astype(np.uint8)
+records = run.predictor().predict([image, gray, bad])
+print(json.dumps(records))
+"""
+
+
+class Reads:
+    """Counts, per source file, how often it is probed (dataset read) and opened by PIL at all, and how often a
+    split is made."""
+
+    def __init__(self, monkeypatch, root: Path):
+        import PIL.Image
+
+        import shared.datasets.index as index
+        import shared.datasets.splits as splits
+
+        self.root, self.probes, self.opens, self.splits = str(root), collections.Counter(), collections.Counter(), 0
+        probe, open_, reconcile = index.probe_image, PIL.Image.open, splits._reconcile_twins
+
+        def counted_probe(path):
+            self.probes[str(path)] += 1
+            return probe(path)
+
+        def counted_open(path, *args, **kwargs):
+            if str(path).startswith(self.root):
+                self.opens[str(path)] += 1
+            return open_(path, *args, **kwargs)
+
+        def counted_split(*args):
+            self.splits += 1
+            return reconcile(*args)
+
+        monkeypatch.setattr(index, "probe_image", counted_probe)
+        monkeypatch.setattr(PIL.Image, "open", counted_open)
+        monkeypatch.setattr(splits, "_reconcile_twins", counted_split)
+
+    def decodes(self) -> collections.Counter:
+        return self.opens - self.probes
+
+
+@pytest.mark.parametrize("name", list(registry.TASKS))
+def test_every_task_through_one_code_path(name, synthetic_root, tmp_path, monkeypatch):
+    spec = registry.task(name)
+    recipe = spec.Recipe.from_preset("smoke", data=str(synthetic_root), out=str(tmp_path / "runs"), name="generic")
+    reads = Reads(monkeypatch, synthetic_root)
+    with network_blocked():
+        run = spec.train(recipe, progress=False)
+        metrics = run.evaluate("test")
+    # one read, one split, each picture decoded at most once across train + evaluate
+    assert reads.probes and max(reads.probes.values()) == 1
+    assert reads.splits == 1
+    assert not reads.decodes() or max(reads.decodes().values()) == 1, reads.decodes().most_common(3)
+    monkeypatch.undo()
+
+    written = json.loads((run.path / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(metrics))  # what evaluate returned is what it wrote
+    data = json.loads((run.path / "data.json").read_text())
+    assert data["task"] == name and data["data_fingerprint"] == metrics["data_fingerprint"] and data["classes"]
+    assert spec.summary(metrics)
+
+    image = next((synthetic_root / "NEU-DET" / "IMAGES").glob("*.jpg"))
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a picture")
+    done = subprocess.run([sys.executable, "-c", FRESH_PROCESS, name, str(run.path), str(image), str(bad)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [r["image"] for r in records] == [str(image), "array[1]", str(bad)]
+    assert [(r["width"], r["height"]) for r in records[:2]] == [(200, 200), (53, 37)]
+    assert "error" not in records[0] and "error" not in records[1] and records[2]["error"].startswith(str(bad))
+    assert set(records[0]) == set(records[1]) and len(records[0]) > 3  # the task's own keys, both inputs alike
+    assert done.stderr.strip() == "", done.stderr[-2000:]  # quiet: no library noise while loading and predicting
