@@ -86,7 +86,7 @@ class AnomalyRun(Run):
             chosen = maps[known]
             metrics["pixel_auroc"] = float(roc_auc_score(masks.reshape(-1), chosen.reshape(-1)))
             metrics["pixel_pro"] = _pro(chosen, masks)
-        np.savez_compressed(self.path / "scores.npz", scores=scores, labels=labels, paths=test.path.to_numpy(),
+        np.savez_compressed(self.path / "scores.npz", scores=scores, labels=labels, paths=test.path.to_numpy().astype(str),
                             maps=maps if maps is not None else np.zeros(0))
         metrics = self.write_metrics(metrics, side)
         plots.roc_png(metrics, self.plots_dir() / "roc.png")

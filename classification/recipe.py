@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.pretrained import LITE_CFGS
 from shared.suite.recipe import Recipe, option
 
 
@@ -38,6 +39,13 @@ class ClassifierRecipe(Recipe):
     patience: int = option(3, "early stopping: epochs without a better validation loss")
     early_stop_from: int = option(0, "epochs before early stopping may act (a from-scratch net starts noisy)")
     augment: Augment = option(help="steel augmentation as JSON, e.g. '{\"blur\": 0}'", factory=Augment)
+    image_size: int = option(224, "input size in pixels (default: the backbone's own, from its cfg: Lite0 224, "
+                                  "Lite1 240, Lite2 260)", aliases=("imgsz",))
+
+    @classmethod
+    def derived_defaults(cls, values: dict) -> dict:
+        model = values.get("model", cls.model)
+        return {"image_size": LITE_CFGS[model]["input_size"]} if model in LITE_CFGS else {}
 
 
 PRESETS = {

@@ -21,23 +21,25 @@ strong where kNN was weak and the reverse), and the rank average of Mahalanobis 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import anomaly  # noqa: F401  (framework guard and malloc guard first)
-import numpy as np
-from scipy.stats import rankdata
-from sklearn.metrics import roc_auc_score
+from shared.suite import console
 
-from anomaly.memory_guard import peak_memory_mb
-from shared.datasets.export_arrays import to_arrays
-from shared.datasets.index import class_names, read_dataset
-from shared.suite.provenance import common_fingerprint, write_result
-from shared.datasets.splits import make_split
+console.setup()  # framework guard, quiet console and the malloc cap (PatchCore's coreset) before any ML import
+
+import numpy as np  # noqa: E402
+from scipy.stats import rankdata  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+from shared.datasets.export_arrays import to_arrays  # noqa: E402
+from shared.datasets.index import class_names, read_dataset  # noqa: E402
+from shared.datasets.splits import make_split  # noqa: E402
+from shared.suite.memory_guard import peak_memory_mb  # noqa: E402
+from shared.suite.provenance import common_fingerprint, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "anomaly_parts"
@@ -45,16 +47,17 @@ SPLIT = "kaggle-det (per class 240 train / 60 test pictures)"
 
 
 def part_library(args, index) -> dict:
-    from anomaly.config import make_config
     from anomaly.protocols import run_protocol
+    from anomaly.recipe import AnomalyRecipe
 
-    config = dataclasses.replace(make_config(args.preset, weights=args.weights, seed=args.seed),
-                                 image_size=args.image_size, coreset_ratio=args.coreset_ratio)
+    recipe = AnomalyRecipe.from_preset(args.preset, weights=args.weights, seed=args.seed,
+                                       image_size=args.image_size, coreset_ratio=args.coreset_ratio)
     out = args.runs / f"{args.preset}-{args.weights}"
-    result = {"model": args.preset, "weights": args.weights, "config": dataclasses.asdict(config)}
+    result = {"model": args.preset, "weights": args.weights, "config": recipe.to_dict()}
     for protocol in ("loco", "one-class"):
         started = time.perf_counter()
-        outcome = run_protocol(args.data, protocol, config, out, progress=True)
+        outcome = run_protocol(args.data, protocol, recipe, out, progress=True)  # also writes OUT/<protocol>.json
+        outcome.pop("recipe", None)  # the same recipe as "config" above
         outcome["seconds"] = round(time.perf_counter() - started, 1)
         result[protocol.replace("-", "_")] = outcome
     per_class = [v for p in ("loco", "one_class") for v in result[p]["per_class"].values()]
@@ -67,21 +70,21 @@ def part_library(args, index) -> dict:
 
 def lite0_features(index, split, size: int = 224) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pooled 1280-d ImageNet EfficientNet-Lite0 features of every picture: (features, labels, sides, ids)."""
-    import timm
     import torch
 
-    from shared.pretrained import lite_weights_file, timm_lite_state
+    from backbones import create_lite, normalize
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0).eval()
-    raw = torch.load(lite_weights_file(), map_location="cpu", weights_only=True)
-    model.load_state_dict(timm_lite_state(raw, keep=model.state_dict()), strict=True)
+    model = create_lite("efficientnet_lite0", imagenet=True).eval()  # timm tf_efficientnet_lite0, no classifier
     arrays = to_arrays(index, split, size=size)
     feats, labels, sides, ids = [], [], [], []
     with torch.no_grad():
         for side in ("train", "test"):
             part = arrays[side]
             for start in range(0, len(part.x), 64):
-                x = torch.from_numpy(part.x[start:start + 64]).permute(0, 3, 1, 2).float() / 127.5 - 1
+                # (x / 255 - 0.5) / 0.5, channels-last strides kept: bit-identical to the committed features
+                # (backbones.to_tensor makes the tensor contiguous, which moves them by ~1e-5)
+                x = normalize(torch.from_numpy(part.x[start:start + 64]).permute(0, 3, 1, 2).float() / 255,
+                              "efficientnet_lite0")
                 feats.append(model(x).numpy())
             labels += list(part.y)
             sides += [side] * len(part.y)
@@ -109,10 +112,11 @@ def novelty_scores(train_x, train_y, test_x) -> dict[str, np.ndarray]:
 
 
 def _library_scores(runs: Path, protocol: str, name: str) -> dict[str, float] | None:
+    """{picture_id: score} of a library run's test pictures (scores.npz stores paths as text: no unpickling)."""
     path = runs / protocol / name / "run" / "scores.npz"
     if not path.is_file():
         return None
-    data = np.load(path, allow_pickle=True)
+    data = np.load(path)
     return {Path(p).stem: float(s) for p, s in zip(data["paths"], data["scores"])}
 
 
@@ -161,16 +165,17 @@ def part_texture_selection(args, index) -> dict:
     from sklearn.neighbors import NearestNeighbors
     from sklearn.preprocessing import StandardScaler
 
-    from anomaly.config import make_config
     from anomaly.models import create_model, to_input
+    from anomaly.recipe import AnomalyRecipe
 
     train = to_arrays(index, make_split(index, "kaggle-det"), size=args.image_size)["train"]
     labels = np.asarray(train.y)
-    model = create_model(make_config("texture-knn", layers=[f"blocks.{i}" for i in range(1, 7)], seed=args.seed))
+    recipe = AnomalyRecipe.from_preset("texture-knn", layers=[f"blocks.{i}" for i in range(1, 7)], seed=args.seed)
+    model = create_model(recipe)
     stages = []
     with torch.no_grad():
         for start in range(0, len(train.x), 32):
-            outputs = model.feature_extractor(to_input(train.x[start:start + 32]))
+            outputs = model.feature_extractor(to_input(train.x[start:start + 32], recipe.backbone))
             stages.append([model.describe([f]).numpy() for f in outputs])
     per_stage = {i + 1: np.concatenate([b[i] for b in stages]) for i in range(6)}
     rng = np.random.default_rng(args.seed)
@@ -193,7 +198,7 @@ def part_texture_selection(args, index) -> dict:
         result["candidates"][name] = {"loco_mean_auroc": float(np.mean(loco)), "one_class_mean_auroc": float(np.mean(one))}
     scores = {k: (v["loco_mean_auroc"] + v["one_class_mean_auroc"]) / 2 for k, v in result["candidates"].items()}
     result["chosen"] = max(scores, key=scores.get)
-    result["preset_layers"] = make_config("texture-knn").layers
+    result["preset_layers"] = AnomalyRecipe.from_preset("texture-knn").layers
     result["preset_matches_choice"] = result["preset_layers"] == [f"blocks.{i}" for i in TEXTURE_CANDIDATES[result["chosen"]]]
     return result
 

@@ -18,14 +18,17 @@ import sys
 import time
 from pathlib import Path
 
-import classification  # noqa: F401  (framework guard first)
-import numpy as np
-from PIL import Image, ImageFilter
+from shared.suite import console
 
-from shared.datasets.export_arrays import to_arrays
-from shared.datasets.index import class_names, read_dataset
-from shared.suite.provenance import common_fingerprint, write_result
-from shared.datasets.splits import make_split
+console.setup()  # framework guard, quiet TensorFlow, malloc cap: before any ML import
+
+import numpy as np  # noqa: E402
+from PIL import Image, ImageFilter  # noqa: E402
+
+from shared.datasets.export_arrays import to_arrays  # noqa: E402
+from shared.datasets.index import class_names, read_dataset  # noqa: E402
+from shared.datasets.splits import make_split  # noqa: E402
+from shared.suite.provenance import common_fingerprint, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "classification_parts"
@@ -96,44 +99,45 @@ def part_floor(args, index):
 
 
 def _train(args, preset, split="kaggle-cls", fold=0):
-    from classification.config import make_config
-    from classification.train import train
+    """(run, recipe, training timings); the run is trained once (a complete run folder is reused)."""
+    from classification import task
 
-    config = make_config(preset, data=str(args.data), split=split, fold=fold, seed=args.seed, out=str(args.runs))
-    run = train(config, progress=args.progress)
-    metrics = json.loads((run / "metrics.json").read_text())
-    training = json.loads((run / "training.json").read_text())
-    return run, config, metrics, training
+    recipe = task.Recipe.from_preset(preset, data=str(args.data), split=split, fold=fold, seed=args.seed,
+                                     out=str(args.runs))
+    run = task.train(recipe, progress=args.progress)
+    training = json.loads((run.path / "training.json").read_text())  # also when the run folder was reused
+    return run, recipe, training
 
 
 def part_trained(args, index, preset):
-    run, config, metrics, training = _train(args, preset)
-    result = {"preset": preset, "config": config.to_dict(), "run": str(run),
+    run, recipe, training = _train(args, preset)
+    metrics = run.evaluate("test", tta=False)
+    result = {"preset": preset, "config": recipe.to_dict(), "run": str(run.path),
               "kaggle_cls": {"test_accuracy": metrics["accuracy"], "correct": metrics["correct"], "n": metrics["n"],
                              "per_class": metrics["per_class"], "mistakes": metrics["mistakes"]},
               "train_seconds_cpu": training["train_seconds"], "training": training}
     if preset == "lite0-finetune":
-        result.update(robustness_and_speed(args, index, run))
+        result.update(robustness_and_speed(args, index, run.path))
     return result
 
 
-def robustness_and_speed(args, index, run):
-    from classification.predict import load
+def robustness_and_speed(args, index, run_path):
+    from classification import task
 
-    predictor = load(run)
+    predictor = task.load(run_path).predictor(tta=False, batch_size=32)  # the saved model, as a user loads it
     test = to_arrays(index, make_split(index, "kaggle-cls"), classes=class_names(index))["test"]
     rng = np.random.default_rng(args.seed)
-    clean = predictor.predict_arrays(resize(test.x, predictor.image_size)).argmax(1)
+    clean = predictor.probabilities(resize(test.x, predictor.image_size)).argmax(1)
     robustness = {"clean": float((clean == test.y).mean())}
     for name in PERTURBATIONS:
         images = np.stack([perturb(i, name, rng) for i in test.x])
-        robustness[name] = float((predictor.predict_arrays(resize(images, predictor.image_size)).argmax(1) == test.y).mean())
+        robustness[name] = float((predictor.probabilities(resize(images, predictor.image_size)).argmax(1) == test.y).mean())
     batch = resize(np.concatenate([test.x] * 2)[:128], predictor.image_size)
-    predictor.predict_arrays(batch[:32])  # warm-up
+    predictor.probabilities(batch[:32])  # warm-up
     speeds = []
     for _ in range(3):
         started = time.perf_counter()
-        predictor.predict_arrays(batch, batch_size=32)
+        predictor.probabilities(batch)  # batch 32 (the predictor's batch_size)
         speeds.append(len(batch) / (time.perf_counter() - started))
     return {"robustness": robustness, "robustness_definitions": PERTURBATIONS,
             "robustness_worst_drop_points": round(100 * (robustness["clean"] - min(robustness.values())), 2),
@@ -142,14 +146,12 @@ def robustness_and_speed(args, index, run):
 
 
 def part_cv(args, index, fold):
-    run, config, metrics, training = _train(args, "lite0-finetune", split="kfold", fold=fold)
-    if args.tta:  # the same trained fold model, scored with test-time augmentation
-        from classification.evaluate import evaluate
-
-        metrics = evaluate(run, "test", tta=True)
+    run, recipe, training = _train(args, "lite0-finetune", split="kfold", fold=fold)
+    # --tta: the same trained fold model, scored with test-time augmentation
+    metrics = run.evaluate("test", tta=args.tta)
     return {"fold": fold, "tta": args.tta, "accuracy": metrics["accuracy"], "correct": metrics["correct"],
             "n": metrics["n"], "mistakes": metrics["mistakes"], "train_seconds_cpu": training["train_seconds"],
-            "run": str(run)}
+            "run": str(run.path)}
 
 
 def merge() -> Path:

@@ -19,59 +19,63 @@ import sys
 import time
 from pathlib import Path
 
-import detection  # noqa: F401  (offline set-up and framework guard first)
+from shared.suite import console
 
-from shared.datasets.index import read_dataset
-from shared.suite.provenance import common_fingerprint, write_result
+console.setup()  # framework guard and a quiet console before any ML import (ultralytics goes offline on use)
+
+from shared.datasets.index import read_dataset  # noqa: E402
+from shared.suite.provenance import common_fingerprint, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"
 
 
-def inference_speed(run: Path, images: list[Path], weights: str | None = None, repeats: int = 3) -> float:
-    """Images per second through the Predictor (batch 16, CPU), median of `repeats` passes."""
-    from detection.predict import load
-
-    predictor = load(run, weights=weights)
+def inference_speed(run, images: list[Path], onnx: bool = False, repeats: int = 3) -> float:
+    """Images per second through the run's Predictor (batch 16, CPU), median of `repeats` passes."""
+    predictor = run.predictor(conf=0.25, onnx=onnx, batch_size=16)
     predictor.predict(images[:4])  # warm-up
     speeds = []
     for _ in range(repeats):
         started = time.perf_counter()
-        predictor.predict(images, batch_size=16)
+        predictor.predict(images)
         speeds.append(len(images) / (time.perf_counter() - started))
     return round(statistics.median(speeds), 1)
 
 
-def part(args) -> dict:
-    from detection.config import make_config
-    from detection.evaluate import evaluate
-    from detection.export import to_onnx
-    from detection.train import train
+def image_size(config: dict) -> int:
+    """The training size of a part's config: `image_size` (recipe), `imgsz` in parts written before the rename."""
+    return config["image_size"] if "image_size" in config else config["imgsz"]
 
-    config = make_config(args.preset, data=str(args.data), epochs=args.epochs, imgsz=args.imgsz, batch=args.batch,
-                         device=args.device, seed=args.seed, out=str(args.runs),
-                         name=f"{args.preset}-e{args.epochs}-{args.imgsz}px-seed{args.seed}")
-    run = train(config, progress=args.progress)
-    training = json.loads((run / "training.json").read_text())
+
+def part(args) -> dict:
+    from detection import task
+    from detection.export import to_onnx
+
+    recipe = task.Recipe.from_preset(args.preset, data=str(args.data), epochs=args.epochs, image_size=args.imgsz,
+                                     batch_size=args.batch, device=args.device, seed=args.seed, out=str(args.runs),
+                                     name=f"{args.preset}-e{args.epochs}-{args.imgsz}px-seed{args.seed}")
+    run = task.train(recipe, progress=args.progress)
+    training = json.loads((run.path / "training.json").read_text())  # also when the run folder was reused
     keys = ("map50", "map50_95", "precision", "recall", "per_class_ap50", "per_class_ap50_95")
 
-    def metrics(side: str, tta: bool) -> dict:  # train() already evaluated plain test into metrics.json
-        found = json.loads((run / "metrics.json").read_text()) if side == "test" and not tta else evaluate(run, side, tta=tta)
+    def metrics(side: str, tta: bool) -> dict:  # training no longer evaluates: every (side, TTA) is scored here
+        found = run.evaluate(side, tta=tta)
         return {k: found[k] for k in keys}
 
     variants = {name: {side: metrics(side, tta) for side in ("valid", "test")}
                 for name, tta in (("plain", False), ("tta", True))}
-    pretrain = run / "pretrain" / "pretrain.json"
-    to_onnx(run)
-    test_images = sorted((run / "data" / "images" / "test").iterdir())[:64]
+    pretrain = run.path / "pretrain" / "pretrain.json"
+    saved = task.load(run.path)  # the saved model, as a user loads it (export and speeds, as before)
+    to_onnx(saved)
+    test_images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
     return {
-        "preset": args.preset, "config": json.loads((run / "config.json").read_text()), "run": str(run),
+        "preset": args.preset, "config": run.recipe.to_dict(), "run": str(run.path),
         "kaggle_det": variants["plain"]["test"], "variants": variants,
         "train_seconds": training["train_seconds"], "train_device": args.device or "auto",
         "pretrain_seconds": json.loads(pretrain.read_text())["seconds"] if pretrain.is_file() else 0,
-        "infer_images_per_second_cpu": {"pytorch": inference_speed(run, test_images),
-                                        "onnx": inference_speed(run, test_images, str(run / "model.onnx"))},
-        "infer_setup": f"{config.imgsz} px, batch 16, 64 test images, median of 3 passes, conf 0.25",
+        "infer_images_per_second_cpu": {"pytorch": inference_speed(saved, test_images),
+                                        "onnx": inference_speed(saved, test_images, onnx=True)},
+        "infer_setup": f"{recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25",
     }
 
 
@@ -82,7 +86,7 @@ def merge() -> Path:
     candidates = [(p, v) for p in parts.values() for v in p["variants"]]
     best, variant = max(candidates, key=lambda c: c[0]["variants"][c[1]]["valid"]["map50_95"])
     baselines = [p for p in parts.values() if p["preset"] == "yolov8n-320" and p["config"]["epochs"] == best["config"]["epochs"]
-                 and p["config"]["imgsz"] == best["config"]["imgsz"]]
+                 and image_size(p["config"]) == image_size(best["config"])]
     result = {
         "kaggle_det": best["variants"][variant]["test"], "headline_part": best["run"].rsplit("/", 1)[-1],
         "headline_variant": variant, "selected_by": "validation mAP50-95 (10% carved from train)",
@@ -95,7 +99,7 @@ def merge() -> Path:
             "map50": v["variants"][variant]["test"]["map50"], "map50_95": v["variants"][variant]["test"]["map50_95"],
             "valid_map50_95": v["variants"][variant]["valid"]["map50_95"],
             "per_class_ap50": v["variants"][variant]["test"]["per_class_ap50"],
-            "preset": v["preset"], "epochs": v["config"]["epochs"], "imgsz": v["config"]["imgsz"],
+            "preset": v["preset"], "epochs": v["config"]["epochs"], "imgsz": image_size(v["config"]),
             "pretrain_epochs": v["config"].get("pretrain_epochs", 0), "backbone": v["config"].get("backbone", ""),
             "backbone_imagenet": v["config"].get("backbone_imagenet", False) and bool(v["config"].get("backbone")),
             "train_seconds": v["train_seconds"],

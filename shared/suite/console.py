@@ -15,8 +15,6 @@ NOISY_LOGGERS = ("tensorflow", "absl", "ultralytics", "anomalib", "lightning", "
 NOISY_MODULES = r"(tensorflow|keras|absl|timm|anomalib|lightning|torch|torchvision|ultralytics|kornia|torchmetrics|"\
                 r"google|jsonargparse|openvino|onnx|onnxruntime|sklearn|h5py)(\..*)?"
 
-_state = {"verbose": None}
-
 
 def setup(verbose: bool = False) -> None:
     """Idempotent. Call before any ML framework is imported (TensorFlow reads its log level at import)."""
@@ -24,7 +22,6 @@ def setup(verbose: bool = False) -> None:
     from .memory_guard import cap_mmap_threshold
 
     cap_mmap_threshold()
-    _state["verbose"] = verbose
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")      # oneDNN, cuInit, CPU-feature lines
@@ -37,6 +34,3 @@ def setup(verbose: bool = False) -> None:
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
 
-
-def is_verbose() -> bool:
-    return bool(_state["verbose"])

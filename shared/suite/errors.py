@@ -12,14 +12,3 @@ class DataError(Exception):
         self.problem = " ".join(str(problem).split())
         super().__init__(self.problem if self.path is None else f"{self.path}: {self.problem}")
 
-
-def one_line_errors(function):
-    """For CLI handlers: recipe and model errors (KeyError, FileNotFoundError, ValueError) become
-    DataErrors, which the front door prints as one line."""
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except (KeyError, FileNotFoundError, ValueError) as error:
-            raise DataError(None, str(error).strip("'\"")) from None
-    wrapper.__name__, wrapper.__doc__ = function.__name__, function.__doc__
-    return wrapper

@@ -52,7 +52,12 @@ class Recipe:
         if preset not in cls.PRESETS:
             raise KeyError(f"unknown {cls.TASK} preset {preset!r}; choose one of {', '.join(cls.PRESETS)}")
         values = {**cls.PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-        return cls.from_dict({**values, "preset": preset})
+        return cls.from_dict({**cls.derived_defaults(values), **values, "preset": preset})
+
+    @classmethod
+    def derived_defaults(cls, values: dict) -> dict:
+        """Defaults that follow from other fields (e.g. a backbone's input size), given neither by preset nor user."""
+        return {}
 
     @classmethod
     def from_dict(cls, values: dict):
@@ -105,10 +110,6 @@ class Recipe:
     @classmethod
     def load(cls, path: str | Path):
         return cls.from_dict(json.loads(Path(path).read_text()))
-
-    @classmethod
-    def cli_fields(cls) -> list[dataclasses.Field]:
-        return list(dataclasses.fields(cls))
 
 
 def _coerce(name: str, value, hint):
