@@ -1,6 +1,7 @@
 """Shared fixtures: synthetic datasets (built once per session), real-data location, network guard."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import shutil
@@ -111,3 +112,61 @@ def smoke_run(classification_data, tmp_path_factory):
     run = task.train(recipe, progress=False)
     run.evaluate("test")
     return run
+
+
+class Reads:
+    """Counts, per source file under `root`, how often it is probed (a dataset read) and opened by PIL at all, and
+    how often a split is made."""
+
+    def __init__(self, monkeypatch, root: Path):
+        import PIL.Image
+
+        import shared.datasets.index as index
+        import shared.datasets.splits as splits
+
+        self.root, self.probes, self.opens, self.splits = str(root), collections.Counter(), collections.Counter(), 0
+        probe, open_, reconcile = index.probe_image, PIL.Image.open, splits._reconcile_twins
+
+        def counted_probe(path):
+            self.probes[str(path)] += 1
+            return probe(path)
+
+        def counted_open(path, *args, **kwargs):
+            if str(path).startswith(self.root):
+                self.opens[str(path)] += 1
+            return open_(path, *args, **kwargs)
+
+        def counted_split(*args):
+            self.splits += 1
+            return reconcile(*args)
+
+        monkeypatch.setattr(index, "probe_image", counted_probe)
+        monkeypatch.setattr(PIL.Image, "open", counted_open)
+        monkeypatch.setattr(splits, "_reconcile_twins", counted_split)
+
+    def decodes(self) -> collections.Counter:
+        return self.opens - self.probes
+
+
+@pytest.fixture(scope="session")
+def generic_runs(synthetic_root, tmp_path_factory, suite_home):
+    """name -> (run, test metrics, Reads): each task's smoke recipe on the same synthetic data, trained and
+    evaluated through the registry's generic path with the dataset reads counted (tests/test_contract.py checks
+    them; the task tests reuse the runs instead of training their own)."""
+    from shared.suite import registry
+
+    done = {}
+
+    def get(name):
+        if name not in done:
+            spec = registry.task(name)
+            recipe = spec.Recipe.from_preset("smoke", data=str(synthetic_root), out=str(tmp_path_factory.mktemp(name)),
+                                             name="generic")
+            with pytest.MonkeyPatch.context() as patch, network_blocked():
+                reads = Reads(patch, synthetic_root)
+                run = spec.train(recipe, progress=False)
+                metrics = run.evaluate("test")
+            done[name] = (run, metrics, reads)
+        return done[name]
+
+    return get

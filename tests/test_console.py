@@ -10,23 +10,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 SCRIPT = """
-import sys
+import json, sys
 from shared.suite.cli import main
-data, out, image, bad = sys.argv[1:]
-runs = {"classification": f"{out}/c/q", "detection": f"{out}/d/q", "anomaly": f"{out}/a/q"}
+data, out, image, bad = sys.argv[1:5]
+runs = json.loads(sys.argv[5])  # trained by the generic path in the parent process (conftest)
 commands = [
-    ["classification", "train", f"data={data}", "preset=smoke", f"out={out}/c", "name=q", "head_epochs=2", "--quiet"],
+    ["classification", "train", f"data={data}", "preset=smoke", "image_size=32", "head_epochs=1", f"out={out}/c",
+     "--quiet"],
     ["classification", "evaluate", runs["classification"], "--side", "valid"],
     ["classification", "predict", runs["classification"], image, bad, "--out", f"{out}/cp"],
     ["classification", "explain", runs["classification"], image, "--out", f"{out}/cam"],
-    ["detection", "train", f"data={data}/NEU-DET", "preset=smoke", f"out={out}/d", "name=q", "--quiet"],
-    ["detection", "evaluate", runs["detection"], "--tta"],
+    ["detection", "train", f"data={data}/NEU-DET", "preset=smoke", f"out={out}/d", "--quiet"],
+    ["detection", "evaluate", runs["detection"], "--side", "valid"],
     ["detection", "predict", runs["detection"], image, "--out", f"{out}/dp"],
     ["detection", "export", runs["detection"]],
-    ["anomaly", "train", f"data={data}", "preset=smoke", f"out={out}/a", "name=q", "--quiet"],
+    ["anomaly", "train", f"data={data}", "preset=smoke", "image_size=32", f"out={out}/a", "--quiet"],
     ["anomaly", "evaluate", runs["anomaly"]],
     ["anomaly", "predict", runs["anomaly"], image],
-    ["anomaly", "protocol", f"data={data}", "preset=smoke", "image_size=48", f"out={out}/p", "--classes", "scratches"],
+    ["anomaly", "protocol", f"data={data}", "preset=smoke", "image_size=32", f"out={out}/p", "--classes", "scratches"],
 ]
 for words in commands:
     code = main(words)
@@ -38,12 +39,15 @@ ENV = {k: v for k, v in os.environ.items() if k not in SET_BY_SETUP}
 OWN_LINE = re.compile(r"^(defectlab: |\[(classification|detection|anomaly|demo)\] )")
 
 
-def test_every_verb_keeps_stderr_to_defectlab_lines(synthetic_root, tmp_path, suite_home):
+def test_every_verb_keeps_stderr_to_defectlab_lines(synthetic_root, generic_runs, tmp_path, suite_home):
+    import json
+
+    runs = {name: str(generic_runs(name)[0].path) for name in ("classification", "detection", "anomaly")}
     image = next((synthetic_root / "NEU-DET" / "IMAGES").glob("scratches_*.jpg"))
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"no picture")
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(synthetic_root), str(tmp_path / "out"), str(image),
-                           str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=600, env=ENV)
+                           str(bad), json.dumps(runs)], capture_output=True, text=True, cwd=ROOT, timeout=600, env=ENV)
     exits = [line for line in done.stdout.splitlines() if line.startswith("EXIT")]
     assert done.returncode == 0 and len(exits) == 12 and all(line.startswith("EXIT 0") for line in exits), \
         (exits, done.stderr[-3000:])

@@ -2,7 +2,6 @@
 branch: a smoke recipe on the same synthetic data, train -> evaluate (the dataset read once, split once, each
 picture decoded at most once), then a fresh process loads the run folder and predicts on a file, an in-memory
 gray array of another size and an unreadable file."""
-import collections
 import json
 import subprocess
 import sys
@@ -10,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import network_blocked
 from shared.suite import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,53 +26,14 @@ print(json.dumps(records))
 """
 
 
-class Reads:
-    """Counts, per source file, how often it is probed (dataset read) and opened by PIL at all, and how often a
-    split is made."""
-
-    def __init__(self, monkeypatch, root: Path):
-        import PIL.Image
-
-        import shared.datasets.index as index
-        import shared.datasets.splits as splits
-
-        self.root, self.probes, self.opens, self.splits = str(root), collections.Counter(), collections.Counter(), 0
-        probe, open_, reconcile = index.probe_image, PIL.Image.open, splits._reconcile_twins
-
-        def counted_probe(path):
-            self.probes[str(path)] += 1
-            return probe(path)
-
-        def counted_open(path, *args, **kwargs):
-            if str(path).startswith(self.root):
-                self.opens[str(path)] += 1
-            return open_(path, *args, **kwargs)
-
-        def counted_split(*args):
-            self.splits += 1
-            return reconcile(*args)
-
-        monkeypatch.setattr(index, "probe_image", counted_probe)
-        monkeypatch.setattr(PIL.Image, "open", counted_open)
-        monkeypatch.setattr(splits, "_reconcile_twins", counted_split)
-
-    def decodes(self) -> collections.Counter:
-        return self.opens - self.probes
-
-
 @pytest.mark.parametrize("name", list(registry.TASKS))
-def test_every_task_through_one_code_path(name, synthetic_root, tmp_path, monkeypatch):
+def test_every_task_through_one_code_path(name, generic_runs, synthetic_root, tmp_path):
     spec = registry.task(name)
-    recipe = spec.Recipe.from_preset("smoke", data=str(synthetic_root), out=str(tmp_path / "runs"), name="generic")
-    reads = Reads(monkeypatch, synthetic_root)
-    with network_blocked():
-        run = spec.train(recipe, progress=False)
-        metrics = run.evaluate("test")
+    run, metrics, reads = generic_runs(name)  # smoke recipe, train + evaluate("test"), reads counted (conftest)
     # one read, one split, each picture decoded at most once across train + evaluate
     assert reads.probes and max(reads.probes.values()) == 1
     assert reads.splits == 1
     assert not reads.decodes() or max(reads.decodes().values()) == 1, reads.decodes().most_common(3)
-    monkeypatch.undo()
 
     written = json.loads((run.path / "metrics.json").read_text())
     assert written == json.loads(json.dumps(metrics))  # what evaluate returned is what it wrote

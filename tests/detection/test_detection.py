@@ -12,14 +12,9 @@ from shared.suite.errors import DataError
 
 
 @pytest.fixture(scope="session")
-def trained(synthetic_root, tmp_path_factory, suite_home):
-    from detection import task
-
-    with network_blocked():
-        run = task.train(task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"),
-                                                  out=str(tmp_path_factory.mktemp("det")), name="smoke"), progress=False)
-        run.evaluate("test")
-    return run
+def trained(generic_runs):
+    """The smoke detector trained on the synthetic NEU copies through the generic path (conftest)."""
+    return generic_runs("detection")[0]
 
 
 @pytest.fixture(scope="session")
