@@ -46,6 +46,7 @@ class AnomalyRun(Run):
     def dataset(self, progress: bool = False):
         if self.data is None:
             self.data = load_data(self.recipe, progress=progress)
+            self.check_same_data(self.data.info["data_fingerprint"])
         return self.data
 
     def predictor(self, batch_size: int | None = None) -> AnomalyPredictor:

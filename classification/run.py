@@ -38,6 +38,7 @@ class ClassifierRun(Run):
         """The live data view (from training), else the dataset read once now."""
         if self.data is None:
             self.data = load_data(self.recipe, progress=progress)
+            self.check_same_data(self.data.info(self.recipe)["data_fingerprint"])
             if list(self.data.classes) != list(self.classes):
                 raise ValueError(f"dataset classes {self.data.classes} differ from the model's {self.classes}")
         return self.data

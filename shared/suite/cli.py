@@ -62,7 +62,12 @@ def add_recipe_options(parser, recipe_class) -> None:
         choices = f.metadata.get("choices")
         text = f.metadata.get("help") or f.name
         text += f" ({'|'.join(map(str, choices))})" if choices else ""
-        text += "; default: the preset's" if f.name != "preset" else f"; default {recipe_class.DEFAULT_PRESET}"
+        default = recipe_class.DEFAULT_PRESET if f.name == "preset" else \
+            f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):
+            default = json.dumps(dataclasses.asdict(default))
+        if default not in ("", [], {}):
+            text += f"; default {default!r}" + ("" if f.name == "preset" else " unless the preset sets it")
         group.add_argument(*names, dest=f.name, metavar=_type_of(hints[f.name]), help=text.replace("%", "%%"))
 
 

@@ -47,6 +47,14 @@ class Run:
     def predictor(self, **options):
         raise NotImplementedError
 
+    def check_same_data(self, fingerprint: str | None) -> None:
+        """A loaded run that reads its dataset again must find the data it was trained on: the metrics carry the
+        fingerprint captured at train time."""
+        trained_on = self.data_info.get("data_fingerprint")
+        if trained_on and fingerprint != trained_on:
+            raise DataError(self.recipe.data, f"not the data this run was trained on (fingerprint {fingerprint}, "
+                                              f"trained on {trained_on})")
+
     # -- one writer ----------------------------------------------------------------------------------------
     def file(self, stem: str, side: str = "test", tta: bool = False) -> Path:
         return self.path / output_name(stem, side, tta)
