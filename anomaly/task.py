@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.suite.registry import lazy
+
 from .recipe import AnomalyRecipe as Recipe
 
 TASK = "anomaly"
@@ -25,16 +27,8 @@ EVALUATE_OPTIONS: dict = {}
 PREDICT_OPTIONS: dict = {}
 
 
-def train(recipe, progress: bool = True):
-    from .train import train as train_run
-
-    return train_run(recipe, progress=progress)
-
-
-def load(path):
-    from .run import load as load_run
-
-    return load_run(path)
+train = lazy("anomaly.train:train")   # (recipe, progress=True) -> Run
+load = lazy("anomaly.run:load")      # (path) -> Run, safe loaders only
 
 
 def summary(metrics: dict) -> str:

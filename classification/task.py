@@ -2,6 +2,8 @@
 and the verbs, which import Keras only when called."""
 from __future__ import annotations
 
+from shared.suite.registry import lazy
+
 from .recipe import ClassifierRecipe as Recipe
 
 TASK = "classification"
@@ -20,16 +22,8 @@ EVALUATE_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree t
 PREDICT_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns")}
 
 
-def train(recipe, progress: bool = True):
-    from .train import train as train_run
-
-    return train_run(recipe, progress=progress)
-
-
-def load(path):
-    from .run import load as load_run
-
-    return load_run(path)
+train = lazy("classification.train:train")   # (recipe, progress=True) -> Run
+load = lazy("classification.run:load")      # (path) -> Run, safe loaders only
 
 
 def summary(metrics: dict) -> str:

@@ -2,6 +2,8 @@
 verbs, which import ultralytics only when called."""
 from __future__ import annotations
 
+from shared.suite.registry import lazy
+
 from .recipe import DetectorRecipe as Recipe
 
 TASK = "detection"
@@ -25,16 +27,8 @@ PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
                    "onnx": (bool, False, "run the exported model.onnx with ONNX Runtime")}
 
 
-def train(recipe, progress: bool = True):
-    from .train import train as train_run
-
-    return train_run(recipe, progress=progress)
-
-
-def load(path):
-    from .run import load as load_run
-
-    return load_run(path)
+train = lazy("detection.train:train")   # (recipe, progress=True) -> Run
+load = lazy("detection.run:load")      # (path) -> Run, safe loaders only
 
 
 def summary(metrics: dict) -> str:

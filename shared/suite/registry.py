@@ -27,3 +27,15 @@ def task(name: str) -> ModuleType:
 def load_run(task_name: str, path):
     """Open a run folder of the named task."""
     return task(task_name).load(path)
+
+
+def lazy(target: str):
+    """'package.module:function' as a function that imports its module when first called, so that a task's
+    light module can name its verbs without loading an ML framework."""
+    module, _, name = target.partition(":")
+
+    def call(*args, **kwargs):
+        return getattr(import_module(module), name)(*args, **kwargs)
+
+    call.__name__, call.__qualname__, call.__doc__ = name, name, f"{target} (imported when called)"
+    return call
