@@ -42,7 +42,12 @@ OWN_LINE = re.compile(r"^(defectlab: |\[(classification|detection|anomaly|demo)\
 def test_every_verb_keeps_stderr_to_defectlab_lines(synthetic_root, generic_runs, tmp_path, suite_home):
     import json
 
-    runs = {name: str(generic_runs(name)[0].path) for name in ("classification", "detection", "anomaly")}
+    import shutil
+
+    # copies: the verbs write into a run folder, and other tests read these runs' files
+    runs = {name: shutil.copytree(generic_runs(name)[0].path, tmp_path / "runs" / name)
+            for name in ("classification", "detection", "anomaly")}
+    runs = {name: str(path) for name, path in runs.items()}
     image = next((synthetic_root / "NEU-DET" / "IMAGES").glob("scratches_*.jpg"))
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"no picture")
