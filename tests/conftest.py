@@ -103,15 +103,9 @@ def classification_data(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def smoke_run(classification_data, tmp_path_factory):
-    """One trained classification run (smoke recipe), evaluated on test, shared by the tests that only read it."""
-    from classification import task
-
-    recipe = task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path_factory.mktemp("runs")),
-                                     name="smoke")
-    run = task.train(recipe, progress=False)
-    run.evaluate("test")
-    return run
+def smoke_run(generic_runs):
+    """The classification run of the generic path (smoke recipe, evaluated on test), for tests that only read it."""
+    return generic_runs("classification")[0]
 
 
 class Reads:
@@ -149,8 +143,9 @@ class Reads:
 
 
 @pytest.fixture(scope="session")
-def generic_runs(synthetic_root, tmp_path_factory, suite_home):
-    """name -> (run, test metrics, Reads): each task's smoke recipe on the same synthetic data, trained and
+def generic_runs(classification_data, tmp_path_factory, suite_home):
+    """name -> (run, test metrics, Reads): each task's smoke recipe on the same synthetic data (50 pictures per
+    class, both NEU layouts), trained and
     evaluated through the registry's generic path with the dataset reads counted (tests/test_contract.py checks
     them; the task tests reuse the runs instead of training their own)."""
     from shared.suite import registry
@@ -160,10 +155,10 @@ def generic_runs(synthetic_root, tmp_path_factory, suite_home):
     def get(name):
         if name not in done:
             spec = registry.task(name)
-            recipe = spec.Recipe.from_preset("smoke", data=str(synthetic_root), out=str(tmp_path_factory.mktemp(name)),
-                                             name="generic")
+            recipe = spec.Recipe.from_preset("smoke", data=str(classification_data),
+                                             out=str(tmp_path_factory.mktemp(name)), name="generic")
             with pytest.MonkeyPatch.context() as patch, network_blocked():
-                reads = Reads(patch, synthetic_root)
+                reads = Reads(patch, classification_data)
                 run = spec.train(recipe, progress=False)
                 metrics = run.evaluate("test")
             done[name] = (run, metrics, reads)

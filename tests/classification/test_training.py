@@ -121,7 +121,8 @@ def test_any_class_folder_dataset_trains(tmp_path):
 def test_an_interrupted_run_resumes_without_redoing_stage_one(classification_data, tmp_path):
     from classification import task
 
-    config = task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path), name="r", head_epochs=3)
+    config = task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path), name="r", head_epochs=3,
+                                     image_size=48)
     run = task.train(config, progress=False).path
     head_rows = len(pd.read_csv(run / "history_head.csv"))
     (run / "model.keras").unlink()  # as if the process died during stage 2
@@ -129,7 +130,8 @@ def test_an_interrupted_run_resumes_without_redoing_stage_one(classification_dat
     assert len(pd.read_csv(run / "history_head.csv")) == head_rows
     with pytest.raises(ValueError, match="another recipe"):
         (run / "model.keras").unlink()
-        task.train(task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path), name="r", seed=5), progress=False)
+        task.train(task.Recipe.from_preset("smoke", data=str(classification_data), out=str(tmp_path), name="r", seed=5,
+                                           image_size=48), progress=False)
 
 
 def test_keras_applications_need_local_weights_offline(no_network):

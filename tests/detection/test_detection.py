@@ -13,7 +13,7 @@ from shared.suite.errors import DataError
 
 @pytest.fixture(scope="session")
 def trained(generic_runs):
-    """The smoke detector trained on the synthetic NEU copies through the generic path (conftest)."""
+    """The smoke detector trained on synthetic NEU copies (50 pictures a class) through the generic path (conftest)."""
     return generic_runs("detection")[0]
 
 
@@ -41,7 +41,7 @@ def test_run_folder_and_metrics(det_run):
     assert 0 <= metrics["map50_95"] <= metrics["map50"] <= 1
     assert set(metrics["per_class_ap50"]) <= set(metrics["classes"])
     report = json.loads((det_run / "data" / "export_report.json").read_text())
-    assert report["images"]["test"] == 36 and report["images"]["train"] + report["images"]["valid"] == 144
+    assert report["images"]["test"] == 60 and report["images"]["train"] + report["images"]["valid"] == 240  # 50 a class
 
 
 def test_predict_records_files_and_a_bad_image(det_run, synthetic_root, tmp_path):
