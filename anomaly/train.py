@@ -2,13 +2,12 @@
 The model and the data view stay alive, so `run.evaluate()` scores the test pictures without reading back."""
 from __future__ import annotations
 
-import contextlib
-import io
 import sys
 import time
 
 import numpy as np
 
+from shared.suite.console import silenced
 from shared.suite.memory_guard import cap_mmap_threshold, peak_memory_mb
 
 from . import models
@@ -27,7 +26,7 @@ def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRu
     model = models.create_model(recipe)
     if progress:
         print(f"[anomaly] fitting {recipe.model} on {len(data.part('fit'))} normal pictures", file=sys.stderr)
-    with contextlib.redirect_stderr(io.StringIO()):  # anomalib's coreset selection draws a bar of its own
+    with silenced():  # anomalib's coreset selection draws a bar of its own
         models.fit(model, batches(data.pixels("fit"), recipe.batch_size), recipe.coreset_ratio, recipe.backbone)
     fit_seconds = time.perf_counter() - started
     run.model = model

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from shared.suite.console import silenced
+
 from .data import prepare_data
 from .offline import ultralytics_module
 from .recipe import DetectorRecipe
@@ -38,11 +40,12 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
         architecture = str(write_model_yaml(run_dir / "model.yaml", recipe.backbone, len(data.classes),
                                             recipe.backbone_imagenet))
     model = ul.YOLO(str(last) if resume else architecture)
-    model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
-                batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
-                device=recipe.device or None, cache=recipe.cache or False, seed=recipe.seed, deterministic=True,
-                project=str(run_dir), name="train", exist_ok=True, plots=True, verbose=progress, resume=resume,
-                pretrained=pretrained, **recipe.extra)
+    with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
+        model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
+                    batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
+                    device=recipe.device or None, cache=recipe.cache or False, seed=recipe.seed, deterministic=True,
+                    project=str(run_dir), name="train", exist_ok=True, plots=True, verbose=progress, resume=resume,
+                    pretrained=pretrained, **recipe.extra)
     save_model(_best_network(run_dir / "train" / "weights" / "best.pt"), run_dir)
     run.timings = {"train_seconds": round(time.perf_counter() - started, 1)}
     run.write_json("training.json", {**run.timings, "images": data.export.images, "boxes": data.export.boxes})

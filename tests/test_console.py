@@ -20,7 +20,7 @@ commands = [
     ["classification", "evaluate", runs["classification"], "--side", "valid"],
     ["classification", "predict", runs["classification"], image, bad, "--out", f"{out}/cp"],
     ["classification", "explain", runs["classification"], image, "--out", f"{out}/cam"],
-    ["detection", "train", f"data={data}/NEU-DET", "preset=smoke", f"out={out}/d", "--quiet"],
+    ["detection", "train", f"data={data}/NEU-DET", "preset=smoke", "cache=ram", f"out={out}/d", "--quiet"],
     ["detection", "evaluate", runs["detection"], "--side", "valid"],
     ["detection", "predict", runs["detection"], image, "--out", f"{out}/dp"],
     ["detection", "export", runs["detection"]],

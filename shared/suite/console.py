@@ -4,6 +4,7 @@ sees defectlab's own progress, results and errors, not library start-up noise (T
 absl lines, ultralytics' requirement notes, timm / anomalib FutureWarnings); verbose brings it back."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -34,3 +35,14 @@ def setup(verbose: bool = False) -> None:
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
 
+
+
+@contextlib.contextmanager
+def silenced(active: bool = True):
+    """Python-level stdout and stderr to /dev/null while a library draws progress bars of its own (ultralytics'
+    image caching, anomalib's coreset); exceptions still propagate."""
+    if not active:
+        yield
+        return
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null), contextlib.redirect_stderr(null):
+        yield
