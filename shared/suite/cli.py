@@ -105,7 +105,9 @@ def _register_task(tasks, name: str) -> None:
                                             "(test -> metrics.json, valid -> valid_metrics.json; TTA adds tta_).")
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument("--side", default="test", choices=["test", "valid", "train"], help="split side (default test)")
-    evaluate.add_argument("--data", help="dataset folder (default: the one the run was trained on)")
+    evaluate.add_argument("--data", help="where the run's dataset lies now, if it moved (checked against the "
+                                          "fingerprint taken at train time; detection scores the YOLO view kept "
+                                          "in the run folder)")
     _add_options(evaluate, spec.EVALUATE_OPTIONS, "evaluation options")
     _common(evaluate)
     evaluate.set_defaults(handler=_evaluate, spec=spec)
