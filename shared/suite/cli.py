@@ -134,21 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
         prog="defectlab", description="Metal surface defect inspection: classify, locate and flag novel defects.",
         epilog=EXAMPLES, formatter_class=FORMATTER)
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
-    from . import cli_data, cli_demo
+    from . import cli_data, cli_demo, cli_inspect
 
     cli_data.register(tasks, _common)
     cli_demo.register(tasks, _common)
+    cli_inspect.register(tasks, _common)
     for name in registry.TASKS:
         _register_task(tasks, name)
     return parser
 
 
+def recipe_fields() -> set[str]:
+    return {f.name for name in registry.TASKS for f in dataclasses.fields(registry.task(name).Recipe)}
+
+
 def expand_key_values(argv: list[str]) -> list[str]:
-    """`key=value` words become `--key value` (ultralytics' grammar); files whose name holds '=' stay."""
-    words = []
+    """`key=value` words whose key is a recipe field become `--key value` (ultralytics' grammar); other words
+    (e.g. `--runs detection=PATH`, files whose name holds '=') stay."""
+    fields, words = recipe_fields(), []
     for word in argv:
         match = KEY_VALUE.match(word)
-        if match and not word.startswith("-") and not Path(word).exists():
+        if match and match[1].replace("-", "_") in fields and not Path(word).exists():
             words += [f"--{match[1].replace('_', '-')}", match[2]]
         else:
             words.append(word)

@@ -1,0 +1,56 @@
+"""`defectlab inspect`: every task's run on the same pictures, one record per picture."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from . import registry
+
+
+def register(tasks, common) -> None:
+    inspect = tasks.add_parser(
+        "inspect", help="class, boxes and anomaly score of each picture, with every task's run at once",
+        description="Decode each picture once and apply the classification, detection and anomaly runs to it: one "
+                    "record per picture with each task's answer under its name. Runs are found as each task's default "
+                    "run under --runs-root, or named with --runs TASK=PATH.",
+        epilog="examples:\n  defectlab inspect images/ --out runs/inspect\n"
+               "  defectlab inspect a.bmp b.bmp --runs classification=runs/classification/smoke "
+               "detection=runs/detection/smoke anomaly=runs/anomaly/smoke-imagenet-seed0")
+    inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
+    inspect.add_argument("--runs", nargs="+", default=[], metavar="TASK=PATH", help="run folder of a task")
+    inspect.add_argument("--runs-root", type=Path, default=Path("runs"),
+                         help="where each task's default run is looked for (default runs)")
+    inspect.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(registry.TASKS),
+                         help="which tasks to apply (default all)")
+    inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")
+    inspect.add_argument("--batch-size", type=int, default=16, help="pictures decoded and scored at a time (default 16)")
+    inspect.add_argument("--no-pictures", action="store_true", help="with --out: skip the composite pictures")
+    common(inspect)
+    inspect.set_defaults(handler=run_inspect)
+
+
+def run_inspect(args) -> int:
+    from .cli import expand_globs
+    from .inspect import Inspector, find_runs
+
+    given = {}
+    for word in args.runs:
+        task, _, path = word.partition("=")
+        if task not in registry.TASKS or not path:
+            raise ValueError(f"--runs takes TASK=PATH with TASK one of {', '.join(registry.TASKS)}, got {word!r}")
+        given[task] = path
+    inspector = Inspector.from_runs(find_runs(given, args.runs_root, args.tasks), args.batch_size)
+    images = expand_globs(args.images)
+    if args.out:
+        records = inspector.inspect_to(images, args.out, progress=True, draw=not args.no_pictures)
+    else:
+        records = inspector.inspect(images)
+    for record in records:
+        if "error" in record:
+            print(f"defectlab: skipped {record['error']}", file=sys.stderr)
+    if args.out:
+        print(f"{len(records)} records -> {args.out / 'predictions.json'}, {args.out / 'predictions.csv'}")
+    else:
+        print(json.dumps(records, indent=2))
+    return 1 if records and all("error" in r for r in records) else 0

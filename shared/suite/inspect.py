@@ -1,0 +1,121 @@
+"""Inspect pictures with every task's run at once: each picture is decoded once, every predictor sees the same
+pixels, and one record per picture carries each task's answer under the task's name.
+
+Record: the shared `image`, `width`, `height` (or `error` when the picture cannot be read), then one key per task
+(`classification`, `detection`, `anomaly`) holding that task's record fields (see each predictor's docstring).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..datasets.images import decode_input, expand_image_inputs
+from . import registry
+from .errors import DataError
+from .predictor import input_name, picture_stem, public, write_records
+
+
+def default_run(task: str, runs_root: str | Path = "runs") -> Path:
+    """Where `defectlab TASK train` puts a run of the default recipe: RUNS/<task>/<run name>."""
+    recipe_class = registry.task(task).Recipe
+    recipe = recipe_class.from_preset(recipe_class.DEFAULT_PRESET)
+    return Path(runs_root) / task / recipe.run_name()
+
+
+def find_runs(given: dict[str, str | Path] | None = None, runs_root: str | Path = "runs",
+              tasks=tuple(registry.TASKS)) -> dict[str, Path]:
+    """{task: run folder}: the folders given, else each task's default run under runs_root. A missing one is a
+    one-line DataError naming the command that trains it."""
+    found = {}
+    for task in tasks:
+        path = Path((given or {}).get(task) or default_run(task, runs_root))
+        if not (path / "data.json").is_file():
+            raise DataError(path, f"no {task} run here; train one with `defectlab {task} train data=...` "
+                                  f"(or name another with --runs {task}=PATH)")
+        found[task] = path
+    return found
+
+
+class Inspector:
+    def __init__(self, predictors: dict, batch_size: int = 16):
+        self.predictors, self.batch_size = predictors, batch_size
+
+    @classmethod
+    def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16) -> "Inspector":
+        return cls({task: registry.task(task).load(path).predictor() for task, path in runs.items()}, batch_size)
+
+    def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:
+        """(record, decoded picture or None) in input order, batch by batch (memory bounded by batch_size)."""
+        items = expand_image_inputs(images)
+        bar = tqdm(total=len(items), desc="[inspect] pictures", unit="img", disable=not progress or None)
+        for start in range(0, len(items), self.batch_size):
+            pairs = []
+            for number, item in enumerate(items[start:start + self.batch_size], start=start):
+                record = {"image": input_name(item, number)}
+                try:
+                    image = decode_input(item)
+                except DataError as error:
+                    pairs.append(({**record, "error": str(error)}, None))
+                else:
+                    pairs.append(({**record, "width": int(image.shape[1]), "height": int(image.shape[0])}, image))
+            ready = [(record, image) for record, image in pairs if image is not None]
+            if ready:
+                for task, predictor in self.predictors.items():
+                    for (record, _), result in zip(ready, predictor.predict_arrays([image for _, image in ready])):
+                        record[task] = result
+            bar.update(len(pairs))
+            yield from pairs
+        bar.close()
+
+    def inspect(self, images, progress: bool = False) -> list[dict]:
+        return [_public(record) for record, _ in self.iter_pairs(images, progress)]
+
+    def inspect_to(self, images, out: str | Path, progress: bool = False, draw: bool = True) -> list[dict]:
+        """inspect + OUT/predictions.json, OUT/predictions.csv and OUT/pictures/<stem>.png: every task's picture
+        side by side."""
+        out = Path(out)
+        records = []
+        for number, (record, image) in enumerate(self.iter_pairs(images, progress)):
+            if draw and image is not None:
+                target = out / "pictures" / f"{picture_stem(record, number)}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.composite(record, image).save(target)
+                record["picture"] = str(target)
+            records.append(_public(record))
+        write_records(records, out, self.csv_rows)
+        return records
+
+    def composite(self, record: dict, image: np.ndarray):
+        """Each task's drawing of the picture, scaled to one height, left to right."""
+        from PIL import Image
+
+        parts = [self.predictors[task].draw(record[task], image) for task in self.predictors]
+        parts = [p for p in parts if p is not None] or [Image.fromarray(image)]
+        height = max(p.height for p in parts)
+        parts = [p.resize((max(1, round(p.width * height / p.height)), height)) for p in parts]
+        canvas = Image.new("RGB", (sum(p.width for p in parts), height), "white")
+        left = 0
+        for part in parts:
+            canvas.paste(part.convert("RGB"), (left, 0))
+            left += part.width
+        return canvas
+
+    def csv_rows(self, record: dict) -> list[dict]:
+        """One row per picture: each task's flat fields prefixed with the task name (boxes counted)."""
+        row = {k: v for k, v in record.items() if k not in self.predictors}
+        for task in self.predictors:
+            for key, value in (record.get(task) or {}).items():
+                if isinstance(value, list):
+                    row[f"{task}_{key}"] = len(value)
+                elif isinstance(value, dict):
+                    row.update({f"{task}_{key}_{k}": v for k, v in value.items()})
+                else:
+                    row[f"{task}_{key}"] = value
+        return [row]
+
+
+def _public(record: dict) -> dict:
+    return {k: public(v) if isinstance(v, dict) else v for k, v in public(record).items()}
