@@ -1,6 +1,7 @@
 """Image files: probing, hashing and decoding. The one place that turns grayscale into 3 channels."""
 from __future__ import annotations
 
+import glob
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,15 @@ def expand_image_inputs(images) -> list:
             items += sorted(p for p in Path(item).rglob("*") if is_image_file(p))
         else:
             items.append(Path(item))
+    return items
+
+
+def expand_globs(words: list[str]) -> list:
+    """Shell-style globs the shell did not expand (quoted, or on Windows) -> their files; other words stay."""
+    items = []
+    for word in words:
+        matches = sorted(glob.glob(word, recursive=True)) if any(c in word for c in "*?[") else []
+        items += matches or [word]
     return items
 
 

@@ -13,6 +13,7 @@ import typing
 from pathlib import Path
 
 from . import console, registry
+from ..datasets.images import expand_globs
 from .errors import DataError
 
 EXAMPLES = """examples:
@@ -226,17 +227,6 @@ def _predict(args) -> int:
     else:
         print(json.dumps(records, indent=2))
     return 1 if records and all("error" in r for r in records) else 0
-
-
-def expand_globs(words: list[str]) -> list:
-    """Shell-style globs the shell did not expand (quoted, or on Windows) -> their files; other words stay."""
-    import glob
-
-    items = []
-    for word in words:
-        matches = sorted(glob.glob(word, recursive=True)) if any(c in word for c in "*?[") else []
-        items += matches or [word]
-    return items
 
 
 if __name__ == "__main__":

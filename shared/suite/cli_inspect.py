@@ -31,7 +31,7 @@ def register(tasks, common) -> None:
 
 
 def run_inspect(args) -> int:
-    from .cli import expand_globs
+    from ..datasets.images import expand_globs
     from .inspect import Inspector, find_runs
 
     given = {}
