@@ -52,14 +52,14 @@ def register() -> None:
     tasks.LiteFeatures = LiteFeatures
 
 
-def model_dict(name: str, classes: int, imagenet: bool = True) -> dict:
+def model_dict(name: str, classes: int, imagenet: bool = True, frozen_blocks: int = FROZEN_BLOCKS) -> dict:
     """YOLOv8n's neck and head (same widths and depths) on the Lite stages."""
     widths = {f["module"]: f["num_chs"] for f in timm.create_model(f"tf_{name}", pretrained=False).feature_info}
     channels = [widths[f"blocks.{i}"] for i in OUT_BLOCKS]
     return {
         "nc": classes, "depth_multiple": 0.33, "width_multiple": 0.25, "max_channels": 1024,
         "backbone": [
-            [-1, 1, "LiteFeatures", [name, imagenet]],         # 0: [P3, P4, P5]
+            [-1, 1, "LiteFeatures", [name, imagenet, frozen_blocks]],  # 0: [P3, P4, P5]
             [0, 1, "Index", [channels[0], 0]],                  # 1: P3/8
             [0, 1, "Index", [channels[1], 1]],                  # 2: P4/16
             [0, 1, "Index", [channels[2], 2]],                  # 3: P5/32
@@ -83,7 +83,8 @@ def model_dict(name: str, classes: int, imagenet: bool = True) -> dict:
     }
 
 
-def write_model_yaml(path: Path, name: str, classes: int, imagenet: bool = True) -> Path:
+def write_model_yaml(path: Path, name: str, classes: int, imagenet: bool = True,
+                     frozen_blocks: int = FROZEN_BLOCKS) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(model_dict(name, classes, imagenet), sort_keys=False))
+    path.write_text(yaml.safe_dump(model_dict(name, classes, imagenet, frozen_blocks), sort_keys=False))
     return path

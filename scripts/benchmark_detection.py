@@ -9,6 +9,10 @@ validation mAP50-95 (test never chooses), the stock yolov8n-320 part with the sa
   python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset yolov8n-inpretrain --epochs 50 --imgsz 224
   python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset lite0-imagenet --epochs 50 --imgsz 224
   python scripts/benchmark_detection.py --merge
+
+On a GPU machine, `--hours H` trains for a wall-clock budget instead of a number of epochs (ultralytics' `time`:
+the schedule is fitted to the epochs that fit) and `--no-speed` skips the CPU speed figures, which belong to this
+project's CPU; scripts/benchmarks/gpu_detection.sh is the one prepared call.
 """
 from __future__ import annotations
 
@@ -47,15 +51,41 @@ def image_size(config: dict) -> int:
     return config["image_size"] if "image_size" in config else config["imgsz"]
 
 
+def learning_curve(results_csv: Path) -> dict:
+    """ultralytics' per-epoch results.csv as columns (epoch, seconds, losses, validation mAP)."""
+    import pandas as pd
+
+    if not results_csv.is_file():
+        return {}
+    table = pd.read_csv(results_csv).rename(columns=str.strip)
+    keep = {"epoch": "epoch", "time": "seconds", "train/box_loss": "train_box_loss", "train/cls_loss": "train_cls_loss",
+            "val/box_loss": "valid_box_loss", "metrics/mAP50(B)": "valid_map50", "metrics/mAP50-95(B)": "valid_map50_95"}
+    return {new: table[old].round(5).tolist() for old, new in keep.items() if old in table}
+
+
+def train_hardware(device: str) -> dict:
+    """What trained: the GPU's name where one was used, else the CPU with the threads torch used."""
+    import torch
+
+    if device != "cpu" and torch.cuda.is_available():
+        return {"device": torch.cuda.get_device_name(0), "gpus": torch.cuda.device_count()}
+    return {"device": "cpu", "threads": torch.get_num_threads()}
+
+
 def part(args) -> dict:
     from detection import task
     from detection.export import to_onnx
 
+    budget = f"t{round(args.hours * 60)}min" if args.hours else f"e{args.epochs}"
+    extra = {"time": args.hours} if args.hours else {}
     recipe = task.Recipe.from_preset(args.preset, data=str(args.data), epochs=args.epochs, image_size=args.imgsz,
                                      batch_size=args.batch, device=args.device, seed=args.seed, out=str(args.runs),
-                                     name=f"{args.preset}-e{args.epochs}-{args.imgsz}px-seed{args.seed}")
+                                     workers=args.workers,
+                                     name=f"{args.preset}-{budget}-{args.imgsz}px-seed{args.seed}{args.suffix}")
+    recipe.extra = {**recipe.extra, **extra}
     run = task.train(recipe, progress=args.progress)
     training = json.loads((run.path / "training.json").read_text())  # also when the run folder was reused
+    curve = learning_curve(run.path / "train" / "results.csv")
     keys = ("map50", "map50_95", "precision", "recall", "per_class_ap50", "per_class_ap50_95")
 
     def metrics(side: str, tta: bool) -> dict:  # training no longer evaluates: every (side, TTA) is scored here
@@ -65,16 +95,22 @@ def part(args) -> dict:
     variants = {name: {side: metrics(side, tta) for side in ("valid", "test")}
                 for name, tta in (("plain", False), ("tta", True))}
     pretrain = run.path / "pretrain" / "pretrain.json"
-    saved = task.load(run.path)  # the saved model, as a user loads it (export and speeds, as before)
-    to_onnx(saved)
-    test_images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
+    speeds = None
+    if args.speed:
+        saved = task.load(run.path)  # the saved model, as a user loads it (export and speeds, as before)
+        to_onnx(saved)
+        test_images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
+        speeds = {"pytorch": inference_speed(saved, test_images), "onnx": inference_speed(saved, test_images, onnx=True)}
+    epochs_run = len(curve.get("epoch", [])) or run.recipe.epochs
     return {
         "preset": args.preset, "config": run.recipe.to_dict(), "run": str(run.path),
         "kaggle_det": variants["plain"]["test"], "variants": variants,
         "train_seconds": training["train_seconds"], "train_device": args.device or "auto",
+        "train_hardware": train_hardware(args.device), "epochs_run": epochs_run,
+        "seconds_per_epoch": round(curve["seconds"][-1] / epochs_run, 2) if curve.get("seconds") else None,
+        "learning_curve": curve,
         "pretrain_seconds": json.loads(pretrain.read_text())["seconds"] if pretrain.is_file() else 0,
-        "infer_images_per_second_cpu": {"pytorch": inference_speed(saved, test_images),
-                                        "onnx": inference_speed(saved, test_images, onnx=True)},
+        "infer_images_per_second_cpu": speeds,
         "infer_setup": f"{recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25",
     }
 
@@ -121,6 +157,12 @@ def main(argv=None) -> int:
     parser.add_argument("--imgsz", type=int, default=320)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--device", default="")
+    parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
+    parser.add_argument("--hours", type=float, default=0, help="train for this wall-clock budget instead of --epochs")
+    parser.add_argument("--no-speed", dest="speed", action="store_false",
+                        help="skip the ONNX export and the CPU speed figures (on a GPU machine)")
+    parser.add_argument("--parts", type=Path, default=PARTS, help="where the part JSON goes")
+    parser.add_argument("--suffix", default="", help="appended to the run name, e.g. -h200")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-detection"))
     parser.add_argument("--progress", action="store_true")
@@ -131,10 +173,9 @@ def main(argv=None) -> int:
         return 0
     index, _ = read_dataset(args.data, progress=False)
     payload = part(args)
-    PARTS.mkdir(parents=True, exist_ok=True)
     command = "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
     name = payload["run"].rsplit("/", 1)[-1]
-    write_result(PARTS / f"{name}.json", payload, split="kaggle-det (test side, 360 pictures)", index=index,
+    write_result(args.parts / f"{name}.json", payload, split="kaggle-det (test side, 360 pictures)", index=index,
                  command=command)
     print(json.dumps({k: payload[k] for k in ("kaggle_det", "train_seconds", "infer_images_per_second_cpu")}, indent=1))
     return 0

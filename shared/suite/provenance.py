@@ -31,6 +31,7 @@ def data_fingerprint(index: pd.DataFrame) -> str:
 
 
 def git_commit(path: str | Path | None = None) -> str | None:
+    """HEAD (+ "-dirty"); where no git repository travels (a copied tree on a GPU machine), $DEFECTLAB_GIT_COMMIT."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).parent,
                              capture_output=True, text=True, timeout=10)
@@ -39,7 +40,7 @@ def git_commit(path: str | Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
-        return None
+        return os.environ.get("DEFECTLAB_GIT_COMMIT")
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
