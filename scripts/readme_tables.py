@@ -17,17 +17,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = {"crazing": "crazing", "inclusion": "inclusion", "patches": "patches",
            "pitted_surface": "pitted", "rolled-in_scale": "rolled-in", "scratches": "scratches"}
-DETECTION_ROUTES = {  # (preset, variant) -> label, formatted with the route's fields
-    ("yolov8n-320", "plain"): "stock YOLOv8n from scratch (baseline)",
-    ("yolov8n-320", "tta"): "stock + TTA (flips, scales)",
-    ("lite0-imagenet", "plain"): "ImageNet EfficientNet-Lite0 backbone (`lite0-imagenet`, stem + blocks 0-1 frozen)",
-    ("lite0-imagenet", "tta"): "ImageNet Lite0 backbone + TTA",
-    ("lite0-random", "plain"): "same backbone and recipe from random weights (`lite0-random`, ablation)",
-    ("lite0-random", "tta"): "random Lite0 backbone + TTA",
-    ("yolov8n-inpretrain", "plain"): "in-domain pretrained backbone ({pretrain_epochs} epochs yolov8n-cls on the train pictures)",
-    ("yolov8n-inpretrain", "tta"): "in-domain pretrained + TTA",
-    ("yolov8n-steel", "plain"): "steel augmentation (`yolov8n-steel`: vertical flips, no hue/saturation jitter)",
-    ("yolov8n-steel", "tta"): "steel augmentation + TTA",
+DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the route's fields
+    "yolov8n-320-e40-224px-seed0/plain": "stock YOLOv8n from scratch (baseline)",
+    "yolov8n-320-e40-224px-seed0/tta": "stock + TTA (flips, scales)",
+    "lite0-imagenet-e40-224px-seed0/plain": "ImageNet EfficientNet-Lite0 backbone (`lite0-imagenet`, stem + blocks 0-1 frozen)",
+    "lite0-imagenet-e40-224px-seed0/tta": "ImageNet Lite0 backbone + TTA",
+    "lite0-random-e40-224px-seed0/plain": "same backbone and recipe from random weights (`lite0-random`, ablation)",
+    "lite0-random-e40-224px-seed0/tta": "random Lite0 backbone + TTA",
+    "yolov8n-inpretrain-e40-224px-seed0/plain": "in-domain pretrained backbone ({pretrain_epochs} epochs yolov8n-cls on the train pictures)",
+    "yolov8n-inpretrain-e40-224px-seed0/tta": "in-domain pretrained + TTA",
+    "yolov8n-steel-e40-224px-seed0/plain": "steel augmentation (`yolov8n-steel`: vertical flips, no hue/saturation jitter)",
+    "yolov8n-steel-e40-224px-seed0/tta": "steel augmentation + TTA",
+    "yolov8n-320-t6min-320px-seed0-gpu/plain": "GPU, 6 min: stock YOLOv8n from scratch (control)",
+    "yolov8n-320-t6min-320px-seed0-gpu/tta": "GPU, 6 min: stock + TTA",
+    "lite0-imagenet-t6min-320px-seed0-gpu/plain": "GPU, 6 min: ImageNet Lite0 backbone, blocks 0-1 frozen",
+    "lite0-imagenet-t6min-320px-seed0-gpu/tta": "GPU, 6 min: ImageNet Lite0 backbone, blocks 0-1 frozen + TTA",
+    "lite0-unfrozen-t6min-320px-seed0-gpu/plain": "GPU, 6 min: ImageNet Lite0 backbone, all blocks trained (`lite0-unfrozen`)",
+    "lite0-unfrozen-t6min-320px-seed0-gpu/tta": "GPU, 6 min: ImageNet Lite0 backbone, all trained + TTA",
 }
 ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
                   "patchcore": "PatchCore (coreset {coreset_ratio:.1%})", "dfm": "DFM"}
@@ -113,23 +119,22 @@ def classification_table(results):
 def detection_table(results):
     d = load(results, "detection")
     headline = f"{d['headline_part']}/{d['headline_variant']}"
-    routes = {(r["preset"], key.split("/")[1]): (key, r) for key, r in d["routes"].items()}
     rows = []
-    for (preset, variant), label in DETECTION_ROUTES.items():
-        key, r = routes[(preset, variant)]
+    for key, label in DETECTION_ROUTES.items():
+        r = d["routes"][key]
         test = [f3(r["map50"]), f3(r["map50_95"])]
         if key == headline:
             label, test = f"{label} — headline", [bold(t) for t in test]
-        if variant == "tta":
+        if key.endswith("/tta"):
             train = "same model"
         else:
-            train = secs(r["train_seconds"])
+            train = f"{secs(r['train_seconds'])}, {r['epochs']} epochs, {r['hardware'].split(' (')[0]}"
             if r["pretrain_epochs"]:
                 pretrain = load(results, "detection", key.split("/")[0])["pretrain_seconds"]
                 train += f" ({secs(pretrain)} of it pretraining)"
-        rows.append([label.format(**r), f3(r["valid_map50_95"]), *test,
+        rows.append([label.format(**r), r["imgsz"], f3(r["valid_map50_95"]), *test,
                      *(f2(r["per_class_ap50"][c]) for c in CLASSES), train])
-    header = ["route", "valid mAP50-95", "test mAP50", "test mAP50-95", *CLASSES.values(), "train time"]
+    header = ["route", "px", "valid mAP50-95", "test mAP50", "test mAP50-95", *CLASSES.values(), "train"]
     return markdown_table(header, rows)
 
 

@@ -31,7 +31,10 @@ def data_fingerprint(index: pd.DataFrame) -> str:
 
 
 def git_commit(path: str | Path | None = None) -> str | None:
-    """HEAD (+ "-dirty"); where no git repository travels (a copied tree on a GPU machine), $DEFECTLAB_GIT_COMMIT."""
+    """HEAD (+ "-dirty"), or $DEFECTLAB_GIT_COMMIT when set: a tree copied to a GPU machine can carry a .git of
+    another commit than the files beside it."""
+    if os.environ.get("DEFECTLAB_GIT_COMMIT"):
+        return os.environ["DEFECTLAB_GIT_COMMIT"]
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path or Path(__file__).parent,
                              capture_output=True, text=True, timeout=10)
@@ -40,7 +43,7 @@ def git_commit(path: str | Path | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     if out.returncode != 0:
-        return os.environ.get("DEFECTLAB_GIT_COMMIT")
+        return None
     return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 

@@ -191,3 +191,33 @@ def test_a_tampered_model_file_is_refused_not_executed(det_run, tmp_path):
     with pytest.raises(DataError, match="not a plain weights file"):
         task.load(run)
     assert not (tmp_path / "executed.txt").exists()
+
+
+def test_frozen_blocks_decide_which_lite_blocks_learn():
+    import torch
+
+    from detection.lite_backbone import LiteFeatures
+
+    def grads(frozen: int) -> dict:
+        net = LiteFeatures("efficientnet_lite0", imagenet=False, frozen_blocks=frozen)
+        sum(o.mean() for o in net(torch.rand(1, 3, 64, 64))).backward()
+        return {"stem": net.stem[0].weight.grad, "block1": net.blocks[1][0].conv_pw.weight.grad,
+                "block2": net.blocks[2][0].conv_pw.weight.grad}
+
+    frozen, free = grads(2), grads(0)
+    assert frozen["stem"] is None and frozen["block1"] is None and frozen["block2"] is not None
+    assert all(g is not None and g.abs().sum() > 0 for g in free.values())
+
+
+def test_benchmark_part_keeps_the_learning_curve(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench", Path(__file__).parents[2] / "scripts" / "benchmark_detection.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    csv = tmp_path / "results.csv"
+    csv.write_text("                  epoch,   time,  train/box_loss,  metrics/mAP50-95(B)\n"
+                   "1, 5.5, 2.0, 0.1\n2, 11.0, 1.5, 0.2\n")
+    curve = bench.learning_curve(csv)
+    assert curve == {"epoch": [1, 2], "seconds": [5.5, 11.0], "train_box_loss": [2.0, 1.5], "valid_map50_95": [0.1, 0.2]}
+    assert bench.learning_curve(tmp_path / "absent.csv") == {}

@@ -33,3 +33,12 @@ def test_common_fingerprint_refuses_parts_from_different_data():
     assert common_fingerprint([{"data_fingerprint": "a"}, {"data_fingerprint": "a"}]) == "a"
     with pytest.raises(ValueError, match="different data"):
         common_fingerprint([{"data_fingerprint": "a"}, {"data_fingerprint": "b"}])
+
+
+def test_an_announced_commit_wins_over_the_copied_git_folder(monkeypatch):
+    from shared.suite.provenance import git_commit
+
+    monkeypatch.delenv("DEFECTLAB_GIT_COMMIT", raising=False)
+    here = git_commit()
+    monkeypatch.setenv("DEFECTLAB_GIT_COMMIT", "0123abc")
+    assert git_commit() == "0123abc" != here
