@@ -51,3 +51,47 @@ def extremes_png(images: np.ndarray, scores: np.ndarray, labels: np.ndarray, map
         plt.close(fig)
         written.append(folder / f"{name}.png")
     return written
+
+
+def loco_roc_png(result: dict, path: Path) -> Path:
+    """One ROC curve per held-out class of a leave-one-class-out result."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, row in result["per_class"].items():
+        ax.plot(row["roc"]["fpr"], row["roc"]["tpr"], label=f"{name} {row['image_auroc']:.3f}")
+    ax.plot([0, 1], [0, 1], ":", color="gray")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate",
+           title=f"held-out class ROC (mean AUROC {result['mean_auroc']:.3f})")
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def loco_heatmaps_png(result: dict, boxes: dict, path: Path) -> Path:
+    """Per held-out class: its top-scored picture, the heatmap over it and the true boxes (white) outlined."""
+    from matplotlib.patches import Rectangle
+
+    names = list(result["per_class"])
+    fig, axes = plt.subplots(1, len(names), figsize=(2.3 * len(names), 2.7), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.axis("off")
+        saved = np.load(Path(result["per_class"][name]["run"]) / "scores.npz")
+        if not saved["maps"].size:
+            continue
+        abnormal = np.flatnonzero(saved["labels"] == 1)
+        k = abnormal[np.argmax(saved["scores"][abnormal])]
+        picture = str(saved["paths"][k])
+        image = np.asarray(Image.open(picture).convert("RGB"))
+        heat = saved["maps"][k]
+        ax.imshow(overlay(image, heat))
+        for box in boxes.get(picture, []):
+            ax.add_patch(Rectangle((box["xmin"], box["ymin"]), box["xmax"] - box["xmin"], box["ymax"] - box["ymin"],
+                                   fill=False, edgecolor="white", linewidth=1.2))
+        ax.set_title(f"{name}\nscore {saved['scores'][k]:.2f}", fontsize=7)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

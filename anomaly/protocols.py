@@ -25,7 +25,7 @@ def run_protocol(data: str | Path, protocol: str, recipe: AnomalyRecipe, out: st
     results = {}
     for name in classes or names:
         normal = [c for c in names if c != name] if protocol == "loco" else [name]
-        run_recipe = dataclasses.replace(recipe, data=str(data), split="kaggle-det", normal_classes=normal,
+        run_recipe = dataclasses.replace(recipe, data=str(data), normal_classes=normal,
                                          out=str(Path(out) / protocol / name), name="run")
         run = train(run_recipe, progress=progress, index=index)
         metrics = run.evaluate("test")
@@ -33,11 +33,12 @@ def run_protocol(data: str | Path, protocol: str, recipe: AnomalyRecipe, out: st
                          "pixel_auroc": metrics.get("pixel_auroc"), "pixel_pro": metrics.get("pixel_pro"),
                          "fit_seconds": run.timings["fit_seconds"],
                          "infer_images_per_second_cpu": metrics["infer_images_per_second_cpu"],
-                         "peak_memory_mb": max(run.timings["peak_memory_mb"], metrics["peak_memory_mb"])}
+                         "peak_memory_mb": max(run.timings["peak_memory_mb"], metrics["peak_memory_mb"]),
+                         "roc": metrics["roc"], "run": str(run.path)}
         if progress:
             print(f"[{protocol}] {name}: image AUROC {metrics['image_auroc']:.3f}")
     result = {"protocol": protocol, "recipe": recipe.to_dict(),
               "per_class_auroc": {k: v["image_auroc"] for k, v in results.items()},
               "mean_auroc": statistics.mean(v["image_auroc"] for v in results.values()), "per_class": results}
-    write_result(Path(out) / f"{protocol}.json", result, split="kaggle-det", index=index)
+    write_result(Path(out) / f"{protocol}.json", result, split=recipe.split, index=index)
     return result

@@ -66,7 +66,9 @@ class AnomalyRun(Run):
         test = data.part("test")
         labels = test.label.to_numpy()
         if len(set(labels)) < 2:
-            raise ValueError(f"{self.recipe.data}: the test pictures need both normal and abnormal ones for AUROC")
+            raise ValueError(f"{self.recipe.data}: the test pictures need both normal and abnormal ones for AUROC (with "
+                             "every class normal, score the detector with `defectlab anomaly protocol` or "
+                             "`defectlab evaluate`)")
         images = data.pixels("test")
         started = time.perf_counter()
         scores, maps = self.score(images)

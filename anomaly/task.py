@@ -38,16 +38,20 @@ def summary(metrics: dict) -> str:
     return text
 
 
-def demo(data_root, out_dir, seed: int = 0) -> dict:
-    """Leave-scratches-out PatchCore on the demo's synthetic data."""
+def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
+    """The suite evaluation's part: leave-one-class-out on the run's data and split with the run's recipe (each
+    class in turn is the unseen kind), ROC per held-out class, and per class its highest-scored unseen picture's
+    heatmap with the true boxes outlined."""
+    from .plots import loco_heatmaps_png, loco_roc_png
     from .protocols import run_protocol
 
-    recipe = Recipe.from_preset("smoke", seed=seed, image_size=96)
-    result = run_protocol(data_root, "loco", recipe, out_dir, classes=["scratches"])
-    scratches = result["per_class"]["scratches"]
-    print(f"[demo] anomaly: leave-scratches-out PatchCore image AUROC {scratches['image_auroc']:.3f} "
-          f"(fit {scratches['fit_seconds']} s); run folder {Path(out_dir) / 'loco' / 'scratches' / 'run'}")
-    return {"loco_scratches_auroc": scratches["image_auroc"], "fit_seconds": scratches["fit_seconds"]}
+    result = run_protocol(run.recipe.data, "loco", run.recipe, out, progress=progress)
+    boxes = {path: p["boxes"] for p in pictures for path in p["paths"]}
+    folder = Path(out)
+    return {"metrics": result, "figures": {
+        "ROC per held-out class (leave-one-class-out)": loco_roc_png(result, folder / "loco_roc.png"),
+        "heatmaps of the top-scored unseen picture per held-out class, true boxes outlined":
+            loco_heatmaps_png(result, boxes, folder / "loco_heatmaps.png")}}
 
 
 def register_verbs(verbs, common) -> None:

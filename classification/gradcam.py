@@ -95,3 +95,28 @@ def overlay_png(result: dict, path: str | Path, alpha: float = 0.45) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def gradcam_grid_png(run, paths: list, path: str | Path, truth: list[str] | None = None) -> Path:
+    """Grad-CAM of a few pictures in one figure: each picture over its heatmap, captioned 'Prediction (True)'."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    predictor = run.predictor()
+    fig, axes = plt.subplots(1, max(1, len(paths)), figsize=(2.2 * max(1, len(paths)), 2.6), squeeze=False)
+    for ax, item, true in zip(axes[0], paths, truth or [None] * len(paths)):
+        result = gradcam(predictor, load_image(item, 3))
+        colored = plt.get_cmap("jet")(result["heatmap"])[..., :3] * 255
+        ax.imshow((0.55 * result["image"] + 0.45 * colored).astype(np.uint8))
+        wrong = true is not None and true != result["class"]
+        ax.set_title(f"{result['class']} {result['confidence']:.0%}" + (f"\n({true})" if true else ""), fontsize=7,
+                     color="red" if wrong else "black")
+        ax.axis("off")
+    fig.suptitle("Grad-CAM: where the predicted class comes from", fontsize=9)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)

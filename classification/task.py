@@ -35,14 +35,22 @@ def summary(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def demo(data_root, out_dir, seed: int = 0) -> dict:
-    """The seconds-long recipe on the demo's synthetic data."""
-    run = train(Recipe.from_preset("smoke", data=str(data_root), out=str(out_dir), seed=seed, name="smoke"),
-                progress=False)
-    metrics = run.evaluate("test")
-    print(f"[demo] classification: test accuracy {metrics['accuracy']:.2%} ({metrics['correct']}/{metrics['n']}) "
-          f"in {run.timings.get('train_seconds')} s; run folder {run.path}")
-    return {"run": str(run.path), "test_accuracy": metrics["accuracy"], "train_seconds": run.timings.get("train_seconds")}
+def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
+    """The suite evaluation's part: test-side metrics, confusion matrix, the "Prediction (True)" grid with mistakes
+    framed, and Grad-CAM of up to six test pictures (mistakes first)."""
+    import pandas as pd
+
+    from .gradcam import gradcam_grid_png
+
+    metrics = run.evaluate("test", progress=progress)
+    predictions = pd.read_csv(run.file("predictions.csv"))
+    picks = pd.concat([predictions[~predictions["correct"]], predictions[predictions["correct"]]]).head(6)
+    plots = run.plots_dir()
+    return {"metrics": metrics, "figures": {
+        "confusion matrix (test)": plots / "confusion.png",
+        "Prediction (True), mistakes framed in red": plots / "predictions.png",
+        "Grad-CAM examples": gradcam_grid_png(run, list(picks["path"]), plots / "gradcam_examples.png",
+                                              list(picks["true"]))}}
 
 
 def register_verbs(verbs, common) -> None:

@@ -55,7 +55,16 @@ def configure() -> None:
         return original_check_amp(model) if (WEIGHTS_DIR / "yolo26n.pt").is_file() else True
 
     trainer.check_amp = check_amp_offline
+    use_every_core()
     _configured = True
+
+
+def use_every_core() -> None:
+    """ultralytics' select_device() sets torch to NUM_THREADS = cpu_count - 1 threads on a CPU (one thread on a
+    2-core machine) for training, validation and prediction alike; give it every core the process may use."""
+    from ultralytics.utils import torch_utils
+
+    torch_utils.NUM_THREADS = max(torch_utils.NUM_THREADS, len(os.sched_getaffinity(0)))
 
 
 def ultralytics_module():

@@ -59,3 +59,38 @@ def draw_boxes(image: np.ndarray, predicted: list[dict], truth: list[dict] | Non
         draw.rectangle(xy, outline=color, width=2)
         draw.text((xy[0] + 2, xy[1] + 1), f"{box['class']} {box['confidence']:.2f}", fill=color)
     return image
+
+
+def ap_bars_png(metrics: dict, path: Path) -> Path:
+    names = list(metrics["per_class_ap50"])
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(names, [metrics["per_class_ap50"][n] for n in names], color="#4c72b0", label="AP50")
+    ax.bar(names, [metrics["per_class_ap50_95"][n] for n in names], color="#dd8452", width=0.5, label="AP50-95")
+    ax.set(ylim=(0, 1), ylabel="AP", title=f"mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}")
+    ax.tick_params(axis="x", labelsize=7, rotation=20)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def boxes_grid_png(run, pictures: list[dict], path: Path, count: int = 8) -> Path:
+    """`count` test pictures spread over the classes, each with true and predicted boxes, in one image."""
+    from shared.datasets.images import load_image
+
+    by_class = {}
+    for picture in pictures:
+        by_class.setdefault(picture["class"], []).append(picture)
+    chosen = [p for group in zip(*by_class.values()) for p in group][:count] or pictures[:count]
+    records = run.predictor().predict([p["path"] for p in chosen])
+    tiles = [draw_boxes(load_image(p["path"], 3), r.get("boxes", []), p["boxes"], run.classes)
+             for p, r in zip(chosen, records)]
+    size = 300
+    columns = min(4, len(tiles))
+    rows = -(-len(tiles) // columns)
+    canvas = Image.new("RGB", (columns * size, rows * size), "white")
+    for k, tile in enumerate(tiles):
+        canvas.paste(tile.resize((size, size)), ((k % columns) * size, (k // columns) * size))
+    canvas.save(path)
+    return path

@@ -63,7 +63,11 @@ PRESETS = {
     "cpu-lite0-imagenet": {"image_size": 224, "epochs": 50, "batch_size": 16, "workers": 2,
                            "backbone": "efficientnet_lite0"},
     "cpu-inpretrain": {"image_size": 224, "epochs": 50, "batch_size": 16, "workers": 2, "pretrain_epochs": 30},
-    # seconds; tests and the demo
+    # the main job (`defectlab demo`): ImageNet Lite0 backbone, 12 short epochs at 128 px without mosaics (a
+    # short run learns faster from whole pictures), AdamW at a higher rate; about two minutes on 2 cores
+    "demo": {"backbone": "efficientnet_lite0", "image_size": 128, "epochs": 12, "batch_size": 16, "patience": 50,
+             "extra": {"warmup_epochs": 1, "mosaic": 0.0, "optimizer": "AdamW", "lr0": 0.003}},
+    # seconds; tests
     "smoke": {"image_size": 64, "epochs": 1, "batch_size": 16, "workers": 0, "cache": "", "patience": 1},
 }
 DetectorRecipe.PRESETS = PRESETS

@@ -37,18 +37,18 @@ def summary(metrics: dict) -> str:
     return "\n".join(lines + [f"  {name:<16} AP50 {ap:.3f}" for name, ap in metrics["per_class_ap50"].items()])
 
 
-def demo(data_root, out_dir, seed: int = 0) -> dict:
-    """One short YOLO training on the demo's synthetic NEU-DET: a pipeline check, not a model."""
-    from pathlib import Path
+def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
+    """The suite evaluation's part: test-side mAP and per-class AP, PR curves, confusion matrix, and test pictures
+    with their true (white) and predicted (coloured) boxes."""
+    from .plots import ap_bars_png, boxes_grid_png
 
-    run = train(Recipe.from_preset("smoke", data=str(Path(data_root) / "NEU-DET"), out=str(out_dir), seed=seed,
-                                   name="smoke", image_size=128, epochs=3), progress=False)
     metrics = run.evaluate("test")
-    seconds = run.timings.get("train_seconds")
-    print(f"[demo] detection: test mAP50 {metrics['map50']:.3f} after 3 epochs from scratch at 128 px in {seconds} s "
-          "(a pipeline check, not a model: YOLO from scratch needs ~100 epochs; see README); "
-          f"run folder {run.path}")
-    return {"run": str(run.path), "map50": metrics["map50"], "map50_95": metrics["map50_95"], "train_seconds": seconds}
+    plots = run.plots_dir()
+    return {"metrics": metrics, "figures": {
+        "precision-recall curves (test)": plots / "pr_curve.png",
+        "AP50 per class (test)": ap_bars_png(metrics, plots / "ap_per_class.png"),
+        "confusion matrix (test)": plots / "confusion.png",
+        "test pictures: true boxes white, predicted in colour": boxes_grid_png(run, pictures, plots / "test_boxes.png")}}
 
 
 def register_verbs(verbs, common) -> None:

@@ -28,6 +28,7 @@ commands = [
     ["anomaly", "evaluate", runs["anomaly"]],
     ["anomaly", "predict", runs["anomaly"], image],
     ["anomaly", "protocol", f"data={data}", "preset=smoke", "image_size=32", f"out={out}/p", "--classes", "scratches"],
+    ["inspect", image, bad, "--out", f"{out}/i", "--runs", *(f"{task}={path}" for task, path in runs.items())],
 ]
 for words in commands:
     code = main(words)
@@ -36,7 +37,7 @@ for words in commands:
 # what conftest's console.setup() put in this process's environment must not help the fresh process
 SET_BY_SETUP = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "GLOG_minloglevel", "YOLO_VERBOSE", "MALLOC_MMAP_THRESHOLD_")
 ENV = {k: v for k, v in os.environ.items() if k not in SET_BY_SETUP}
-OWN_LINE = re.compile(r"^(defectlab: |\[(classification|detection|anomaly|demo)\] )")
+OWN_LINE = re.compile(r"^(defectlab: |\[(classification|detection|anomaly|demo|inspect|evaluate)\] )")
 
 
 def test_every_verb_keeps_stderr_to_defectlab_lines(synthetic_root, generic_runs, tmp_path, suite_home):
@@ -54,7 +55,7 @@ def test_every_verb_keeps_stderr_to_defectlab_lines(synthetic_root, generic_runs
     done = subprocess.run([sys.executable, "-c", SCRIPT, str(synthetic_root), str(tmp_path / "out"), str(image),
                            str(bad), json.dumps(runs)], capture_output=True, text=True, cwd=ROOT, timeout=600, env=ENV)
     exits = [line for line in done.stdout.splitlines() if line.startswith("EXIT")]
-    assert done.returncode == 0 and len(exits) == 12 and all(line.startswith("EXIT 0") for line in exits), \
+    assert done.returncode == 0 and len(exits) == 13 and all(line.startswith("EXIT 0") for line in exits), \
         (exits, done.stderr[-3000:])
     lines = [part.strip() for line in done.stderr.splitlines() for part in line.split("\r") if part.strip()]
     foreign = [line for line in lines if not OWN_LINE.match(line)]

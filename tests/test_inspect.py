@@ -49,3 +49,48 @@ def test_a_missing_run_names_the_command_that_trains_it(tmp_path):
 
     with pytest.raises(DataError, match=r"no detection run here; train one with `defectlab detection train"):
         find_runs({}, tmp_path, tasks=("detection",))
+
+
+def test_novel_needs_an_anomaly_flag_and_an_unsure_classifier():
+    from shared.suite.inspect import NOVEL_RULE, is_novel
+
+    unsure, sure = NOVEL_RULE["confidence_below"] - 0.2, min(1.0, NOVEL_RULE["confidence_below"] + 0.05)
+    assert is_novel({"classification": {"confidence": unsure}, "anomaly": {"is_anomalous": True}}) is True
+    assert is_novel({"classification": {"confidence": sure}, "anomaly": {"is_anomalous": True}}) is False
+    assert is_novel({"classification": {"confidence": unsure}, "anomaly": {"is_anomalous": False}}) is False
+    assert is_novel({"classification": {"confidence": unsure}}) is None  # no anomaly run: no verdict
+
+
+def test_a_folder_with_bad_files_gives_error_records_and_results_for_the_rest(runs, synthetic_root, tmp_path):
+    import shutil
+
+    from shared.suite.inspect import Inspector
+
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    for image in sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("scratches_1*.jpg"))[:3]:
+        shutil.copy(image, folder / "sub" / image.name)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "truncated.jpg").write_bytes((synthetic_root / "NEU-DET" / "IMAGES" / "crazing_1.jpg").read_bytes()[:300])
+    records = Inspector.from_runs(runs, batch_size=2).inspect_to(folder, tmp_path / "out", draw=False)
+    errors = {r["image"].rsplit("/", 1)[-1] for r in records if "error" in r}
+    assert errors == {"empty.png", "truncated.jpg"}
+    done = [r for r in records if "error" not in r]
+    assert len(done) == 3 and all({"classification", "detection", "anomaly", "novel"} <= set(r) for r in done)
+
+
+def test_streaming_inspect_of_hundreds_of_pictures_keeps_memory_flat(runs, classification_data):
+    import psutil
+
+    from shared.suite.inspect import Inspector
+
+    folder = classification_data / "NEU-DET" / "IMAGES"
+    inspector = Inspector.from_runs(runs, batch_size=16)
+    process, rss, seen = psutil.Process(), [], 0
+    for number, (record, image) in enumerate(inspector.iter_pairs(folder)):
+        seen += 1
+        if number % 16 == 15:
+            rss.append(process.memory_info().rss / 2**20)
+    assert seen == len(list(folder.glob("*.jpg"))) >= 300
+    settled = rss[3]  # after the first batches: lazy allocations, caches and thread pools are in place
+    assert max(rss[3:]) - settled < 60, [round(r) for r in rss]

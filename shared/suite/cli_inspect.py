@@ -34,12 +34,9 @@ def run_inspect(args) -> int:
     from ..datasets.images import expand_globs
     from .inspect import Inspector, find_runs
 
-    given = {}
-    for word in args.runs:
-        task, _, path = word.partition("=")
-        if task not in registry.TASKS or not path:
-            raise ValueError(f"--runs takes TASK=PATH with TASK one of {', '.join(registry.TASKS)}, got {word!r}")
-        given[task] = path
+    from .cli_evaluate import task_pairs
+
+    given = task_pairs(args.runs, "--runs")
     inspector = Inspector.from_runs(find_runs(given, args.runs_root, args.tasks), args.batch_size)
     images = expand_globs(args.images)
     if args.out:

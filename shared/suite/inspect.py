@@ -2,7 +2,8 @@
 pixels, and one record per picture carries each task's answer under the task's name.
 
 Record: the shared `image`, `width`, `height` (or `error` when the picture cannot be read), then one key per task
-(`classification`, `detection`, `anomaly`) holding that task's record fields (see each predictor's docstring).
+(`classification`, `detection`, `anomaly`) holding that task's record fields (see each predictor's docstring), and,
+when both the classifier and the anomaly detector ran, `novel` (NOVEL_RULE).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import time
+
 from tqdm.auto import tqdm
 
 from ..datasets.images import decode_input, expand_image_inputs
@@ -39,9 +42,24 @@ def find_runs(given: dict[str, str | Path] | None = None, runs_root: str | Path 
     return found
 
 
+# A picture of a kind no model was trained on: the anomaly detector flags it (score above the threshold stored with
+# the model) and the classifier, which must still name a known class, is unsure of it. Measured on NEU
+# leave-one-class-out: scripts/benchmark_novelty.py -> scripts/benchmarks/results/novelty.json.
+NOVEL_RULE = {"rule": "anomaly.is_anomalous and classification.confidence < confidence_below",
+              "confidence_below": 0.9}
+
+
+def is_novel(record: dict, rule: dict = NOVEL_RULE) -> bool | None:
+    cls, ano = record.get("classification"), record.get("anomaly")
+    if not cls or not ano:
+        return None
+    return bool(ano["is_anomalous"] and cls["confidence"] < rule["confidence_below"])
+
+
 class Inspector:
-    def __init__(self, predictors: dict, batch_size: int = 16):
-        self.predictors, self.batch_size = predictors, batch_size
+    def __init__(self, predictors: dict, batch_size: int = 16, novel_rule: dict = NOVEL_RULE):
+        self.predictors, self.batch_size, self.novel_rule = predictors, batch_size, novel_rule
+        self.predict_seconds = {}  # per task, accumulated: each model's own time on the pictures
 
     @classmethod
     def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16) -> "Inspector":
@@ -64,8 +82,15 @@ class Inspector:
             ready = [(record, image) for record, image in pairs if image is not None]
             if ready:
                 for task, predictor in self.predictors.items():
-                    for (record, _), result in zip(ready, predictor.predict_arrays([image for _, image in ready])):
+                    started = time.perf_counter()
+                    results = predictor.predict_arrays([image for _, image in ready])
+                    self.predict_seconds[task] = self.predict_seconds.get(task, 0.0) + time.perf_counter() - started
+                    for (record, _), result in zip(ready, results):
                         record[task] = result
+                for record, _ in ready:
+                    novel = is_novel(record, self.novel_rule)
+                    if novel is not None:
+                        record["novel"] = novel
             bar.update(len(pairs))
             yield from pairs
         bar.close()

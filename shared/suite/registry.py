@@ -7,7 +7,9 @@ framework at import) that implements the task contract:
   train(recipe, progress) -> Run           the framework loads here, not before
   load(path) -> Run                        safe loaders only
   summary(metrics) -> str                  one line for the console
-  demo(data_root, out_dir, seed) -> dict   the task's step of `defectlab demo`
+  evaluation(run, pictures, out, progress) -> {"metrics", "figures"}
+                                           the task's part of `defectlab evaluate` (and of the demo, which
+                                           trains each task's `demo` preset)
   register_verbs(verbs)                    verbs beyond train / evaluate / predict (optional)
 """
 from __future__ import annotations

@@ -71,7 +71,7 @@ def test_network_guard_itself_catches_a_connect(no_network):
     (["detection", "train", "data={tmp}/empty", "split=kfold", "fold=7"], "fold must be in 0..4"),
     (["detection", "predict", "{tmp}/empty", "x.jpg"], "not a detection run folder (no data.json)"),
     (["anomaly", "train", "--data", "{tmp}/empty"], "no dataset found"),
-    (["anomaly", "train", "data={data}"], "needs normal_classes"),
+    (["anomaly", "train", "data={data}", "normal_classes=crazing,rust"], "normal classes not in the dataset: rust"),
     (["anomaly", "evaluate", "{tmp}/old"], "older defectlab layout (no data.json); re-run `defectlab anomaly train`"),
 ])
 def test_bad_input_gives_one_line_error(words, message, synthetic_root, tmp_path, capsys):

@@ -1,0 +1,201 @@
+"""The suite's evaluation: every task's run scored on the test side of one named split of one dataset, the whole
+inspection timed on the same pictures, one `evaluation.json` (schema: README, "evaluation.json") and the HTML report
+drawn from it.
+
+Runs come from --runs TASK=PATH, else from RUNS_ROOT/<task>/<run name of the task's recipe on this data and split>;
+a missing one is trained with the task's default recipe when `train_missing`, else a one-line error names the
+command. Each task's own numbers come from its `evaluation(run, out, progress)` hook (classification and detection:
+the test side; anomaly: leave-one-class-out on the same split), the cross-task table and the speeds from one
+`Inspector` pass over the test pictures."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..datasets.index import BOXED_SOURCES, read_dataset
+from ..datasets.splits import make_split
+from . import registry
+from .errors import DataError
+from .inspect import Inspector
+from .provenance import plain, provenance, write_result
+
+SCHEMA = "defectlab.evaluation/1"
+REFERENCES = {
+    "classification": {"what": "the original project's TensorFlow CNN (its README)", "split": "kaggle-cls",
+                       "correct": 69, "n": 72, "accuracy": 69 / 72},
+}
+
+
+def run_recipe(task: str, data, split: str, preset: str | None = None, runs_root: str | Path = "runs", **fields):
+    """The recipe `evaluate` trains when a run is missing: the task's preset (default recipe) on this data and split."""
+    recipe_class = registry.task(task).Recipe
+    return recipe_class.from_preset(preset or recipe_class.DEFAULT_PRESET, data=str(data), split=split,
+                                    out=str(Path(runs_root) / task), **fields)
+
+
+def obtain_run(task: str, recipe, path: str | Path | None = None, train_missing: bool = False,
+               progress: bool = True):
+    """The run at `path` (or where `recipe` puts it); trained from `recipe` when missing and `train_missing`."""
+    spec = registry.task(task)
+    path = Path(path) if path else recipe.run_dir()
+    if (path / "data.json").is_file():
+        run = spec.load(path)
+        if run.data_info.get("split") != recipe.split_name():
+            raise DataError(path, f"trained on split {run.data_info.get('split')}, not {recipe.split}; evaluate on "
+                                  "that split or train on this one")
+        return run
+    if not train_missing:
+        raise DataError(path, f"no {task} run here; train one with `defectlab {task} train data={recipe.data} "
+                              f"split={recipe.split}`, name one with --runs {task}=PATH, or pass --train-missing")
+    print(f"[evaluate] training the missing {task} run ({recipe.preset}) -> {path}", flush=True)
+    return spec.train(recipe, progress=progress)
+
+
+def test_pictures(data, split: str):
+    """([one entry per test picture of the split (its boxed copy where there is one): path, class, true boxes],
+    the dataset index)."""
+    index, _ = read_dataset(data, progress=False)
+    index = index.assign(side=make_split(index, split).to_numpy(), boxed=index["source"].isin(BOXED_SOURCES))
+    test = index[index["side"] == "test"]
+    copies = test.groupby("picture_id")["path"].agg(list)
+    test = test.sort_values(["boxed", "picture_id"], ascending=[False, True]).drop_duplicates("picture_id")
+    return [{"path": row.path, "picture_id": row.picture_id, "class": row.class_name, "boxes": list(row.boxes),
+             "paths": copies[row.picture_id]} for row in test.sort_values("picture_id").itertuples()], index
+
+
+def evaluate_suite(data, split: str = "kaggle-det", runs: dict | None = None, runs_root: str | Path = "runs",
+                   out: str | Path = "runs/evaluation", train_missing: bool = False, presets: dict | None = None,
+                   tasks=tuple(registry.TASKS), batch_size: int = 16, progress: bool = True,
+                   command: str | None = None, recipe_fields: dict | None = None) -> dict:
+    """Evaluate every task on `split` of `data`, time the inspection, write OUT/evaluation.json + OUT/report.html."""
+    out = Path(out)
+    started = time.perf_counter()
+    pictures, index = test_pictures(data, split)
+    if not pictures:
+        raise DataError(data, f"split {split} has no test pictures")
+    sections, live = {}, {}
+    for task in tasks:
+        recipe = run_recipe(task, data, split, (presets or {}).get(task), runs_root, **(recipe_fields or {}).get(task, {}))
+        run = obtain_run(task, recipe, (runs or {}).get(task), train_missing, progress)
+        print(f"[evaluate] {task}: scoring {run.path}", flush=True)
+        section = registry.task(task).evaluation(run, pictures, out / task, progress=progress)
+        section = {"run": str(run.path), "recipe": run.recipe.to_dict(), "train_seconds": _train_seconds(run),
+                   "metrics": without_provenance(section["metrics"]),
+                   "figures": {title: str(path) for title, path in section["figures"].items()}}
+        sections[task], live[task] = section, run
+    print(f"[evaluate] inspecting the {len(pictures)} test pictures with every run", flush=True)
+    inspection = inspect_pictures(live, pictures, batch_size, progress)
+    for task in tasks:
+        sections[task]["images_per_second"] = inspection["images_per_second"][task]
+    result = {
+        "schema": SCHEMA, "dataset": str(data), "split_name": split, "test_pictures": len(pictures),
+        **sections,
+        "inspection": inspection,
+        "timings": {"train_seconds": {t: sections[t]["train_seconds"] for t in tasks},
+                    "images_per_second": inspection["images_per_second"],
+                    "evaluation_seconds": round(time.perf_counter() - started, 1)},
+        "references": references(split),
+    }
+    result = {**provenance(split=f"{split} (test side, {len(pictures)} pictures)", index=index, command=command),
+              **result}
+    validate(result)
+    path = write_result(out / "evaluation.json", result, split=f"{split} (test side, {len(pictures)} pictures)",
+                        index=index, command=command)
+    from .report import write_report
+
+    result["report"] = str(write_report(path, out / "report.html"))
+    return result
+
+
+def validate(result: dict) -> None:
+    """Check an evaluation against schemas/evaluation.schema.json (jsonschema); a mismatch is a ValueError."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "schemas" / "evaluation.schema.json").read_text())
+    try:
+        jsonschema.validate(json.loads(json.dumps(result, default=plain)), schema)
+    except jsonschema.ValidationError as error:
+        where = "/".join(map(str, error.absolute_path)) or "(top)"
+        raise ValueError(f"evaluation.json does not fit its schema at {where}: {error.message}") from None
+
+
+def without_provenance(metrics: dict) -> dict:
+    """A task's metrics without the provenance keys (evaluation.json carries its own once)."""
+    keys = ("schema_version", "command", "git_commit", "split", "data_fingerprint", "versions", "hardware", "created_at")
+    return {k: v for k, v in metrics.items() if k not in keys}
+
+
+def _train_seconds(run) -> float | None:
+    import json
+
+    if run.timings.get("train_seconds") is not None or run.timings.get("fit_seconds") is not None:
+        return run.timings.get("train_seconds", run.timings.get("fit_seconds"))
+    training = run.path / "training.json"
+    if training.is_file():
+        saved = json.loads(training.read_text())
+        return saved.get("train_seconds", saved.get("fit_seconds"))
+    return None
+
+
+def inspect_pictures(runs: dict, pictures: list[dict], batch_size: int = 16, progress: bool = True) -> dict:
+    """Every run on every test picture in one pass: the cross-task table and images/s of each model and of the
+    whole inspection (decoding included)."""
+    inspector = Inspector({task: run.predictor() for task, run in runs.items()}, batch_size)
+    paths = [p["path"] for p in pictures]
+    started = time.perf_counter()
+    records = list(inspector.iter_pairs(paths, progress=progress))
+    seconds = time.perf_counter() - started
+    table = []
+    for picture, (record, _) in zip(pictures, records):
+        table.append(cross_row(picture, record))
+    count = len(paths)
+    return {
+        "rows": table,
+        "images_per_second": {**{t: round(count / s, 1) for t, s in inspector.predict_seconds.items()},
+                              "inspection": round(count / seconds, 1)},
+        "batch_size": batch_size, "pictures": count, "novel_rule": inspector.novel_rule,
+    }
+
+
+def cross_row(picture: dict, record: dict) -> dict:
+    """A row of the per-picture cross-task table: truth, each task's answer, and whether they agree."""
+    row = {"picture_id": picture["picture_id"], "path": picture["path"], "true_class": picture["class"],
+           "true_boxes": len(picture["boxes"])}
+    if "error" in record:
+        return {**row, "error": record["error"]}
+    cls, det, ano = record.get("classification"), record.get("detection"), record.get("anomaly")
+    if cls:
+        row.update({"class": cls["class"], "confidence": round(cls["confidence"], 4),
+                    "class_correct": cls["class"] == picture["class"]})
+    if det is not None:
+        boxes = det["boxes"]
+        row.update({"boxes": len(boxes), "box_classes": sorted({b["class"] for b in boxes})})
+        if boxes:
+            top = max(boxes, key=lambda b: b["confidence"])["class"]
+            row["top_box_class"] = top
+            if cls:
+                row["boxes_agree"] = top == cls["class"]
+    if ano:
+        row.update({"anomaly_score": round(ano["score"], 4), "is_anomalous": ano["is_anomalous"]})
+    if "novel" in record:
+        row["novel"] = record["novel"]
+    return row
+
+
+def references(split: str) -> dict:
+    """The reference numbers shown beside ours, each with its split (comparable only where it equals ours)."""
+    refs = {task: {**ref, "same_split": ref["split"] == split} for task, ref in REFERENCES.items()}
+    detection = Path(__file__).resolve().parents[2] / "scripts" / "benchmarks" / "results" / "detection.json"
+    if detection.is_file():
+        import json
+
+        saved = json.loads(detection.read_text())
+        refs["detection"] = {"what": "scripts/benchmarks/results/detection.json (real NEU-DET)", "split": "kaggle-det",
+                             "same_split": split == "kaggle-det",
+                             "headline": {"part": saved.get("headline_part"), "variant": saved.get("headline_variant"),
+                                          "map50": saved["kaggle_det"]["map50"],
+                                          "map50_95": saved["kaggle_det"]["map50_95"]},
+                             "baseline": saved.get("baseline")}
+    return refs
