@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
+from shared.suite.figures import save  # noqa: E402
 
 
 
@@ -62,11 +63,7 @@ def loco_roc_png(result: dict, path: Path) -> Path:
     ax.set(xlabel="false positive rate", ylabel="true positive rate",
            title=f"held-out class ROC (mean AUROC {result['mean_auroc']:.3f})")
     ax.legend(loc="lower right", fontsize=7)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def loco_heatmaps_png(result: dict, boxes: dict, path: Path) -> Path:
@@ -90,8 +87,4 @@ def loco_heatmaps_png(result: dict, boxes: dict, path: Path) -> Path:
             ax.add_patch(Rectangle((box["xmin"], box["ymin"]), box["xmax"] - box["xmin"], box["ymax"] - box["ymin"],
                                    fill=False, edgecolor="white", linewidth=1.2))
         ax.set_title(f"{name}\nscore {saved['scores'][k]:.2f}", fontsize=7)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

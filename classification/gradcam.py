@@ -11,6 +11,7 @@ from PIL import Image
 from shared.datasets.images import decode_input, expand_image_inputs, load_image, resize_rgb, to_rgb
 from shared.suite.errors import DataError
 from shared.suite.predictor import input_name, picture_stem
+from shared.suite.figures import save  # noqa: E402
 
 
 def _parts(model: keras.Model):
@@ -90,11 +91,7 @@ def overlay_png(result: dict, path: str | Path, alpha: float = 0.45) -> Path:
     for ax in axes:
         ax.axis("off")
     fig.suptitle(f"Grad-CAM: {result['class']} ({result['confidence']:.1%})", fontsize=10)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)
 
 
 def gradcam_grid_png(run, paths: list, path: str | Path, truth: list[str] | None = None) -> Path:
@@ -115,8 +112,4 @@ def gradcam_grid_png(run, paths: list, path: str | Path, truth: list[str] | None
                      color="red" if wrong else "black")
         ax.axis("off")
     fig.suptitle("Grad-CAM: where the predicted class comes from", fontsize=9)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return save(fig, path)

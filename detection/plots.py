@@ -9,6 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
+from shared.suite.figures import save  # noqa: E402
 
 COLORS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
           (70, 240, 240), (240, 50, 230)]
@@ -69,10 +70,7 @@ def ap_bars_png(metrics: dict, path: Path) -> Path:
     ax.set(ylim=(0, 1), ylabel="AP", title=f"mAP50 {metrics['map50']:.3f}, mAP50-95 {metrics['map50_95']:.3f}")
     ax.tick_params(axis="x", labelsize=7, rotation=20)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, path)
 
 
 def boxes_grid_png(run, pictures: list[dict], path: Path, count: int = 8) -> Path:
