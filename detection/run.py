@@ -44,9 +44,17 @@ class DetectorRun(Run):
     MODEL_FILE = "model.pt"
 
     def data_yaml(self) -> Path:
+        """The run's YOLO view of its split; rebuilt from recipe.data when it was left behind (a run folder copied
+        without its data), provided that data has the fingerprint the run was trained on."""
         path = self.path / "data" / "data.yaml"
         if not path.is_file():
-            raise DataError(path, "the run's YOLO data view is missing; re-run `defectlab detection train` for it")
+            if not self.recipe.data or not Path(self.recipe.data).exists():
+                raise DataError(path, "the run's YOLO data view is missing and its dataset "
+                                      f"{self.recipe.data or '(none)'} is not here; pass the dataset with --data")
+            from .data import prepare_data
+
+            data = prepare_data(self.recipe, self.path / "data")
+            self.check_same_data(data.info(self.recipe)["data_fingerprint"])
         return path
 
     def evaluate(self, side: str = "test", tta: bool = False) -> dict:

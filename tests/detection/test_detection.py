@@ -221,3 +221,20 @@ def test_benchmark_part_keeps_the_learning_curve(tmp_path):
     curve = bench.learning_curve(csv)
     assert curve == {"epoch": [1, 2], "seconds": [5.5, 11.0], "train_box_loss": [2.0, 1.5], "valid_map50_95": [0.1, 0.2]}
     assert bench.learning_curve(tmp_path / "absent.csv") == {}
+
+
+def test_a_run_copied_without_its_data_view_rebuilds_it_from_the_same_data(det_run, tmp_path):
+    import shutil
+
+    from detection.run import load
+
+    copy = Path(shutil.copytree(det_run, tmp_path / "copy", ignore=shutil.ignore_patterns("data")))
+    assert not (copy / "data").exists()
+    metrics = load(copy).evaluate("test")
+    assert metrics["map50"] == json.loads((det_run / "metrics.json").read_text())["map50"]
+    config = json.loads((copy / "config.json").read_text())
+    config["data"] = str(tmp_path / "elsewhere")
+    (copy / "config.json").write_text(json.dumps(config))
+    shutil.rmtree(copy / "data")
+    with pytest.raises(DataError, match="data view is missing and its dataset .* is not here"):
+        load(copy).evaluate("test")
