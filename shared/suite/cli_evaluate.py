@@ -52,7 +52,8 @@ def register(tasks, common) -> None:
 def run_evaluate(args) -> int:
     from .evaluate import evaluate_suite
 
-    command = "defectlab " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    script = sys.argv[0].endswith(".py")  # python scripts/evaluate.py ... or defectlab evaluate ...
+    command = shlex.join(["python", sys.argv[0], *sys.argv[1:]] if script else ["defectlab", *sys.argv[1:]])
     result = evaluate_suite(args.data, args.split, task_pairs(args.runs, "--runs"), args.runs_root, args.out,
                             args.train_missing, task_pairs(args.preset, "--preset"), args.tasks, args.batch_size,
                             command=command)
