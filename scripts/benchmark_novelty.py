@@ -71,6 +71,7 @@ def measure(data: Path, runs: Path, classes: list[str] | None = None) -> dict:
     index, _ = read_dataset(data, progress=False)
     index = index.assign(side=make_split(index, "kaggle-det").to_numpy())
     pictures = index.drop_duplicates("picture_id").set_index("picture_id")  # one copy per picture for features
+    picture_of = dict(zip(index["path"], index["picture_id"]))
     recipe = anomaly_task.Recipe.from_preset("texture-knn")
     loco = run_protocol(data, "loco", recipe, runs, classes=classes, progress=True)
     features = dict(zip(pictures.index, lite0_features(list(pictures["path"]))))
@@ -78,7 +79,7 @@ def measure(data: Path, runs: Path, classes: list[str] | None = None) -> dict:
     for held_out in classes or class_names(index):
         saved = np.load(Path(loco["per_class"][held_out]["run"]) / "scores.npz")
         threshold = anomaly_task.load(loco["per_class"][held_out]["run"]).threshold
-        test_ids = [_picture_of(path, index) for path in saved["paths"]]
+        test_ids = [picture_of[path] for path in saved["paths"]]
         novel = saved["labels"] == 1
         train = pictures[(pictures["side"] == "train") & (pictures["class_name"] != held_out)]
         model = LogisticRegression(max_iter=2000, C=1.0).fit(np.stack([features[i] for i in train.index]),
@@ -106,9 +107,6 @@ def measure(data: Path, runs: Path, classes: list[str] | None = None) -> dict:
                           "known classes' kaggle-det train pictures",
             "note": "the rule was fixed before this measurement; best_mean_f1_rule is reported, not adopted"}
 
-
-def _picture_of(path: str, index) -> str:
-    return index.loc[index["path"] == path, "picture_id"].iloc[0]
 
 
 def main(argv=None) -> int:

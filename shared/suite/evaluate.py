@@ -17,7 +17,7 @@ from ..datasets.splits import make_split
 from . import registry
 from .errors import DataError
 from .inspect import Inspector
-from .provenance import plain, provenance, write_result
+from .provenance import PROVENANCE_KEYS, plain, with_provenance, write_json
 
 SCHEMA = "defectlab.evaluation/1"
 REFERENCES = {
@@ -96,11 +96,10 @@ def evaluate_suite(data, split: str = "kaggle-det", runs: dict | None = None, ru
                     "evaluation_seconds": round(time.perf_counter() - started, 1)},
         "references": references(split),
     }
-    result = {**provenance(split=f"{split} (test side, {len(pictures)} pictures)", index=index, command=command),
-              **result}
+    result = with_provenance(result, split=f"{split} (test side, {len(pictures)} pictures)", index=index,
+                             command=command)
     validate(result)
-    path = write_result(out / "evaluation.json", result, split=f"{split} (test side, {len(pictures)} pictures)",
-                        index=index, command=command)
+    path = write_json(out / "evaluation.json", result)
     from .report import write_report
 
     result["report"] = str(write_report(path, out / "report.html"))
@@ -123,20 +122,16 @@ def validate(result: dict) -> None:
 
 def without_provenance(metrics: dict) -> dict:
     """A task's metrics without the provenance keys (evaluation.json carries its own once)."""
-    keys = ("schema_version", "command", "git_commit", "split", "data_fingerprint", "versions", "hardware", "created_at")
-    return {k: v for k, v in metrics.items() if k not in keys}
+    return {k: v for k, v in metrics.items() if k not in PROVENANCE_KEYS}
 
 
 def _train_seconds(run) -> float | None:
+    """From the live run's timings, else its training.json (anomaly runs name it fit_seconds)."""
     import json
 
-    if run.timings.get("train_seconds") is not None or run.timings.get("fit_seconds") is not None:
-        return run.timings.get("train_seconds", run.timings.get("fit_seconds"))
     training = run.path / "training.json"
-    if training.is_file():
-        saved = json.loads(training.read_text())
-        return saved.get("train_seconds", saved.get("fit_seconds"))
-    return None
+    timings = run.timings or (json.loads(training.read_text()) if training.is_file() else {})
+    return timings.get("train_seconds", timings.get("fit_seconds"))
 
 
 def inspect_pictures(runs: dict, pictures: list[dict], batch_size: int = 16, progress: bool = True) -> dict:

@@ -16,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 SCHEMA_VERSION = 1
+PROVENANCE_KEYS = ("schema_version", "command", "git_commit", "split", "data_fingerprint", "versions", "hardware",
+                   "created_at")  # what provenance() returns
 TRACKED_PACKAGES = ("numpy", "pandas", "pillow", "scikit-learn", "tensorflow", "keras", "torch", "torchvision",
                     "ultralytics", "anomalib", "timm", "lightning", "onnxruntime")
 
@@ -108,9 +110,14 @@ def with_provenance(payload: dict, **provenance_args) -> dict:
 
 def write_result(path: str | Path, payload: dict, **provenance_args) -> Path:
     """Write payload with provenance keys in front (payload keys win). Parent folders are created."""
+    return write_json(path, with_provenance(payload, **provenance_args))
+
+
+def write_json(path: str | Path, payload: dict) -> Path:
+    """A result that already carries its provenance, as indented JSON. Parent folders are created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(with_provenance(payload, **provenance_args), indent=2, default=plain) + "\n")
+    path.write_text(json.dumps(payload, indent=2, default=plain) + "\n")
     return path
 
 
