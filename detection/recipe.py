@@ -24,6 +24,9 @@ class DetectorRecipe(Recipe):
     backbone_imagenet: bool = option(True, "false: the same backbone randomly initialised (the ablation)")
     frozen_blocks: int = option(2, "Lite backbone: stem and this many first blocks keep their ImageNet weights "
                                    "(0 = train all)", choices=(0, 1, 2, 3))
+    head: str = option("yolov8", "Lite backbone: the neck and head put on it, YOLOv8n's or YOLO26n's (NMS-free, "
+                                 "ultralytics' yolo26.yaml); stock models pick theirs with model=",
+                       choices=("yolov8", "yolo26"))
     pretrained: str = option("", "a local .pt whose matching layers (name and shape) start the detector")
     pretrain_epochs: int = option(0, "first train the backbone as a classifier of the train pictures for this many "
                                      "epochs (0 = from scratch)")
@@ -38,6 +41,9 @@ class DetectorRecipe(Recipe):
         if self.backbone and self.pretrain_epochs > 0:
             raise ValueError("detection recipe: an ImageNet backbone and in-domain pretraining are alternatives; "
                              "pick one")
+        if self.head != "yolov8" and not self.backbone:
+            raise ValueError("detection recipe: head= applies to a Lite backbone; a stock YOLO26n is "
+                             "model=yolo26n.yaml")
 
 
 PRESETS = {
@@ -58,6 +64,12 @@ PRESETS = {
     "lite0-random": {"backbone": "efficientnet_lite0", "backbone_imagenet": False},
     # the same with every block trained (worth it where compute is cheap: GPU)
     "lite0-unfrozen": {"backbone": "efficientnet_lite0", "frozen_blocks": 0},
+    # the bigger bundled backbones, every block trained (GPU routes)
+    "lite1-unfrozen": {"backbone": "efficientnet_lite1", "frozen_blocks": 0},
+    "lite2-unfrozen": {"backbone": "efficientnet_lite2", "frozen_blocks": 0},
+    # YOLO26n's end-to-end head and loss on the Lite0 backbone, and the stock YOLO26n as its control
+    "lite0-yolo26": {"backbone": "efficientnet_lite0", "frozen_blocks": 0, "head": "yolo26"},
+    "yolo26n-320": {"model": "yolo26n.yaml"},
     # a CPU recipe that fits in about two hours on 2 cores
     "cpu": {"image_size": 224, "epochs": 50, "batch_size": 16, "workers": 2},
     "cpu-lite0-imagenet": {"image_size": 224, "epochs": 50, "batch_size": 16, "workers": 2,

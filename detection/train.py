@@ -38,7 +38,7 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
 
         register()  # ultralytics parses the architecture file, also when it resumes
         architecture = str(write_model_yaml(run_dir / "model.yaml", recipe.backbone, len(data.classes),
-                                            recipe.backbone_imagenet, recipe.frozen_blocks))
+                                            recipe.backbone_imagenet, recipe.frozen_blocks, recipe.head))
     model = ul.YOLO(str(last) if resume else architecture)
     with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
         model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,

@@ -238,3 +238,33 @@ def test_a_run_copied_without_its_data_view_rebuilds_it_from_the_same_data(det_r
     shutil.rmtree(copy / "data")
     with pytest.raises(DataError, match="data view is missing and its dataset .* is not here"):
         load(copy).evaluate("test")
+
+
+def test_yolo26_head_on_a_lite1_backbone_from_the_cli(synthetic_root, tmp_path, capsys):
+    """head=yolo26 puts YOLO26n's end-to-end head on the Lite stages: trains offline from the CLI, keeps the
+    bundled Lite1 ImageNet stem, reloads from its folder and exports to ONNX with the same outputs."""
+    import torch
+
+    from backbones import create_lite
+    from detection import task
+    from detection.export import export_checked
+    from shared.suite.cli import main
+
+    with network_blocked():
+        assert main(["detection", "train", f"data={synthetic_root / 'NEU-DET'}", "preset=lite1-unfrozen", "head=yolo26",
+                     "image_size=64", "epochs=1", "batch_size=16", "workers=0", "cache=", f"out={tmp_path}",
+                     "name=l1h26"]) == 0
+        run = task.load(tmp_path / "l1h26")
+        _, difference = export_checked(run)
+    architecture = (run.path / "model.yaml").read_text()
+    assert "efficientnet_lite1" in architecture and "end2end: true" in architecture and "C2PSA" in architecture
+    assert difference < 1e-3
+    saved = torch.load(run.path / "model.pt", weights_only=True)
+    assert saved["model.0.stem.0.weight"].shape == create_lite("efficientnet_lite1").conv_stem.weight.shape
+
+
+def test_head_applies_to_a_lite_backbone_only():
+    from detection import task
+
+    with pytest.raises(ValueError, match="model=yolo26n.yaml"):
+        task.Recipe.from_preset("smoke", head="yolo26")
