@@ -49,8 +49,14 @@ class AnomalyRun(Run):
             self.check_same_data(self.data.info["data_fingerprint"])
         return self.data
 
-    def predictor(self, batch_size: int | None = None) -> AnomalyPredictor:
-        return AnomalyPredictor(self.model, self.threshold, self.recipe.image_size, self.recipe.backbone,
+    def predictor(self, batch_size: int | None = None, onnx: bool = False) -> AnomalyPredictor:
+        """onnx: the exported model.onnx under ONNX Runtime (`defectlab anomaly export RUN`, texture-knn)."""
+        model = self.model
+        if onnx:
+            from .export import ONNX_FILE, OnnxAnomalyModel
+
+            model = OnnxAnomalyModel(self.path / ONNX_FILE)
+        return AnomalyPredictor(model, self.threshold, self.recipe.image_size, self.recipe.backbone,
                                 batch_size or self.recipe.batch_size)
 
     def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -24,11 +24,13 @@ those classes are fitted; test pictures of all classes scored; boxes are the mas
 normal training pictures is held out to set the threshold (threshold_quantile of their scores).
 """
 EVALUATE_OPTIONS: dict = {}
-PREDICT_OPTIONS: dict = {}
+PREDICT_OPTIONS = {"onnx": (bool, False, "run the exported model.onnx with ONNX Runtime (texture-knn; about 5x "
+                                         "faster on a CPU)")}
 
 
 train = lazy("anomaly.train:train")   # (recipe, progress=True) -> Run
 load = lazy("anomaly.run:load")      # (path) -> Run, safe loaders only
+export = lazy("anomaly.export:export_checked")  # (run) -> (model.onnx, max relative |PyTorch - ONNX Runtime|)
 
 
 def summary(metrics: dict) -> str:

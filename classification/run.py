@@ -43,8 +43,14 @@ class ClassifierRun(Run):
                 raise ValueError(f"dataset classes {self.data.classes} differ from the model's {self.classes}")
         return self.data
 
-    def predictor(self, tta: bool = False, batch_size: int = 32) -> ClassifierPredictor:
-        return ClassifierPredictor(self.model, self.classes, self.recipe.image_size, tta, batch_size)
+    def predictor(self, tta: bool = False, batch_size: int = 32, onnx: bool = False) -> ClassifierPredictor:
+        """onnx: the exported model.onnx under ONNX Runtime (`defectlab classification export RUN`)."""
+        model = self.model
+        if onnx:
+            from .export import ONNX_FILE, OnnxClassifier
+
+            model = OnnxClassifier(self.path / ONNX_FILE)
+        return ClassifierPredictor(model, self.classes, self.recipe.image_size, tta, batch_size)
 
     def evaluate(self, side: str = "test", tta: bool = False, progress: bool = False) -> dict:
         """Accuracy, per-class precision / recall / F1, confusion matrix, mistakes on one side of the run's split;

@@ -17,13 +17,16 @@ EXAMPLES = """examples:
   defectlab classification evaluate runs/classification/lite0-finetune-kaggle-cls-seed0 --tta
   defectlab classification predict RUN image.bmp more_images/ --out runs/cls-pred
   defectlab classification explain RUN image.bmp --out runs/gradcam        Grad-CAM heatmaps
+  defectlab classification export RUN                                      ONNX, checked against Keras
 """
 EVALUATE_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns (files get a tta_ prefix)")}
-PREDICT_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns")}
+PREDICT_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns"),
+                   "onnx": (bool, False, "run the exported model.onnx with ONNX Runtime (about 3x faster on a CPU)")}
 
 
 train = lazy("classification.train:train")   # (recipe, progress=True) -> Run
 load = lazy("classification.run:load")      # (path) -> Run, safe loaders only
+export = lazy("classification.export:export_checked")  # (run) -> (model.onnx, max |Keras - ONNX Runtime|)
 
 
 def summary(metrics: dict) -> str:

@@ -29,6 +29,7 @@ PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
 
 train = lazy("detection.train:train")   # (recipe, progress=True) -> Run
 load = lazy("detection.run:load")      # (path) -> Run, safe loaders only
+export = lazy("detection.export:export_checked")  # (run) -> (model.onnx, max |PyTorch - ONNX Runtime|)
 
 
 def summary(metrics: dict) -> str:
@@ -49,22 +50,3 @@ def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
         "AP50 per class (test)": ap_bars_png(metrics, plots / "ap_per_class.png"),
         "confusion matrix (test)": plots / "confusion.png",
         "test pictures: true boxes white, predicted in colour": boxes_grid_png(run, pictures, plots / "test_boxes.png")}}
-
-
-def register_verbs(verbs, common) -> None:
-    from pathlib import Path
-
-    export = verbs.add_parser("export", help="export to ONNX and check it against PyTorch",
-                              description="Write RUN/model.onnx (fixed input size) and print the largest difference "
-                                          "between PyTorch and ONNX Runtime outputs on random inputs.")
-    export.add_argument("run", type=Path, help="run folder")
-    common(export)
-    export.set_defaults(handler=_export)
-
-
-def _export(args) -> int:
-    from .export import export_checked
-
-    path, difference = export_checked(load(args.run))
-    print(f"ONNX model: {path}; max |PyTorch - ONNX Runtime| on random input: {difference:.2e}")
-    return 0

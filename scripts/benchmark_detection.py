@@ -76,7 +76,8 @@ def part(args) -> dict:
     from detection import task
     from detection.export import to_onnx
 
-    budget = f"t{round(args.hours * 60)}min" if args.hours else f"e{args.epochs}"
+    # budgets in seconds: minutes rounded made 0.09 h and 0.1 h the same name (parts t6min-...-gpu, -gpu5)
+    budget = f"t{round(args.hours * 3600)}s" if args.hours else f"e{args.epochs}"
     extra = {"time": args.hours} if args.hours else {}
     recipe = task.Recipe.from_preset(args.preset, data=str(args.data), epochs=args.epochs, image_size=args.imgsz,
                                      batch_size=args.batch, device=args.device, seed=args.seed, out=str(args.runs),

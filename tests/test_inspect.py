@@ -94,3 +94,35 @@ def test_streaming_inspect_of_hundreds_of_pictures_keeps_memory_flat(runs, class
     assert seen == len(list(folder.glob("*.jpg"))) >= 300
     settled = rss[3]  # after the first batches: lazy allocations, caches and thread pools are in place
     assert max(rss[3:]) - settled < 60, [round(r) for r in rss]
+
+
+def test_onnx_inspection_agrees_with_the_frameworks(runs, classification_data, synthetic_root, tmp_path, capsys):
+    """inspect --onnx exports what has no model.onnx yet (each export checked), then agrees with the frameworks:
+    same classes and flags, probabilities, scores and box confidences equal to 1e-3."""
+    import shutil
+
+    from anomaly import task as anomaly_task
+    from shared.suite.cli import main
+    from shared.suite.inspect import Inspector
+
+    copies = {task: shutil.copytree(runs[task], tmp_path / task) for task in ("classification", "detection")}
+    for task in copies:
+        (copies[task] / "model.onnx").unlink(missing_ok=True)
+    recipe = anomaly_task.Recipe.from_preset("demo", data=str(classification_data), image_size=64,
+                                             out=str(tmp_path), name="knn")
+    copies["anomaly"] = anomaly_task.train(recipe, progress=False).path
+    images = sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("inclusion_1*.jpg"))[:4]
+    framework = Inspector.from_runs(copies, batch_size=4).inspect(images)
+    assert main(["anomaly", "export", str(copies["anomaly"])]) == 0
+    assert "framework - ONNX Runtime|" in capsys.readouterr().out
+    onnx = Inspector.from_runs(copies, batch_size=4, onnx=True).inspect(images)
+    assert all((copies[task] / "model.onnx").is_file() for task in copies)
+    for a, b in zip(framework, onnx):
+        assert a["classification"]["class"] == b["classification"]["class"]
+        assert all(abs(p - b["classification"]["probabilities"][c]) < 1e-3
+                   for c, p in a["classification"]["probabilities"].items())
+        assert a["anomaly"]["is_anomalous"] == b["anomaly"]["is_anomalous"]
+        assert abs(a["anomaly"]["score"] - b["anomaly"]["score"]) < 1e-3 * max(1, abs(a["anomaly"]["score"]))
+        strong = [x for x in a["detection"]["boxes"] if x["confidence"] > 0.3]
+        assert [x["class"] for x in strong] == [x["class"] for x in b["detection"]["boxes"][:len(strong)]]
+    assert main(["classification", "predict", str(copies["classification"]), str(images[0]), "--onnx"]) == 0

@@ -127,6 +127,15 @@ def _register_task(tasks, name: str) -> None:
     _common(predict)
     predict.set_defaults(handler=_predict, spec=spec)
 
+    if hasattr(spec, "export"):
+        export = verbs.add_parser("export", help="export to ONNX and check it against the framework",
+                                  description="Write RUN/model.onnx and print the largest difference between the "
+                                              "framework's and ONNX Runtime's outputs on seeded random pictures. "
+                                              "Then `predict --onnx` and `defectlab inspect --onnx` use it.")
+        export.add_argument("run", type=Path, help="run folder")
+        _common(export)
+        export.set_defaults(handler=_export, spec=spec)
+
     if hasattr(spec, "register_verbs"):
         spec.register_verbs(verbs, _common)
 
@@ -211,6 +220,12 @@ def _evaluate(args) -> int:
         run.recipe = dataclasses.replace(run.recipe, data=args.data)
     metrics = run.evaluate(args.side, **_options(args, spec.EVALUATE_OPTIONS))
     print(spec.summary(metrics))
+    return 0
+
+
+def _export(args) -> int:
+    path, difference = args.spec.export(args.spec.load(args.run))
+    print(f"ONNX model: {path}; max |{args.spec.TASK} framework - ONNX Runtime| on random input: {difference:.2e}")
     return 0
 
 

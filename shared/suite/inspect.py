@@ -62,8 +62,17 @@ class Inspector:
         self.predict_seconds = {}  # per task, accumulated: each model's own time on the pictures
 
     @classmethod
-    def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16) -> "Inspector":
-        return cls({task: registry.task(task).load(path).predictor() for task, path in runs.items()}, batch_size)
+    def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16, onnx: bool = False) -> "Inspector":
+        """onnx: every model under ONNX Runtime, exported first (and checked) where a run has no model.onnx yet."""
+        predictors = {}
+        for task, path in runs.items():
+            spec = registry.task(task)
+            run = spec.load(path)
+            if onnx and not (run.path / "model.onnx").is_file():
+                exported, difference = spec.export(run)
+                print(f"[{task}] exported {exported} (max |framework - ONNX Runtime| {difference:.1e})")
+            predictors[task] = run.predictor(onnx=True) if onnx else run.predictor()
+        return cls(predictors, batch_size)
 
     def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:
         """(record, decoded picture or None) in input order, batch by batch (memory bounded by batch_size)."""

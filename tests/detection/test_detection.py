@@ -97,7 +97,7 @@ def test_cli_evaluate_predict_export_offline(det_run, synthetic_root, tmp_path, 
         assert main(["detection", "export", str(det_run)]) == 0
         assert main(["detection", "predict", str(det_run), image, "--onnx", "--out", str(tmp_path / "o")]) == 0
     out = capsys.readouterr().out
-    assert "test: mAP50" in out and "max |PyTorch - ONNX Runtime|" in out
+    assert "test: mAP50" in out and "framework - ONNX Runtime|" in out
     assert json.loads((tmp_path / "p" / "predictions.json").read_text())[0]["image"] == image
     assert (tmp_path / "p" / "pictures" / "inclusion_2.png").is_file()
 

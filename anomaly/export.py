@@ -1,0 +1,83 @@
+"""Deployment: the texture-knn anomaly model as ONNX (torch's exporter), run with ONNX Runtime, and checked against
+PyTorch on the same input. Only texture-knn: the anomalib models keep their own export paths."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from torch import nn
+
+from shared.suite.errors import DataError
+
+from .models import to_input
+
+ONNX_FILE = "model.onnx"
+
+
+class ScoreAndMap(nn.Module):
+    """TextureKnnModel's inference as tensors in, tensors out: (score N, anomaly map N x 1 x S x S). The distance
+    to the memory bank is written as |a|^2 - 2ab + |b|^2 (one matrix product), which every ONNX opset knows."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor):
+        m = self.model
+        stages = m.feature_extractor(x)
+        z = (m.describe(stages) - m.center) / m.scale
+        squared = (z * z).sum(1, keepdim=True) - 2 * z @ m.memory_bank.T + (m.memory_bank ** 2).sum(1)[None]
+        k = min(m.num_neighbors, len(m.memory_bank))
+        score = squared.clamp_min(0).sqrt().topk(k, dim=1, largest=False).values.mean(1)
+        return score, m.anomaly_map(stages, x.shape[-2:])
+
+
+def to_onnx(run) -> Path:
+    """run.path/model.onnx: normalised float32 N x 3 x S x S -> (score, anomaly map); batch size free."""
+    if run.recipe.model != "texture-knn":
+        raise DataError(run.path, f"ONNX export supports the texture-knn model, not {run.recipe.model}")
+    path = run.path / ONNX_FILE
+    size = run.recipe.image_size
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about Python ints taken from shapes
+        torch.onnx.export(ScoreAndMap(run.model.eval()), (torch.zeros(1, 3, size, size),), str(path),
+                          input_names=["image"], output_names=["score", "map"], opset_version=17, dynamo=False,
+                          dynamic_axes={"image": {0: "n"}, "score": {0: "n"}, "map": {0: "n"}})
+    return path
+
+
+class OnnxAnomalyModel:
+    """model.onnx behind what anomaly.models.score uses of a torch model: eval() and a call returning
+    pred_score and anomaly_map."""
+
+    def __init__(self, path: str | Path):
+        import onnxruntime
+
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(path, f"no ONNX model yet; run `defectlab anomaly export {path.parent}` first")
+        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def eval(self):
+        return self
+
+    def __call__(self, x: torch.Tensor) -> SimpleNamespace:
+        score, anomaly_map = self.session.run(None, {"image": x.numpy().astype("float32")})
+        return SimpleNamespace(pred_score=torch.from_numpy(score), anomaly_map=torch.from_numpy(anomaly_map))
+
+
+def export_checked(run, samples: int = 4, seed: int = 0) -> tuple[Path, float]:
+    """Export, then the largest |PyTorch - ONNX Runtime| difference of scores and maps on seeded random pictures
+    (relative to the largest PyTorch value, as scores and maps have their own scales)."""
+    path = to_onnx(run)
+    size = run.recipe.image_size
+    pictures = np.random.default_rng(seed).integers(0, 256, (samples, size, size, 3), dtype=np.uint8)
+    x = to_input(pictures, run.recipe.backbone)
+    with torch.no_grad():
+        expected = run.model.eval()(x)
+    got = OnnxAnomalyModel(path)(x)
+    return path, max(float((expected.pred_score - got.pred_score).abs().max() / expected.pred_score.abs().max()),
+                     float((expected.anomaly_map - got.anomaly_map).abs().max() / expected.anomaly_map.abs().max()))

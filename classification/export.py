@@ -1,0 +1,48 @@
+"""Deployment: the Keras classifier as ONNX (Keras' own exporter, tf2onnx underneath), run with ONNX Runtime,
+and checked against Keras on the same input."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from shared.suite.errors import DataError
+
+ONNX_FILE = "model.onnx"
+
+
+def to_onnx(run) -> Path:
+    """run.path/model.onnx: float32 N x S x S x 3 pictures in 0..255 -> class logits (batch size free)."""
+    path = run.path / ONNX_FILE
+    with contextlib.redirect_stdout(io.StringIO()):  # tf2onnx reports every rewrite
+        run.model.export(str(path), format="onnx", verbose=False)
+    return path
+
+
+class OnnxClassifier:
+    """model.onnx behind the one method the predictor uses of a Keras model: predict(x, batch_size, verbose)."""
+
+    def __init__(self, path: str | Path):
+        import onnxruntime
+
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(path, f"no ONNX model yet; run `defectlab classification export {path.parent}` first")
+        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def predict(self, x: np.ndarray, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        x = np.asarray(x, dtype="float32")
+        return np.concatenate([self.session.run(None, {self.input: x[i:i + batch_size]})[0]
+                               for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0, 0), "float32")
+
+
+def export_checked(run, samples: int = 4, seed: int = 0) -> tuple[Path, float]:
+    """Export, then the largest |Keras - ONNX Runtime| logit difference on seeded random pictures."""
+    size = run.recipe.image_size
+    images = np.random.default_rng(seed).uniform(0, 255, (samples, size, size, 3)).astype("float32")
+    keras_out = np.asarray(run.model.predict(images, verbose=0))  # also builds a freshly loaded model for export
+    path = to_onnx(run)
+    return path, float(np.abs(keras_out - OnnxClassifier(path).predict(images)).max())
