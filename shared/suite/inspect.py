@@ -57,12 +57,16 @@ def is_novel(record: dict, rule: dict = NOVEL_RULE) -> bool | None:
 
 
 class Inspector:
-    def __init__(self, predictors: dict, batch_size: int = 16, novel_rule: dict = NOVEL_RULE):
+    def __init__(self, predictors: dict, batch_size: int = 16, novel_rule: dict = NOVEL_RULE, threads: bool = False):
         self.predictors, self.batch_size, self.novel_rule = predictors, batch_size, novel_rule
+        # threads: the models of a batch run at once, one thread each (a predictor stays in one thread at a time),
+        # so that one model's Python steps overlap another's native kernels on the other core
+        self.threads = threads
         self.predict_seconds = {}  # per task, accumulated: each model's own time on the pictures
 
     @classmethod
-    def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16, onnx: bool = False) -> "Inspector":
+    def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16, onnx: bool = False,
+                  threads: bool = False) -> "Inspector":
         """onnx: every model under ONNX Runtime, exported first (and checked) where a run has no model.onnx yet."""
         predictors = {}
         for task, path in runs.items():
@@ -72,7 +76,7 @@ class Inspector:
                 exported, difference = spec.export(run)
                 print(f"[{task}] exported {exported} (max |framework - ONNX Runtime| {difference:.1e})")
             predictors[task] = run.predictor(onnx=True) if onnx else run.predictor()
-        return cls(predictors, batch_size)
+        return cls(predictors, batch_size, threads=threads)
 
     def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:
         """(record, decoded picture or None) in input order, batch by batch (memory bounded by batch_size)."""
@@ -90,10 +94,13 @@ class Inspector:
                     pairs.append(({**record, "width": int(image.shape[1]), "height": int(image.shape[0])}, image))
             ready = [(record, image) for record, image in pairs if image is not None]
             if ready:
-                for task, predictor in self.predictors.items():
-                    started = time.perf_counter()
-                    results = predictor.predict_arrays([image for _, image in ready])
-                    self.predict_seconds[task] = self.predict_seconds.get(task, 0.0) + time.perf_counter() - started
+                arrays = [image for _, image in ready]
+                if self.threads:
+                    futures = {task: self._pool().submit(self._timed, task, arrays) for task in self.predictors}
+                    answers = {task: future.result() for task, future in futures.items()}
+                else:
+                    answers = {task: self._timed(task, arrays) for task in self.predictors}
+                for task, results in answers.items():
                     for (record, _), result in zip(ready, results):
                         record[task] = result
                 for record, _ in ready:
@@ -103,6 +110,19 @@ class Inspector:
             bar.update(len(pairs))
             yield from pairs
         bar.close()
+
+    def _timed(self, task: str, arrays: list) -> list[dict]:
+        started = time.perf_counter()
+        results = self.predictors[task].predict_arrays(arrays)
+        self.predict_seconds[task] = self.predict_seconds.get(task, 0.0) + time.perf_counter() - started
+        return results
+
+    def _pool(self):
+        if getattr(self, "_executor", None) is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(len(self.predictors), thread_name_prefix="inspect")
+        return self._executor
 
     def inspect(self, images, progress: bool = False) -> list[dict]:
         return [_public(record) for record, _ in self.iter_pairs(images, progress)]

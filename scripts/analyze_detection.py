@@ -1,0 +1,123 @@
+"""Where the detector fails: its weakest classes (crazing and rolled-in scale on NEU-DET) beside the others, on the
+test side of its split. For every class: what the true boxes look like (size, shape, how many a picture holds) and
+what became of each true box under the predictions a user gets (confidence >= 0.25, the run's TTA choice):
+  found       a box of its class with IoU >= 0.5
+  loose       only boxes of its class with IoU 0.1-0.5: drawn, but split or merged differently from the annotation
+  wrong class a box of another class with IoU >= 0.5 and none of its own
+  missed      nothing of any class overlaps it by IoU >= 0.1
+Writes results/detection_weak_classes.json and a picture of typical misses (true boxes white, predicted in colour).
+
+  python scripts/analyze_detection.py --data ../shared/data/NEU-DET --run runs/gpu/lite2-unfrozen-t6min-320px-seed0-gpu5 --tta
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from shared.suite import console
+
+console.setup()
+
+import numpy as np  # noqa: E402
+
+from shared.datasets.boxes import clean_boxes  # noqa: E402
+from shared.datasets.images import load_image  # noqa: E402
+from shared.datasets.index import read_dataset  # noqa: E402
+from shared.datasets.splits import make_split  # noqa: E402
+from shared.suite.provenance import write_result  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+WEAK = ("crazing", "rolled-in_scale")
+
+
+def fate(truth: dict, predictions: list[dict]) -> str:
+    def iou(a, b):
+        w = min(a["xmax"], b["xmax"]) - max(a["xmin"], b["xmin"])
+        h = min(a["ymax"], b["ymax"]) - max(a["ymin"], b["ymin"])
+        inter = max(w, 0) * max(h, 0)
+        area = lambda x: (x["xmax"] - x["xmin"]) * (x["ymax"] - x["ymin"])  # noqa: E731
+        return inter / (area(a) + area(b) - inter) if inter else 0.0
+
+    own = max((iou(truth, p) for p in predictions if p["class"] == truth["name"]), default=0.0)
+    other = max((iou(truth, p) for p in predictions if p["class"] != truth["name"]), default=0.0)
+    if own >= 0.5:
+        return "found"
+    if other >= 0.5:
+        return "wrong class"
+    if own >= 0.1:
+        return "loose"
+    return "missed" if other < 0.1 else "wrong class"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--run", type=Path, required=True, help="detection run folder")
+    parser.add_argument("--tta", action="store_true", help="ultralytics TTA (as the headline variant)")
+    parser.add_argument("--conf", type=float, default=0.25)
+    parser.add_argument("--out", type=Path, default=RESULTS / "detection_weak_classes.json")
+    args = parser.parse_args(argv)
+
+    from PIL import Image
+
+    from detection import task
+    from detection.plots import draw_boxes
+
+    run = task.load(args.run)
+    index, _ = read_dataset(args.data, progress=False)
+    r = run.recipe
+    split = make_split(index, r.split, folds=r.folds, fold=r.fold, seed=r.seed, valid_fraction=r.valid_fraction)
+    test = index[split == "test"]
+    images = [load_image(p) for p in test["path"]]
+    found = []
+    for start in range(0, len(images), 16):
+        chunk = [np.ascontiguousarray(i[..., ::-1]) for i in images[start:start + 16]]
+        for result in run.model.predict(chunk, imgsz=r.image_size, conf=args.conf, augment=args.tta, verbose=False):
+            b = result.boxes
+            found.append([{"class": run.classes[int(c)], "confidence": float(s),
+                           **dict(zip(("xmin", "ymin", "xmax", "ymax"), xyxy.tolist()))}
+                          for xyxy, s, c in zip(b.xyxy.numpy(), b.conf.numpy(), b.cls.numpy())])
+    stats, misses = {}, []
+    for row, predictions in zip(test.itertuples(), found):
+        truths, _ = clean_boxes(row.boxes, row.width, row.height)
+        fates = [fate(t, predictions) for t in truths]
+        misses.append((sum(f != "found" for f, t in zip(fates, truths) if t["name"] in WEAK), row, predictions))
+        for t, f in zip(truths, fates):
+            s = stats.setdefault(t["name"], {"boxes": 0, "fates": {}, "width": [], "height": [], "pictures": set()})
+            s["boxes"] += 1
+            s["fates"][f] = s["fates"].get(f, 0) + 1
+            s["width"].append((t["xmax"] - t["xmin"]) / row.width)
+            s["height"].append((t["ymax"] - t["ymin"]) / row.height)
+            s["pictures"].add(row.picture_id)
+    per_class = {}
+    for name, s in sorted(stats.items()):
+        w, h = np.array(s["width"]), np.array(s["height"])
+        per_class[name] = {
+            "true_boxes": s["boxes"], "boxes_per_picture": round(s["boxes"] / len(s["pictures"]), 2),
+            "median_width": round(float(np.median(w)), 3), "median_height": round(float(np.median(h)), 3),
+            "share_spanning_half_the_picture": round(float(np.mean((w > 0.5) | (h > 0.5))), 3),
+            "median_elongation": round(float(np.median(np.maximum(w, h) / np.maximum(np.minimum(w, h), 1e-6))), 2),
+            "fates": {k: round(v / s["boxes"], 3) for k, v in sorted(s["fates"].items())},
+        }
+        print(name, per_class[name])
+    misses.sort(key=lambda m: -m[0])
+    chosen = [m for m in misses if m[1].class_name == "crazing"][:4] + \
+             [m for m in misses if m[1].class_name == "rolled-in_scale"][:4]
+    size = 300
+    canvas = Image.new("RGB", (4 * size, 2 * size), "white")
+    for k, (_, row, predictions) in enumerate(chosen):
+        tile = draw_boxes(load_image(row.path, 3), predictions, list(row.boxes), run.classes)
+        canvas.paste(tile.resize((size, size)), ((k % 4) * size, (k // 4) * size))
+    picture = args.out.with_suffix(".png")
+    canvas.save(picture)
+    payload = {"run": str(args.run), "tta": args.tta, "confidence": args.conf, "per_class": per_class,
+               "picture": picture.name, "picture_rows": "top: crazing, bottom: rolled-in scale; the test pictures "
+               "of the class with the most true boxes not found; true boxes white, predicted in colour"}
+    command = "python scripts/analyze_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    print(f"wrote {write_result(args.out, payload, split=f'{r.split_name()} (test side)', index=index, command=command)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
