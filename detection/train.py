@@ -40,6 +40,10 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
         architecture = str(write_model_yaml(run_dir / "model.yaml", recipe.backbone, len(data.classes),
                                             recipe.backbone_imagenet, recipe.frozen_blocks, recipe.head))
     model = ul.YOLO(str(last) if resume else architecture)
+    model.add_callback("on_train_epoch_start", reseed_epoch(recipe.seed))
+    exact = run_dir / "train" / "weights" / EXACT_STATE
+    model.add_callback("on_model_save", lambda trainer: save_exact_state(trainer, exact))
+    model.add_callback("on_pretrain_routine_end", lambda trainer: load_exact_state(trainer, exact))
     with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
         model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
                     batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
@@ -47,10 +51,62 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
                     project=str(run_dir), name="train", exist_ok=True, plots=True, verbose=progress, resume=resume,
                     pretrained=pretrained, **recipe.extra)
     save_model(_best_network(run_dir / "train" / "weights" / "best.pt"), run_dir)
+    exact.unlink(missing_ok=True)  # only a run that may still resume needs it
     run.timings = {"train_seconds": round(time.perf_counter() - started, 1)}
     run.write_json("training.json", {**run.timings, "images": data.export.images, "boxes": data.export.boxes})
     run.model = build_yolo(run_dir, data.classes)
     return run
+
+
+EXACT_STATE = "exact_state.pt"
+
+
+def save_exact_state(trainer, path: Path) -> None:
+    """Beside ultralytics' last.pt, what it rounds or drops: the raw model (its resume starts from the EMA), the
+    EMA and the optimizer in full precision (last.pt keeps them in half)."""
+    import torch
+
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    torch.save({"epoch": trainer.epoch, "model": unwrap_model(trainer.model).state_dict(),
+                "ema": trainer.ema.ema.state_dict(), "optimizer": trainer.optimizer.state_dict()}, path)
+
+
+def load_exact_state(trainer, path: Path) -> None:
+    """On resume, put back the full-precision state of the epoch last.pt was written at (tensors only)."""
+    import torch
+
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    if trainer.start_epoch == 0 or not path.is_file():
+        return
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["epoch"] != trainer.start_epoch - 1:
+        return  # written at another epoch than last.pt: ultralytics' own resume stands
+    unwrap_model(trainer.model).load_state_dict(state["model"])
+    trainer.ema.ema.load_state_dict(state["ema"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+
+
+def reseed_epoch(seed: int):
+    """An ultralytics callback that makes each epoch's data order and augmentations a function of (seed, epoch)
+    alone: the random generators are reseeded and the loader's iterator rebuilt (its workers restart with seeds
+    drawn from the reseeded generator). A run resumed from last.pt then trains exactly as one never stopped; the
+    price is a worker restart per epoch (ultralytics otherwise keeps one iterator, prefetching across epochs)."""
+    import random
+
+    import numpy as np
+    import torch
+
+    def on_train_epoch_start(trainer) -> None:
+        epoch_seed = (seed * 1_000_003 + trainer.epoch) % 2**32
+        random.seed(epoch_seed)
+        np.random.seed(epoch_seed)
+        torch.manual_seed(epoch_seed)
+        trainer.train_loader.generator.manual_seed(epoch_seed)
+        trainer.train_loader.reset()
+
+    return on_train_epoch_start
 
 
 def _best_network(checkpoint: Path):

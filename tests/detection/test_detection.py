@@ -268,3 +268,41 @@ def test_head_applies_to_a_lite_backbone_only():
 
     with pytest.raises(ValueError, match="model=yolo26n.yaml"):
         task.Recipe.from_preset("smoke", head="yolo26")
+
+
+def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_root, tmp_path):
+    """Stopped right after epoch 1's checkpoint (as at the end of a session), then run again with the same command:
+    the resumed run ends with exactly the weights of a run never stopped. Batch 64 = ultralytics' nominal batch, so
+    no gradient is accumulated across the cut (its step counter is not saved)."""
+    import torch
+    from ultralytics.engine import trainer
+
+    from detection import task
+
+    class Interrupted(Exception):
+        pass
+
+    def recipe(name):
+        return task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name=name,
+                                       epochs=3, batch_size=64, patience=10)
+
+    original = trainer.BaseTrainer.run_callbacks
+
+    def stop_after_first_checkpoint(self, event):
+        original(self, event)
+        if event == "on_model_save" and self.epoch == 0:
+            raise Interrupted
+
+    with network_blocked():
+        straight = task.train(recipe("straight"), progress=False)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(trainer.BaseTrainer, "run_callbacks", stop_after_first_checkpoint)
+            with pytest.raises(Interrupted):
+                task.train(recipe("cut"), progress=False)
+        assert (tmp_path / "cut" / "train" / "weights" / "last.pt").is_file()
+        resumed = task.train(recipe("cut"), progress=False)
+    epochs = pd.read_csv(resumed.path / "train" / "results.csv")["epoch"].tolist()
+    assert epochs == [1, 2, 3]
+    a = torch.load(straight.path / "model.pt", weights_only=True)
+    b = torch.load(resumed.path / "model.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
