@@ -30,6 +30,12 @@ class AnomalyPredictor(Predictor):
         return [{"score": float(s), "is_anomalous": bool(s > self.threshold), "threshold": float(self.threshold),
                  **({"_map": maps[k]} if maps is not None else {})} for k, s in enumerate(scores)]
 
+    def heatmap(self, record: dict, image: np.ndarray):
+        """The heatmap over the picture at the model's input size (None without a map)."""
+        if "_map" not in record:
+            return None
+        return Image.fromarray(overlay(resize_rgb(image, self.image_size), record["_map"]))
+
     def draw(self, record: dict, image: np.ndarray):
         """The picture beside its heatmap overlay (at the model's input size)."""
         if "_map" not in record:

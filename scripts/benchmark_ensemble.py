@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import sys
 import time
 from pathlib import Path
@@ -140,6 +141,7 @@ def main(argv=None) -> int:
         "guided_rule": "box confidence x the classifier's probability of the box's class for its picture "
                        "(stated before the test run)",
         "speed_note": "CPU images/s of this machine, batch 16, sum of the members' times; TTA = 3 passes",
+        "load_average": os.getloadavg(),
     }
     command = "python scripts/benchmark_ensemble.py " + " ".join(argv if argv is not None else sys.argv[1:])
     path = write_result(args.out, payload, split=f"{recipe.split_name()} (valid carve-out and test side)",

@@ -34,6 +34,17 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "lite0-imagenet-t6min-320px-seed0-gpu/tta": "GPU, 6 min: ImageNet Lite0 backbone, blocks 0-1 frozen + TTA",
     "lite0-unfrozen-t6min-320px-seed0-gpu/plain": "GPU, 6 min: ImageNet Lite0 backbone, all blocks trained (`lite0-unfrozen`)",
     "lite0-unfrozen-t6min-320px-seed0-gpu/tta": "GPU, 6 min: ImageNet Lite0 backbone, all trained + TTA",
+    # second GPU call: five routes side by side (fewer epochs each than the three above)
+    "lite0-unfrozen-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: Lite0, all blocks trained (repeat)",
+    "lite0-unfrozen-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: Lite0, all trained + TTA (repeat)",
+    "lite1-unfrozen-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: ImageNet Lite1 backbone, all trained (`lite1-unfrozen`)",
+    "lite1-unfrozen-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: Lite1 + TTA",
+    "lite2-unfrozen-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: ImageNet Lite2 backbone, all trained (`lite2-unfrozen`)",
+    "lite2-unfrozen-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: Lite2 + TTA",
+    "lite0-yolo26-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: Lite0 + YOLO26n head and loss (`lite0-yolo26`)",
+    "lite0-yolo26-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: Lite0 + YOLO26n head + TTA",
+    "yolo26n-320-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: stock YOLO26n from scratch (control)",
+    "yolo26n-320-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: stock YOLO26n + TTA",
 }
 ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
                   "patchcore": "PatchCore (coreset {coreset_ratio:.1%})", "dfm": "DFM"}

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("tensorflow", "keras", "torch", "torchvision", "ultralytics", "anomalib", "lightning", "timm", "triton")
 TASKS = ("classification", "detection", "anomaly")
-PACKAGES = ("shared", "backbones", *TASKS)
+PACKAGES = ("shared", "backbones", *TASKS, "service")
 
 
 def _module_name(path: Path) -> str:

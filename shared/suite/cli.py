@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     cli_demo.register(tasks, _common)
     cli_evaluate.register(tasks, _common)
     cli_inspect.register(tasks, _common)
+    from service.cli import register as register_serve  # the service package: Flask, gunicorn
+
+    register_serve(tasks, _common)
     for name in registry.TASKS:
         _register_task(tasks, name)
     return parser

@@ -1,0 +1,231 @@
+"""The inspection service: `create_app()` loads every task's run once per process and serves the suite's Inspector
+(shared.suite.inspect: the same decoding, predictors and `novel` rule as `defectlab inspect`) over HTTP.
+
+  POST /v1/inspect   multipart field `image`, or the raw body with an image/* content type; query or form fields
+                     `tasks` (any of classify,detect,anomaly), `conf` (box confidence floor), `heatmap` (1: PNG)
+  GET  /v1/models    names, classes, input size, thresholds, training provenance of the loaded runs
+  GET  /healthz      the process answers          GET /readyz   the models are loaded
+  GET  /metrics      request count, latency histogram, errors (Prometheus text)
+  GET  /openapi.json the API description          GET /          the web page
+Run it with `defectlab serve` (gunicorn, one model set per worker process: no predictor is shared by threads)."""
+from __future__ import annotations
+
+import base64
+import hmac
+import io
+import json
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from shared.suite.errors import DataError
+
+from . import metrics
+from .openapi import SPEC
+from .settings import Settings
+
+API_TASKS = {"classify": "classification", "detect": "detection", "anomaly": "anomaly"}
+OPEN_ROUTES = {"/healthz", "/readyz", "/"}  # the page is static HTML; its API calls carry the key
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Models:
+    """Every task's run and predictor, loaded once (safe loaders only; nothing is loaded from a request)."""
+
+    def __init__(self, settings: Settings):
+        from shared.suite import registry
+        from shared.suite.inspect import find_runs
+
+        self.paths = find_runs(settings.runs, settings.runs_root, settings.tasks)
+        self.runs = {task: registry.task(task).load(path) for task, path in self.paths.items()}
+        self.predictors = {task: run.predictor(onnx=True) if settings.onnx else run.predictor()
+                           for task, run in self.runs.items()}
+        self.lock = threading.Lock()  # one request at a time through the predictors (ultralytics' are stateful)
+
+    def describe(self) -> list[dict]:
+        out = []
+        for task, run in self.runs.items():
+            data = json.loads((run.path / "data.json").read_text())
+            entry = {"task": task, "run": run.path.name, "classes": list(run.classes),
+                     "image_size": run.recipe.image_size, "recipe": run.recipe.to_dict(),
+                     "provenance": {k: data.get(k) for k in ("split", "data_fingerprint", "dataset")}}
+            if getattr(run, "threshold", None) is not None:
+                entry["threshold"] = float(run.threshold)
+            training = run.path / "training.json"
+            if training.is_file():
+                entry["training"] = json.loads(training.read_text())
+            out.append(entry)
+        return out
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    from shared.suite import console
+
+    console.setup()  # framework guard and a quiet console before any model loads
+    settings = settings or Settings.from_env()
+    models = Models(settings)
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 2**20)
+    app.extensions["defectlab"] = models
+
+    @app.before_request
+    def start_and_guard():
+        request.environ["defectlab.started"] = time.perf_counter()
+        if settings.api_key and request.path not in OPEN_ROUTES:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {settings.api_key}".encode()):
+                raise ApiError(401, "missing or wrong API key: send `Authorization: Bearer <key>`")
+
+    @app.after_request
+    def count(response):
+        started = request.environ.get("defectlab.started")
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        if started is not None:
+            metrics.observe(route, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError):
+        return jsonify(error=error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        message = {413: f"request body larger than {settings.max_upload_mb:g} MB"}.get(error.code, error.description)
+        return jsonify(error=message), error.code
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        return jsonify(status="ready", tasks=list(models.predictors))
+
+    @app.get("/v1/models")
+    def list_models():
+        return jsonify(models=models.describe(), onnx=settings.onnx)
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(SPEC)
+
+    @app.get("/metrics")
+    def prometheus():
+        body, content_type = metrics.exposition()
+        return Response(body, content_type=content_type)
+
+    @app.get("/")
+    def page():
+        return send_from_directory(STATIC, "index.html")
+
+    @app.post("/v1/inspect")
+    def inspect():
+        data, name = _upload()
+        tasks = _tasks(models)
+        conf = _conf()
+        heatmap = request.values.get("heatmap", "0").lower() in ("1", "true", "yes")
+        from shared.datasets.images import decode_bytes
+
+        started = time.perf_counter()
+        try:
+            image = decode_bytes(data, name)
+        except DataError as error:
+            raise ApiError(422, str(error)) from None
+        decoded = time.perf_counter()
+        record = _inspect(models, image, tasks, conf)
+        body = {"image": name, "width": int(image.shape[1]), "height": int(image.shape[0])}
+        body.update({task: _public(record[task]) for task in tasks})
+        if "novel" in record:
+            body["novel"] = record["novel"]
+        if heatmap and "anomaly" in tasks:
+            picture = models.predictors["anomaly"].heatmap(record["anomaly"], image)
+            if picture is not None:
+                buffer = io.BytesIO()
+                picture.save(buffer, format="PNG")
+                body["anomaly"]["heatmap_png"] = base64.b64encode(buffer.getvalue()).decode()
+        body["models"] = {task: models.runs[task].path.name for task in tasks}
+        body["timings_ms"] = {"decode": round((decoded - started) * 1000, 2),
+                              **{task: round(s * 1000, 2) for task, s in record["_seconds"].items()},
+                              "total": round((time.perf_counter() - started) * 1000, 2)}
+        return jsonify(body)
+
+    return app
+
+
+def _upload() -> tuple[bytes, str]:
+    if request.files:
+        if "image" not in request.files:
+            raise ApiError(400, f"multipart field `image` missing (got {', '.join(request.files)})")
+        upload = request.files["image"]
+        return upload.read(), upload.filename or "image"
+    if request.mimetype == "multipart/form-data":
+        raise ApiError(400, "multipart field `image` missing")
+    if not request.mimetype.startswith("image/") and request.mimetype != "application/octet-stream":
+        raise ApiError(415, f"content type {request.mimetype or '(none)'} is not an image: send multipart field "
+                            "`image` or a body with an image/* content type")
+    data = request.get_data(cache=False)
+    if not data:
+        raise ApiError(400, "empty request body: no image")
+    return data, "body"
+
+
+def _tasks(models: Models) -> list[str]:
+    asked = request.values.get("tasks")
+    if not asked:
+        return list(models.predictors)
+    names = [t.strip() for t in asked.split(",") if t.strip()]
+    unknown = [t for t in names if t not in API_TASKS]
+    if unknown or not names:
+        raise ApiError(400, f"tasks: unknown {', '.join(unknown) or '(none)'}; any of {', '.join(API_TASKS)}")
+    tasks = [API_TASKS[t] for t in names]
+    missing = [t for t in tasks if t not in models.predictors]
+    if missing:
+        raise ApiError(400, f"tasks: {', '.join(missing)} not loaded by this service")
+    return [t for t in models.predictors if t in tasks]
+
+
+def _conf() -> float | None:
+    value = request.values.get("conf")
+    if value is None:
+        return None
+    try:
+        conf = float(value)
+    except ValueError:
+        raise ApiError(400, f"conf: {value!r} is not a number") from None
+    if not 0 <= conf <= 1:
+        raise ApiError(400, f"conf: {conf} is outside 0..1")
+    return conf
+
+
+def _inspect(models: Models, image, tasks: list[str], conf: float | None) -> dict:
+    """The suite's Inspector on one decoded picture with the asked tasks, under the process's lock."""
+    from shared.suite.inspect import Inspector
+
+    with models.lock:
+        detector = models.predictors.get("detection")
+        default = getattr(detector, "conf", None)
+        if detector is not None and conf is not None:
+            detector.conf = conf
+        try:
+            inspector = Inspector({t: models.predictors[t] for t in tasks}, batch_size=1)
+            record, _ = next(inspector.iter_pairs([image]))
+        finally:
+            if detector is not None:
+                detector.conf = default
+    if "error" in record:
+        raise ApiError(422, record["error"])
+    record["_seconds"] = inspector.predict_seconds
+    return record
+
+
+def _public(value: dict) -> dict:
+    return {k: v for k, v in value.items() if not k.startswith("_")}

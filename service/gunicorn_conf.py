@@ -1,0 +1,34 @@
+"""gunicorn settings of `defectlab serve` (the flags set the DEFECTLAB_* variables read here).
+Sync workers, no preload: each worker process loads its own model set after the fork and answers one request at a
+time, so no predictor is ever shared between threads or processes."""
+import os
+import tempfile
+
+bind = os.environ.get("DEFECTLAB_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("DEFECTLAB_WORKERS", "2"))
+worker_class = "sync"
+preload_app = False
+timeout = 180          # a worker's boot loads TensorFlow, PyTorch and three models
+graceful_timeout = 20
+accesslog = os.environ.get("DEFECTLAB_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = "warning"
+
+
+def on_starting(server):
+    """Request metrics of every worker go to one folder that /metrics sums (prometheus-client multiprocess mode)."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="defectlab-metrics-")
+
+
+def post_fork(server, worker):
+    """The cores shared out between the workers (each framework reads these when it is first imported)."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, int(server.cfg.workers))))
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, threads)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

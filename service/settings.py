@@ -1,0 +1,37 @@
+"""Service settings, from environment variables (the `defectlab serve` flags set the same variables).
+
+  DEFECTLAB_RUNS          task=path pairs, comma-separated (default: each task's default run under the runs root)
+  DEFECTLAB_RUNS_ROOT     where default runs are looked for (default runs)
+  DEFECTLAB_TASKS         the tasks loaded, comma-separated (default classification,detection,anomaly)
+  DEFECTLAB_ONNX          1: every model under ONNX Runtime (model.onnx exported beforehand by `defectlab serve`)
+  DEFECTLAB_API_KEY       when set, every route but /healthz and /readyz wants `Authorization: Bearer <key>`
+  DEFECTLAB_MAX_UPLOAD_MB largest accepted request body (default 10; larger -> 413)
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+TASKS = ("classification", "detection", "anomaly")
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs: dict = field(default_factory=dict)
+    runs_root: str = "runs"
+    tasks: tuple = TASKS
+    onnx: bool = False
+    api_key: str = ""
+    max_upload_mb: float = 10.0
+
+    @classmethod
+    def from_env(cls, env=None) -> "Settings":
+        env = os.environ if env is None else env
+        runs = dict(pair.split("=", 1) for pair in env.get("DEFECTLAB_RUNS", "").split(",") if "=" in pair)
+        tasks = tuple(t for t in env.get("DEFECTLAB_TASKS", ",".join(TASKS)).split(",") if t)
+        unknown = set(tasks) - set(TASKS)
+        if unknown:
+            raise ValueError(f"DEFECTLAB_TASKS: unknown task(s) {', '.join(sorted(unknown))}; choose from {', '.join(TASKS)}")
+        return cls(runs=runs, runs_root=env.get("DEFECTLAB_RUNS_ROOT", "runs"), tasks=tasks,
+                   onnx=env.get("DEFECTLAB_ONNX", "0") == "1", api_key=env.get("DEFECTLAB_API_KEY", ""),
+                   max_upload_mb=float(env.get("DEFECTLAB_MAX_UPLOAD_MB", "10")))

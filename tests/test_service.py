@@ -1,0 +1,290 @@
+"""The inspection service: the API in-process (Flask's test client) for answers and errors, then the real server
+command (`defectlab serve`, gunicorn, two workers) for parallel requests and the web page in headless Chromium."""
+import base64
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shared.suite import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def runs(generic_runs):
+    return {name: generic_runs(name)[0].path for name in registry.TASKS}
+
+
+@pytest.fixture(scope="module")
+def picture(synthetic_root) -> Path:
+    return sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("patches_1*.jpg"))[0]
+
+
+@pytest.fixture(scope="module")
+def client(runs):
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(Settings(runs={t: str(p) for t, p in runs.items()}, max_upload_mb=1))
+    return app.test_client()
+
+
+def post(client, data: bytes, name="p.jpg", query="", **extra):
+    return client.post(f"/v1/inspect{query}", data={"image": (io.BytesIO(data), name), **extra},
+                       content_type="multipart/form-data")
+
+
+def png(array: np.ndarray, mode=None) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_inspect_answers_what_the_suite_inspector_answers(client, runs, picture):
+    from shared.suite.inspect import Inspector
+
+    answer = post(client, picture.read_bytes(), picture.name, "?heatmap=1")
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    expected = Inspector.from_runs(runs, batch_size=1).inspect([picture])[0]
+    assert body["classification"]["class"] == expected["classification"]["class"]
+    assert body["classification"]["probabilities"] == pytest.approx(expected["classification"]["probabilities"], abs=1e-5)
+    assert body["anomaly"]["score"] == pytest.approx(expected["anomaly"]["score"], rel=1e-5)
+    assert [b["class"] for b in body["detection"]["boxes"]] == [b["class"] for b in expected["detection"]["boxes"]]
+    assert body["novel"] == expected["novel"] and set(body["models"]) == set(registry.TASKS)
+    heatmap = Image.open(io.BytesIO(base64.b64decode(body["anomaly"]["heatmap_png"])))
+    assert heatmap.size[0] > 1 and {"decode", "total", *registry.TASKS} <= set(body["timings_ms"])
+    raw = client.post("/v1/inspect", data=picture.read_bytes(), content_type="image/jpeg")
+    assert raw.status_code == 200 and raw.json["classification"] == body["classification"]
+
+
+def test_tasks_and_conf_per_request(client, picture):
+    only = post(client, picture.read_bytes(), query="?tasks=classify").json
+    assert "classification" in only and "detection" not in only and "anomaly" not in only and "novel" not in only
+    low = post(client, picture.read_bytes(), query="?tasks=detect&conf=0.001").json["detection"]["boxes"]
+    high = post(client, picture.read_bytes(), query="?tasks=detect&conf=0.9").json["detection"]["boxes"]
+    assert len(low) >= len(high) and all(b["confidence"] >= 0.9 for b in high)
+    again = post(client, picture.read_bytes(), query="?tasks=detect").json["detection"]["boxes"]
+    assert all(b["confidence"] >= 0.25 for b in again)  # the per-request conf did not stick
+    assert post(client, picture.read_bytes(), query="?tasks=paint").status_code == 400
+    assert post(client, picture.read_bytes(), query="?conf=high").status_code == 400
+
+
+@pytest.mark.parametrize("case", ["not-an-image", "truncated", "empty", "bomb", "wrong-type", "missing-field",
+                                  "too-big"])
+def test_bad_requests_get_a_json_error_and_the_service_goes_on(client, picture, case):
+    jpeg = picture.read_bytes()
+    if case == "not-an-image":
+        answer, status = post(client, b"%PDF-1.4 not a picture", "doc.pdf"), 422
+    elif case == "truncated":
+        answer, status = post(client, jpeg[:200], "cut.jpg"), 422
+    elif case == "empty":
+        answer, status = post(client, b"", "empty.jpg"), 400
+    elif case == "bomb":  # a 1-bit picture that claims far more pixels than Pillow's limit
+        big = Image.new("1", (20000, 10000))
+        buffer = io.BytesIO()
+        big.save(buffer, format="PNG")
+        answer, status = post(client, buffer.getvalue(), "bomb.png"), 422
+    elif case == "wrong-type":
+        answer, status = client.post("/v1/inspect", data=jpeg, content_type="text/plain"), 415
+    elif case == "missing-field":
+        answer, status = client.post("/v1/inspect", data={"picture": (io.BytesIO(jpeg), "p.jpg")},
+                                     content_type="multipart/form-data"), 400
+    else:
+        answer, status = post(client, b"\0" * (2 * 2**20), "huge.jpg"), 413
+    assert answer.status_code == status and isinstance(answer.json["error"], str) and answer.json["error"]
+    if case in ("not-an-image", "truncated", "bomb"):
+        assert answer.json["error"].count("\n") == 0 and ("cannot decode" in answer.json["error"]
+                                                          or "too large" in answer.json["error"])
+    assert post(client, jpeg).status_code == 200  # still up
+
+
+@pytest.mark.parametrize("kind", ["16-bit", "rgba", "1x1", "gray", "large"])
+def test_unusual_but_valid_pictures_are_inspected(client, kind):
+    rng = np.random.default_rng(0)
+    data = {"16-bit": lambda: png(rng.integers(0, 65535, (120, 90), dtype=np.uint16).astype(np.uint16), "I;16"),
+            "rgba": lambda: png(rng.integers(0, 255, (64, 64, 4), dtype=np.uint8), "RGBA"),
+            "1x1": lambda: png(np.full((1, 1, 3), 128, np.uint8)),
+            "gray": lambda: png(rng.integers(0, 255, (200, 200), dtype=np.uint8)),
+            "large": lambda: png(rng.integers(0, 255, (1500, 1200), dtype=np.uint8))}[kind]()
+    answer = post(client, data, f"{kind}.png")
+    assert answer.status_code == 200, answer.json
+    assert {"classification", "detection", "anomaly"} <= set(answer.json)
+
+
+def test_models_health_metrics_and_the_api_description(client):
+    from service.openapi import SPEC
+
+    assert client.get("/healthz").json["status"] == "ok" and client.get("/readyz").status_code == 200
+    models = client.get("/v1/models").json["models"]
+    assert {m["task"] for m in models} == set(registry.TASKS)
+    anomaly = next(m for m in models if m["task"] == "anomaly")
+    assert anomaly["threshold"] > 0 and anomaly["provenance"]["data_fingerprint"] and anomaly["image_size"] > 0
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'defectlab_requests_total{route="/v1/inspect",status="200"}' in metrics
+    assert "defectlab_request_seconds_bucket" in metrics and "defectlab_request_errors_total" in metrics
+    routes = {r.rule for r in client.application.url_map.iter_rules() if r.endpoint != "static"}
+    assert routes == set(SPEC["paths"])
+    assert client.get("/").status_code == 200
+
+
+def test_an_api_key_guards_every_route_but_the_health_checks(runs, picture):
+    from service.app import create_app
+    from service.settings import Settings
+
+    guarded = create_app(Settings(runs={t: str(p) for t, p in runs.items()}, tasks=("classification",),
+                                  api_key="s3cret")).test_client()
+    assert guarded.get("/healthz").status_code == 200 and guarded.get("/readyz").status_code == 200
+    assert guarded.get("/v1/models").status_code == 401 and guarded.get("/metrics").status_code == 401
+    assert post(guarded, picture.read_bytes()).status_code == 401
+    wrong = guarded.get("/v1/models", headers={"Authorization": "Bearer nope"})
+    right = guarded.get("/v1/models", headers={"Authorization": "Bearer s3cret"})
+    assert wrong.status_code == 401 and "API key" in wrong.json["error"] and right.status_code == 200
+
+
+def test_settings_come_from_the_environment():
+    from service.settings import Settings
+
+    s = Settings.from_env({"DEFECTLAB_RUNS": "detection=/r/d,anomaly=/r/a", "DEFECTLAB_TASKS": "detection,anomaly",
+                           "DEFECTLAB_API_KEY": "k", "DEFECTLAB_MAX_UPLOAD_MB": "2.5", "DEFECTLAB_ONNX": "1"})
+    assert s.runs == {"detection": "/r/d", "anomaly": "/r/a"} and s.tasks == ("detection", "anomaly")
+    assert s.api_key == "k" and s.max_upload_mb == 2.5 and s.onnx
+    with pytest.raises(ValueError, match="unknown task"):
+        Settings.from_env({"DEFECTLAB_TASKS": "classify"})
+
+
+# --- the real server command ------------------------------------------------------------------------------------
+
+SERVE = ["defectlab", "serve", "--workers", "2"]  # Dockerfile's CMD starts the same command (test below)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(runs, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    command = [*SERVE, "--port", str(port), "--runs", *[f"{t}={p}" for t, p in runs.items()]]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as answer:
+                if answer.status == 200:
+                    break
+        except OSError:
+            if process.poll() is not None:
+                pytest.fail(f"defectlab serve exited: {log.read_text()[-2000:]}")
+            time.sleep(1)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+        pytest.fail(f"defectlab serve not ready in 240 s: {log.read_text()[-2000:]}")
+    yield url
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def http_inspect(url: str, data: bytes, query: str = "") -> tuple[int, dict]:
+    request = urllib.request.Request(f"{url}/v1/inspect{query}", data=data, headers={"Content-Type": "image/jpeg"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_parallel_requests_get_the_sequential_answers(server, synthetic_root):
+    pictures = [p.read_bytes() for p in sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("*_2*.jpg"))[:12]]
+    sequential = [http_inspect(server, p) for p in pictures]
+    with ThreadPoolExecutor(6) as pool:
+        parallel = list(pool.map(lambda p: http_inspect(server, p), pictures * 2))
+    assert all(status == 200 for status, _ in sequential + parallel)
+    strip = lambda body: {k: v for k, v in body.items() if k != "timings_ms"}  # noqa: E731
+    for k, (_, body) in enumerate(parallel):
+        assert strip(body) == strip(sequential[k % len(pictures)][1])
+    assert http_inspect(server, b"not a picture")[0] == 422 and http_inspect(server, pictures[0])[0] == 200
+    with urllib.request.urlopen(f"{server}/metrics") as answer:
+        text = answer.read().decode()
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith('defectlab_requests_total{route="/v1/inspect",status="200"}'))
+    assert counted >= 3 * len(pictures) + 1  # summed over both worker processes
+
+
+def chromium_driver():
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("headless browser test needs Debian's chromium and chromium-driver (apt-get install chromium "
+                    "chromium-driver; .ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(driver), options=options)
+
+
+def test_the_web_page_draws_the_answer_and_names_a_bad_file(server, picture, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as seen
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser = chromium_driver()
+    try:
+        browser.get(server + "/")
+        wait = WebDriverWait(browser, 60)
+        browser.find_element(By.ID, "files").send_keys(str(picture))
+        wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, "canvas.boxes[data-drawn='1']")))
+        result = browser.find_element(By.CSS_SELECTOR, ".result")
+        assert picture.name in result.text and "class" in result.text and "anomaly score" in result.text
+        assert browser.find_element(By.CSS_SELECTOR, "img.heatmap").get_attribute("src").startswith("data:image/png")
+        drawn = browser.execute_script(
+            "const c = document.querySelector('canvas.boxes'); const d = c.getContext('2d')"
+            ".getImageData(0, 0, c.width, c.height).data; let s = 0; for (const v of d) s += v; return s;")
+        assert drawn > 0  # the picture is on the canvas
+        bad = tmp_path / "notes.png"
+        bad.write_text("this is text, not a picture")
+        browser.find_element(By.ID, "files").send_keys(str(bad))
+        error = wait.until(seen.presence_of_element_located((By.CSS_SELECTOR, ".result .error")))
+        assert "notes.png" in error.text and "cannot decode image" in error.text
+    finally:
+        browser.quit()
+
+
+def test_docker_builds_and_starts_the_service_as_the_readme_and_the_tests_do():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    readme = (ROOT / "README.md").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    # every install step of `make venv` (after the venv is made) is a RUN step of the image, in the same order
+    make_steps = [line.strip().removeprefix("$(BIN)/") for line in makefile.splitlines()
+                  if line.strip().startswith("$(BIN)/python -m")]
+    docker_steps = [line.removeprefix("RUN ").strip() for line in dockerfile.splitlines()
+                    if line.startswith("RUN python -m")]
+    assert make_steps and docker_steps == make_steps
+    cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
+    started = json.loads(cmd[len("CMD "):])
+    assert started[:len(SERVE)] == SERVE and "--host" in started  # the command the server fixture starts
+    assert " ".join(SERVE) in readme and "docker run" in readme
+    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile and "\nUSER " in dockerfile
+    assert (ROOT / ".dockerignore").is_file() and "chromium-driver" in (ROOT / ".ci" / "run").read_text()
