@@ -166,7 +166,10 @@ def _upload() -> tuple[bytes, str]:
         if "image" not in request.files:
             raise ApiError(400, f"multipart field `image` missing (got {', '.join(request.files)})")
         upload = request.files["image"]
-        return upload.read(), upload.filename or "image"
+        data = upload.read()
+        if not data:
+            raise ApiError(400, f"{upload.filename or 'image'}: empty file, no image")
+        return data, upload.filename or "image"
     if request.mimetype == "multipart/form-data":
         raise ApiError(400, "multipart field `image` missing")
     if not request.mimetype.startswith("image/") and request.mimetype != "application/octet-stream":
