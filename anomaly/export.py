@@ -54,12 +54,12 @@ class OnnxAnomalyModel:
     pred_score and anomaly_map."""
 
     def __init__(self, path: str | Path):
-        import onnxruntime
+        from shared.suite.onnx import session
 
         path = Path(path)
         if not path.is_file():
             raise DataError(path, f"no ONNX model yet; run `defectlab anomaly export {path.parent}` first")
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.session = session(path)
 
     def eval(self):
         return self

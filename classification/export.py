@@ -25,12 +25,12 @@ class OnnxClassifier:
     """model.onnx behind the one method the predictor uses of a Keras model: predict(x, batch_size, verbose)."""
 
     def __init__(self, path: str | Path):
-        import onnxruntime
+        from shared.suite.onnx import session
 
         path = Path(path)
         if not path.is_file():
             raise DataError(path, f"no ONNX model yet; run `defectlab classification export {path.parent}` first")
-        self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.session = session(path)
         self.input = self.session.get_inputs()[0].name
 
     def predict(self, x: np.ndarray, batch_size: int = 32, verbose: int = 0) -> np.ndarray:

@@ -25,6 +25,8 @@ class DetectorPredictor(Predictor):
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
         bgr = [np.ascontiguousarray(image[..., ::-1]) for image in images]  # ultralytics takes arrays as BGR
         results = self.model.predict(bgr, imgsz=self.image_size, conf=self.conf, verbose=False)
+        if self.onnx_file and not getattr(self, "_own_session", False):
+            self._use_own_session()
         records = []
         for result in results:
             boxes = result.boxes
@@ -32,6 +34,16 @@ class DetectorPredictor(Predictor):
                 {"class": self.classes[int(c)], "confidence": float(s), **dict(zip(BOX_KEYS, np.round(xyxy, 2).tolist()))}
                 for xyxy, s, c in zip(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy())]})
         return records
+
+    def _use_own_session(self) -> None:
+        """ultralytics builds its ONNX Runtime session with default options (threads spinning after each run);
+        its CPU backend only calls session.run, so the session is swapped for the suite's (shared.suite.onnx)."""
+        from shared.suite.onnx import session
+
+        backend = getattr(getattr(self.model.predictor, "model", None), "backend", None)
+        if backend is not None and hasattr(backend, "session"):
+            backend.session = session(self.onnx_file)
+        self._own_session = True
 
     def csv_rows(self, record: dict) -> list[dict]:
         """One row per box (an image without boxes or with an error: one row without box columns)."""

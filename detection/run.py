@@ -78,7 +78,8 @@ class DetectorRun(Run):
             if not path.is_file():
                 raise DataError(path, "no ONNX model yet; run `defectlab detection export RUN` first")
             model = ultralytics_module().YOLO(str(path), task="detect")
-        return DetectorPredictor(model, self.classes, self.recipe.image_size, conf, batch_size)
+        return DetectorPredictor(model, self.classes, self.recipe.image_size, conf, batch_size,
+                                 str(self.path / "model.onnx") if onnx else None)
 
 
 def architecture(net) -> dict:

@@ -24,7 +24,7 @@ def on_starting(server):
 def post_fork(server, worker):
     """The cores shared out between the workers (each framework reads these when it is first imported)."""
     threads = str(max(1, (os.cpu_count() or 1) // max(1, int(server.cfg.workers))))
-    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "DEFECTLAB_ONNX_THREADS"):
         os.environ.setdefault(name, threads)
 
 
