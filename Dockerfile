@@ -23,4 +23,4 @@ ENV DEFECTLAB_HOME=/home/defectlab/.cache/defectlab PYTHONUNBUFFERED=1
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=180s --retries=3 \
     CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status != 200)"
-CMD ["defectlab", "serve", "--workers", "2", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["defectlab", "serve", "--onnx", "--host", "0.0.0.0", "--port", "8000"]

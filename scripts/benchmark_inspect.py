@@ -50,7 +50,7 @@ def one_mode(runs: dict, paths: list[str], mode: str, batch_size: int, repeats: 
     from shared.suite.inspect import Inspector
     from shared.suite.memory_guard import peak_memory_mb
 
-    inspector = Inspector.from_runs(runs, batch_size, onnx=mode.startswith("onnx"), threads=mode.endswith("threads"))
+    inspector = Inspector.from_runs(runs, batch_size, onnx=mode.startswith("onnx"), threads=mode.endswith("-threads"))
     inspector.inspect(paths[:batch_size])  # warm-up: lazy allocations, thread pools, ONNX sessions
     pictures = [load_image(p) for p in paths]
     alone = {}

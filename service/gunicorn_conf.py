@@ -5,7 +5,7 @@ import os
 import tempfile
 
 bind = os.environ.get("DEFECTLAB_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("DEFECTLAB_WORKERS", "2"))
+workers = int(os.environ.get("DEFECTLAB_WORKERS", "1"))
 worker_class = "sync"
 preload_app = False
 timeout = 180          # a worker's boot loads TensorFlow, PyTorch and three models

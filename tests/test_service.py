@@ -168,7 +168,7 @@ def test_settings_come_from_the_environment():
 
 # --- the real server command ------------------------------------------------------------------------------------
 
-SERVE = ["defectlab", "serve", "--workers", "2"]  # Dockerfile's CMD starts the same command (test below)
+SERVE = ["defectlab", "serve", "--onnx"]  # Dockerfile's CMD starts the same command (test below)
 
 
 def free_port() -> int:
@@ -178,10 +178,23 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(runs, tmp_path_factory):
+def knn_run(classification_data, tmp_path_factory):
+    """A texture-knn anomaly run (the smoke anomaly run is PatchCore, which has no ONNX export)."""
+    from anomaly import task
+
+    recipe = task.Recipe.from_preset("demo", data=str(classification_data), image_size=64,
+                                     out=str(tmp_path_factory.mktemp("knn")), name="knn")
+    return task.train(recipe, progress=False).path
+
+
+@pytest.fixture(scope="module")
+def server(runs, knn_run, tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    command = [*SERVE, "--port", str(port), "--runs", *[f"{t}={p}" for t, p in runs.items()]]
+    copies = tmp_path_factory.mktemp("served")  # --onnx exports into the run folders: copies, not the shared runs
+    runs = {t: shutil.copytree(p, copies / t) for t, p in runs.items() if t != "anomaly"}
+    runs["anomaly"] = knn_run
+    command = [*SERVE, "--workers", "2", "--port", str(port), "--runs", *[f"{t}={p}" for t, p in runs.items()]]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     with open(log, "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)

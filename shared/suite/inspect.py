@@ -66,8 +66,9 @@ class Inspector:
 
     @classmethod
     def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16, onnx: bool = False,
-                  threads: bool = False) -> "Inspector":
-        """onnx: every model under ONNX Runtime, exported first (and checked) where a run has no model.onnx yet."""
+                  threads: bool | None = None) -> "Inspector":
+        """onnx: every model under ONNX Runtime, exported first (and checked) where a run has no model.onnx yet.
+        threads (default: with onnx): the models of a batch at once (33.0 vs 28.7 images/s here, inspect.json)."""
         predictors = {}
         for task, path in runs.items():
             spec = registry.task(task)
@@ -76,7 +77,7 @@ class Inspector:
                 exported, difference = spec.export(run)
                 print(f"[{task}] exported {exported} (max |framework - ONNX Runtime| {difference:.1e})")
             predictors[task] = run.predictor(onnx=True) if onnx else run.predictor()
-        return cls(predictors, batch_size, threads=threads)
+        return cls(predictors, batch_size, threads=onnx if threads is None else threads)
 
     def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:
         """(record, decoded picture or None) in input order, batch by batch (memory bounded by batch_size)."""
