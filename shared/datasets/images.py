@@ -148,6 +148,8 @@ def _decode(source, name) -> np.ndarray:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DataError(name, f"image too large ({error})") from None
+    except ImportError:  # no decoder took it, and a plugin added by a library (HEIF, by ultralytics) is missing
+        raise DataError(name, "cannot decode image (not a picture format this installation reads)") from None
     except Exception as error:  # any decoder failure is this file's problem, said in one line
         raise DataError(name, f"cannot decode image ({error})") from None
 
