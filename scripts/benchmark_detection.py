@@ -34,6 +34,29 @@ RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"
 
 
+def cpu_speeds(name: str, runs: Path, argv) -> dict:
+    """A part trained on another machine: its run's CPU images/s here, as `--speed` measures them after training."""
+    import os
+
+    from detection import task
+    from detection.export import to_onnx
+    from shared.suite.provenance import provenance
+
+    path = PARTS / f"{name}.json"
+    part = json.loads(path.read_text())
+    run = task.load(runs / name)
+    run.data_yaml()  # the test pictures of its YOLO view (rebuilt when the folder came without it)
+    to_onnx(run)
+    images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
+    speeds = {"pytorch": inference_speed(run, images), "onnx": inference_speed(run, images, onnx=True)}
+    part["infer_images_per_second_cpu"] = speeds
+    part["infer_setup"] = f"{run.recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25"
+    command = "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    part["cpu_speed_provenance"] = {**provenance(command=command), "load_average": os.getloadavg()}
+    path.write_text(json.dumps(part, indent=1) + "\n")
+    return speeds
+
+
 def inference_speed(run, images: list[Path], onnx: bool = False, repeats: int = 3) -> float:
     """Images per second through the run's Predictor (batch 16, CPU), median of `repeats` passes."""
     predictor = run.predictor(conf=0.25, onnx=onnx, batch_size=16)
@@ -205,7 +228,14 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-detection"))
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--merge", action="store_true")
+    parser.add_argument("--cpu-speeds", nargs="+", metavar="PART", default=[],
+                        help="measure this CPU's images/s (PyTorch and ONNX Runtime) of parts trained elsewhere (GPU), "
+                             "their run folders under --runs; written into each part with its own provenance")
     args = parser.parse_args(argv)
+    if args.cpu_speeds:
+        for name in args.cpu_speeds:
+            print(f"{name}: {cpu_speeds(name, args.runs, argv)}")
+        return 0
     if args.merge:
         print(f"wrote {merge()}")
         return 0
