@@ -168,6 +168,7 @@ def merge() -> Path:
             "frozen_blocks": v["config"].get("frozen_blocks", 2) if v["config"].get("backbone") else None,
             "train_seconds": v["train_seconds"], "seconds_per_epoch": seconds_per_epoch(v),
             "hardware": hardware_of(v), "train_device": v["train_device"],
+            "infer_images_per_second_cpu": v.get("infer_images_per_second_cpu"),
             "command": v["command"], "git_commit": v["git_commit"]}
             for k, v in parts.items() for variant in v["variants"]},
         "learning_curves": {k: {c: v["learning_curve"][c] for c in ("epoch", "seconds", "valid_map50", "valid_map50_95")}
