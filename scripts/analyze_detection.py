@@ -31,23 +31,25 @@ RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 WEAK = ("crazing", "rolled-in_scale")
 
 
-def fate(truth: dict, predictions: list[dict]) -> str:
-    def iou(a, b):
-        w = min(a["xmax"], b["xmax"]) - max(a["xmin"], b["xmin"])
-        h = min(a["ymax"], b["ymax"]) - max(a["ymin"], b["ymin"])
-        inter = max(w, 0) * max(h, 0)
-        area = lambda x: (x["xmax"] - x["xmin"]) * (x["ymax"] - x["ymin"])  # noqa: E731
-        return inter / (area(a) + area(b) - inter) if inter else 0.0
+BOX = ("xmin", "ymin", "xmax", "ymax")
 
-    own = max((iou(truth, p) for p in predictions if p["class"] == truth["name"]), default=0.0)
-    other = max((iou(truth, p) for p in predictions if p["class"] != truth["name"]), default=0.0)
-    if own >= 0.5:
-        return "found"
-    if other >= 0.5:
-        return "wrong class"
-    if own >= 0.1:
-        return "loose"
-    return "missed" if other < 0.1 else "wrong class"
+
+def fates(truths: list[dict], predictions: list[dict]) -> list[str]:
+    """The fate of each true box (module docstring), from its IoU with the boxes of its class and of the others."""
+    import torch
+    from ultralytics.utils.metrics import box_iou
+
+    if not truths:
+        return []
+    overlap = box_iou(torch.tensor([[t[k] for k in BOX] for t in truths], dtype=torch.float32),
+                      torch.tensor([[p[k] for k in BOX] for p in predictions], dtype=torch.float32).reshape(-1, 4))
+    out = []
+    for truth, row in zip(truths, overlap.numpy()):
+        same = np.array([p["class"] == truth["name"] for p in predictions], bool)
+        own, other = row[same].max(initial=0.0), row[~same].max(initial=0.0)
+        out.append("found" if own >= 0.5 else "wrong class" if other >= 0.5 else "loose" if own >= 0.1
+                   else "missed" if other < 0.1 else "wrong class")
+    return out
 
 
 def main(argv=None) -> int:
@@ -62,6 +64,7 @@ def main(argv=None) -> int:
     from PIL import Image
 
     from detection import task
+    from detection.ensemble import raw_boxes
     from detection.plots import draw_boxes
 
     run = task.load(args.run)
@@ -70,20 +73,15 @@ def main(argv=None) -> int:
     split = make_split(index, r.split, folds=r.folds, fold=r.fold, seed=r.seed, valid_fraction=r.valid_fraction)
     test = index[split == "test"]
     images = [load_image(p) for p in test["path"]]
-    found = []
-    for start in range(0, len(images), 16):
-        chunk = [np.ascontiguousarray(i[..., ::-1]) for i in images[start:start + 16]]
-        for result in run.model.predict(chunk, imgsz=r.image_size, conf=args.conf, augment=args.tta, verbose=False):
-            b = result.boxes
-            found.append([{"class": run.classes[int(c)], "confidence": float(s),
-                           **dict(zip(("xmin", "ymin", "xmax", "ymax"), xyxy.tolist()))}
-                          for xyxy, s, c in zip(b.xyxy.numpy(), b.conf.numpy(), b.cls.numpy())])
     stats, misses = {}, []
-    for row, predictions in zip(test.itertuples(), found):
+    for row, boxes in zip(test.itertuples(), raw_boxes(run, images, args.tta, conf=args.conf)):
+        scale = np.array([row.width, row.height, row.width, row.height])
+        predictions = [{"class": run.classes[int(b[5])], "confidence": float(b[4]),
+                        **dict(zip(BOX, (b[:4] * scale).tolist()))} for b in boxes]
         truths, _ = clean_boxes(row.boxes, row.width, row.height)
-        fates = [fate(t, predictions) for t in truths]
-        misses.append((sum(f != "found" for f, t in zip(fates, truths) if t["name"] in WEAK), row, predictions))
-        for t, f in zip(truths, fates):
+        found = fates(truths, predictions)
+        misses.append((sum(f != "found" for f, t in zip(found, truths) if t["name"] in WEAK), row, predictions))
+        for t, f in zip(truths, found):
             s = stats.setdefault(t["name"], {"boxes": 0, "fates": {}, "width": [], "height": [], "pictures": set()})
             s["boxes"] += 1
             s["fates"][f] = s["fates"].get(f, 0) + 1

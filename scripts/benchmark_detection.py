@@ -39,22 +39,28 @@ def cpu_speeds(name: str, runs: Path, argv) -> dict:
     import os
 
     from detection import task
-    from detection.export import to_onnx
-    from shared.suite.provenance import provenance
+    from shared.suite.provenance import provenance, write_json
 
     path = PARTS / f"{name}.json"
     part = json.loads(path.read_text())
     run = task.load(runs / name)
     run.data_yaml()  # the test pictures of its YOLO view (rebuilt when the folder came without it)
-    to_onnx(run)
-    images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
-    speeds = {"pytorch": inference_speed(run, images), "onnx": inference_speed(run, images, onnx=True)}
+    speeds = cpu_speed(run)
     part["infer_images_per_second_cpu"] = speeds
     part["infer_setup"] = f"{run.recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25"
     command = "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
     part["cpu_speed_provenance"] = {**provenance(command=command), "load_average": os.getloadavg()}
-    path.write_text(json.dumps(part, indent=1) + "\n")
+    write_json(path, part)
     return speeds
+
+
+def cpu_speed(run) -> dict:
+    """Images/s of the run on this CPU with PyTorch and with ONNX Runtime (exported here), 64 test pictures."""
+    from detection.export import to_onnx
+
+    to_onnx(run)
+    images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
+    return {"pytorch": inference_speed(run, images), "onnx": inference_speed(run, images, onnx=True)}
 
 
 def inference_speed(run, images: list[Path], onnx: bool = False, repeats: int = 3) -> float:
@@ -97,7 +103,6 @@ def train_hardware(device: str) -> dict:
 
 def part(args) -> dict:
     from detection import task
-    from detection.export import to_onnx
 
     # budgets in seconds: minutes rounded made 0.09 h and 0.1 h the same name (parts t6min-...-gpu, -gpu5)
     budget = f"t{round(args.hours * 3600)}s" if args.hours else f"e{args.epochs}"
@@ -119,12 +124,8 @@ def part(args) -> dict:
     variants = {name: {side: metrics(side, tta) for side in ("valid", "test")}
                 for name, tta in (("plain", False), ("tta", True))}
     pretrain = run.path / "pretrain" / "pretrain.json"
-    speeds = None
-    if args.speed:
-        saved = task.load(run.path)  # the saved model, as a user loads it (export and speeds, as before)
-        to_onnx(saved)
-        test_images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
-        speeds = {"pytorch": inference_speed(saved, test_images), "onnx": inference_speed(saved, test_images, onnx=True)}
+    # the saved model, as a user loads it
+    speeds = cpu_speed(task.load(run.path)) if args.speed else None
     epochs_run = len(curve.get("epoch", [])) or run.recipe.epochs
     return {
         "preset": args.preset, "config": run.recipe.to_dict(), "run": str(run.path),

@@ -86,14 +86,16 @@ def main(argv=None) -> int:
     pictures = sum(len(v) for v in images.values())
     speed = {k: pictures / s for k, s in seconds.items()}
 
-    ensembles = {}
+    ensembles, fused = {}, {}
     for tta in ("plain", "tta"):
         for size in (2, 3):
             for members in itertools.combinations([r.path.name for r in runs], size):
                 keys = [f"{m}/{tta}" for m in members]
-                ensembles["+".join(members) + f"/{tta}"] = {
+                key = "+".join(members) + f"/{tta}"
+                fused[key] = {side: fuse([boxes[k][side] for k in keys]) for side in sides}
+                ensembles[key] = {
                     "members": list(members), "tta": tta == "tta",
-                    **{side: box_map(fuse([boxes[k][side] for k in keys]), truths[side], classes) for side in sides},
+                    **{side: box_map(fused[key][side], truths[side], classes) for side in sides},
                     # members run one after the other; fusion itself is negligible beside them
                     "images_per_second": 1 / sum(1 / speed[k] for k in keys)}
     best_single = max(singles, key=lambda k: singles[k]["valid"]["map50_95"])
@@ -109,9 +111,7 @@ def main(argv=None) -> int:
         predictor = classifier.predictor()
         probabilities = {side: np.array([[r["probabilities"][c] for c in classes]
                                          for r in predictor.predict(list(images[side]))]) for side in sides}
-        picked = {best_single: boxes[best_single],
-                  best_ensemble: {s: fuse([boxes[f"{m}/{ensembles[best_ensemble]['tta'] and 'tta' or 'plain'}"][s]
-                                           for m in ensembles[best_ensemble]["members"]]) for s in sides}}
+        picked = {best_single: boxes[best_single], best_ensemble: fused[best_ensemble]}
         guided = {}
         for key, found in picked.items():
             entry = {}

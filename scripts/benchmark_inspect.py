@@ -92,17 +92,14 @@ def main(argv=None) -> int:
         print("RESULT " + json.dumps(result))
         return 0
 
-    from shared.datasets.index import read_dataset
-    from shared.datasets.splits import make_split
+    from shared.suite.evaluate import test_pictures
     from shared.suite.provenance import write_result
 
-    index, _ = read_dataset(args.data, progress=False)
-    config = json.loads((Path(runs["detection"] if "detection" in runs else next(iter(runs.values())))
-                         / "config.json").read_text())
-    split = make_split(index, config["split"], seed=config.get("seed", 0), valid_fraction=config.get("valid_fraction", 0.1))
-    paths = [str(p) for p in index[split == "test"]["path"]]
-    paths = paths[:args.limit] if args.limit else paths
-    trained_at = {task: json.loads((Path(p) / "config.json").read_text())["image_size"] for task, p in runs.items()}
+    configs = {task: json.loads((Path(p) / "config.json").read_text()) for task, p in runs.items()}
+    split = configs.get("detection", next(iter(configs.values())))["split"]
+    pictures, index = test_pictures(args.data, split)
+    paths = [p["path"] for p in pictures][:args.limit or None]
+    trained_at = {task: config["image_size"] for task, config in configs.items()}
     modes = {}
     with tempfile.TemporaryDirectory() as scratch:
         sized = {task: str(sized_copy(Path(p), args.image_size, Path(scratch) / task)) for task, p in runs.items()}
@@ -130,7 +127,7 @@ def main(argv=None) -> int:
                 f"{args.repeats} passes; per-model figures are each model alone on the same decoded pictures",
     }
     command = "python scripts/benchmark_inspect.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    path = write_result(args.out, payload, split=f"{config['split']} (test side)", index=index, command=command)
+    path = write_result(args.out, payload, split=f"{split} (test side)", index=index, command=command)
     print(f"wrote {path}: {payload['images_per_second']} images/s ({best})")
     return 0
 

@@ -50,13 +50,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "service.json")
     args = parser.parse_args(argv)
 
-    from shared.datasets.index import read_dataset
-    from shared.datasets.splits import make_split
+    from shared.suite.evaluate import test_pictures
     from shared.suite.provenance import write_result
 
-    index, _ = read_dataset(args.data, progress=False)
-    test = index[make_split(index, "kaggle-det", valid_fraction=0.1) == "test"]
-    pictures = [Path(p).read_bytes() for p in test["path"]]
+    test, index = test_pictures(args.data, "kaggle-det")
+    pictures = [Path(p["path"]).read_bytes() for p in test]
     port = free_port()
     command = ["defectlab", "serve", "--workers", str(args.workers), "--port", str(port), "--runs", *args.runs,
                *(["--onnx"] if args.onnx else [])]

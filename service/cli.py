@@ -11,6 +11,8 @@ APP = "service.app:create_app()"
 
 
 def register(tasks, common) -> None:
+    from shared.suite.cli_inspect import add_run_options
+
     serve = tasks.add_parser(
         "serve", help="the REST API and web page of the inspection (gunicorn)",
         description="Serve `defectlab inspect` over HTTP: POST /v1/inspect, GET /v1/models, /healthz, /readyz, "
@@ -26,11 +28,7 @@ def register(tasks, common) -> None:
     serve.add_argument("--workers", type=int, default=int(os.environ.get("DEFECTLAB_WORKERS", "1")),
                        help="worker processes, each with its own models and cpu_count / workers threads (default "
                             "1: on 2 cores one worker with both beat two with one each, 16.6 vs 11.2 requests/s)")
-    serve.add_argument("--runs", nargs="+", default=[], metavar="TASK=PATH", help="run folder of a task")
-    serve.add_argument("--runs-root", default=os.environ.get("DEFECTLAB_RUNS_ROOT", "runs"),
-                       help="where each task's default run is looked for (default runs)")
-    serve.add_argument("--tasks", nargs="+", choices=["classification", "detection", "anomaly"],
-                       help="tasks to load (default all three)")
+    add_run_options(serve, "load", Path(os.environ.get("DEFECTLAB_RUNS_ROOT", "runs")))
     serve.add_argument("--onnx", action="store_true", default=os.environ.get("DEFECTLAB_ONNX") == "1",
                        help="every model under ONNX Runtime (3-5x faster on a CPU); runs without model.onnx are "
                             "exported first, once, here")
@@ -40,27 +38,18 @@ def register(tasks, common) -> None:
 
 
 def run_serve(args) -> int:
-    from shared.suite.cli_evaluate import task_pairs
-    from shared.suite.inspect import find_runs
+    from shared.suite.cli_inspect import chosen_runs
+    from shared.suite.inspect import ensure_onnx
 
-    env = {"DEFECTLAB_BIND": f"{args.host}:{args.port}", "DEFECTLAB_WORKERS": str(args.workers),
-           "DEFECTLAB_RUNS_ROOT": args.runs_root, "DEFECTLAB_ONNX": "1" if args.onnx else "0"}
-    given = task_pairs(args.runs, "--runs")
-    if given:
-        env["DEFECTLAB_RUNS"] = ",".join(f"{t}={Path(p).resolve()}" for t, p in given.items())
-    if args.tasks:
-        env["DEFECTLAB_TASKS"] = ",".join(args.tasks)
-    if args.max_upload_mb:
-        env["DEFECTLAB_MAX_UPLOAD_MB"] = str(args.max_upload_mb)
-    os.environ.update(env)
-    runs = find_runs(given, args.runs_root, args.tasks or ("classification", "detection", "anomaly"))  # fail here
+    runs = chosen_runs(args)  # a missing run fails here, in one line, before any worker starts
     if args.onnx:
-        from shared.suite import registry
-
         for task, path in runs.items():
-            if not (path / "model.onnx").is_file():
-                exported, difference = registry.task(task).export(registry.task(task).load(path))
-                print(f"[{task}] exported {exported} (max |framework - ONNX Runtime| {difference:.1e})")
+            ensure_onnx(task, path)  # once, here: workers exporting at the same time would race
+    os.environ.update({
+        "DEFECTLAB_BIND": f"{args.host}:{args.port}", "DEFECTLAB_WORKERS": str(args.workers),
+        "DEFECTLAB_RUNS": ",".join(f"{t}={p.resolve()}" for t, p in runs.items()),
+        "DEFECTLAB_TASKS": ",".join(runs), "DEFECTLAB_ONNX": "1" if args.onnx else "0",
+        **({"DEFECTLAB_MAX_UPLOAD_MB": str(args.max_upload_mb)} if args.max_upload_mb else {})})
     print(f"defectlab serve: http://{args.host}:{args.port}/ ({args.workers} workers; Ctrl-C stops)", flush=True)
     command = [sys.executable, "-m", "gunicorn", "--config", str(CONF), APP]
     os.execv(sys.executable, command)

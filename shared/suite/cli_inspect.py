@@ -8,6 +8,23 @@ from pathlib import Path
 from . import registry
 
 
+def add_run_options(parser, verb: str, runs_root: Path = Path("runs")) -> None:
+    """--runs, --runs-root, --tasks: which runs a command uses (inspect, serve)."""
+    parser.add_argument("--runs", nargs="+", default=[], metavar="TASK=PATH", help="run folder of a task")
+    parser.add_argument("--runs-root", type=Path, default=runs_root,
+                        help=f"where each task's default run is looked for (default {runs_root})")
+    parser.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(registry.TASKS),
+                        help=f"which tasks to {verb} (default all)")
+
+
+def chosen_runs(args) -> dict[str, Path]:
+    """{task: run folder} from the options add_run_options made; a missing run is a one-line error."""
+    from .cli_evaluate import task_pairs
+    from .inspect import find_runs
+
+    return find_runs(task_pairs(args.runs, "--runs"), args.runs_root, args.tasks)
+
+
 def register(tasks, common) -> None:
     inspect = tasks.add_parser(
         "inspect", help="class, boxes and anomaly score of each picture, with every task's run at once",
@@ -18,11 +35,7 @@ def register(tasks, common) -> None:
                "  defectlab inspect a.bmp b.bmp --runs classification=runs/classification/smoke "
                "detection=runs/detection/smoke anomaly=runs/anomaly/smoke-imagenet-seed0")
     inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
-    inspect.add_argument("--runs", nargs="+", default=[], metavar="TASK=PATH", help="run folder of a task")
-    inspect.add_argument("--runs-root", type=Path, default=Path("runs"),
-                         help="where each task's default run is looked for (default runs)")
-    inspect.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(registry.TASKS),
-                         help="which tasks to apply (default all)")
+    add_run_options(inspect, "apply")
     inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")
     inspect.add_argument("--batch-size", type=int, default=16, help="pictures decoded and scored at a time (default 16)")
     inspect.add_argument("--no-pictures", action="store_true", help="with --out: skip the composite pictures")
@@ -35,12 +48,9 @@ def register(tasks, common) -> None:
 
 def run_inspect(args) -> int:
     from ..datasets.images import expand_globs
-    from .inspect import Inspector, find_runs
+    from .inspect import Inspector
 
-    from .cli_evaluate import task_pairs
-
-    given = task_pairs(args.runs, "--runs")
-    inspector = Inspector.from_runs(find_runs(given, args.runs_root, args.tasks), args.batch_size, args.onnx)
+    inspector = Inspector.from_runs(chosen_runs(args), args.batch_size, args.onnx)
     images = expand_globs(args.images)
     if args.out:
         records = inspector.inspect_to(images, args.out, progress=True, draw=not args.no_pictures)
