@@ -18,7 +18,7 @@ from PIL import Image
 
 from shared.datasets.anomaly_folders import read_anomaly_folders
 from shared.datasets.export_anomaly import box_mask
-from shared.datasets.images import file_sha1, load_image
+from shared.datasets.images import file_sha1, from_letterbox, letterbox, load_image
 from shared.datasets.index import BOXED_SOURCES, class_names, read_dataset
 from shared.datasets.splits import make_split
 from shared.suite.errors import DataError
@@ -38,7 +38,8 @@ def split_normal(table: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.Da
 
 
 def read_mask(row, size: int) -> np.ndarray:
-    """Boolean size x size mask of a test row: its mask file, or its boxes, or none (normal)."""
+    """Boolean size x size mask of a test row (its content stretched to the square, as `content_maps` brings
+    maps): its mask file, or its boxes, or none (normal)."""
     if isinstance(row.mask, str):
         image = Image.open(row.mask).convert("L")
     elif isinstance(row.boxes, list) and row.boxes and row.label == 1:
@@ -55,18 +56,27 @@ class AnomalyData:
     info: dict                            # split, sizes, data fingerprint, dataset
     image_size: int
     images: dict[str, np.ndarray] = field(default_factory=dict)
+    placements: dict[str, list] = field(default_factory=dict)
 
     def part(self, name: str) -> pd.DataFrame:
         return self.parts[name]
 
     def pixels(self, name: str) -> np.ndarray:
-        """uint8 N x S x S x 3 of one part, decoded on first use."""
+        """uint8 N x S x S x 3 of one part, letterboxed (aspect ratio kept), decoded on first use."""
         if name not in self.images:
-            paths = list(self.parts[name].path)
             size = self.image_size
-            self.images[name] = np.stack([load_image(p, 3, size) for p in paths]) if paths \
-                else np.zeros((0, size, size, 3), np.uint8)
+            boxed = [letterbox(load_image(p, 3), size) for p in self.parts[name].path]
+            self.images[name] = np.stack([b[0] for b in boxed]) if boxed else np.zeros((0, size, size, 3), np.uint8)
+            self.placements[name] = [b[1] for b in boxed]
         return self.images[name]
+
+    def content_maps(self, name: str, maps: np.ndarray) -> np.ndarray:
+        """Maps over the letterboxed squares -> each picture's content stretched to S x S, the frame its mask is
+        read in (the mirrored fill is not judged)."""
+        self.pixels(name)
+        size = (self.image_size, self.image_size)
+        return np.stack([from_letterbox(m, p, size) for m, p in zip(maps, self.placements[name])]) if len(maps) \
+            else maps
 
     def masks(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         """(which test rows have a known mask: every normal one and abnormal ones with a mask, their masks)."""

@@ -18,21 +18,16 @@ ONNX_FILE = "model.onnx"
 
 
 class ScoreAndMap(nn.Module):
-    """TextureKnnModel's inference as tensors in, tensors out: (score N, anomaly map N x 1 x S x S). The distance
-    to the memory bank is written as |a|^2 - 2ab + |b|^2 (one matrix product), which every ONNX opset knows."""
+    """TextureKnnModel's inference as tensors in, tensors out: (score N, anomaly map N x 1 x S x S). The model's
+    own forward: its distances are matrix products (texture_knn.nearest), which every ONNX opset knows."""
 
     def __init__(self, model):
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor):
-        m = self.model
-        stages = m.feature_extractor(x)
-        z = (m.describe(stages) - m.center) / m.scale
-        squared = (z * z).sum(1, keepdim=True) - 2 * z @ m.memory_bank.T + (m.memory_bank ** 2).sum(1)[None]
-        k = min(m.num_neighbors, len(m.memory_bank))
-        score = squared.clamp_min(0).sqrt().topk(k, dim=1, largest=False).values.mean(1)
-        return score, m.anomaly_map(stages, x.shape[-2:])
+        out = self.model(x)
+        return out.pred_score, out.anomaly_map
 
 
 def to_onnx(run) -> Path:

@@ -35,7 +35,10 @@ def _anomalib_model(config):
     if config.model == "texture-knn":
         from .texture_knn import TextureKnnModel
 
-        return TextureKnnModel(backbone=config.backbone, layers=list(config.layers), num_neighbors=config.num_neighbors)
+        return TextureKnnModel(backbone=config.backbone, layers=list(config.layers), num_neighbors=config.num_neighbors,
+                               map_layers=list(config.map_layers), map_kind=config.map_kind,
+                               bank_size=config.bank_size, map_fusion=config.map_fusion,
+                               calibration=config.map_calibration, seed=config.seed)
     raise KeyError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
 
 
@@ -62,17 +65,31 @@ def to_input(images, backbone: str = "tf_efficientnet_lite0") -> torch.Tensor:
     return to_tensor(images, backbone)
 
 
-def fit(model: torch.nn.Module, batches, coreset_ratio: float = 0.01, backbone: str = "tf_efficientnet_lite0"):
+def fit(model: torch.nn.Module, batches, coreset_ratio: float = 0.01, backbone: str = "tf_efficientnet_lite0",
+        sampler: str = "random", seed: int = 0):
     """Collect training embeddings batch by batch, then build the model's memory (coreset, Gaussians, PCA)."""
     model.train()
     with torch.no_grad():
         for images in batches:
             model(to_input(images, backbone))
     if model.__class__.__name__ == "PatchcoreModel":
-        model.subsample_embedding(sampling_ratio=coreset_ratio)
+        subsample(model, coreset_ratio, sampler, seed)
     else:
         model.fit()
     return model.eval()
+
+
+def subsample(model, ratio: float, sampler: str, seed: int = 0) -> None:
+    """PatchCore's memory bank: anomalib's greedy k-center coreset, or a seeded random draw of the same size
+    (the greedy search is O(patches x bank) distance updates: 45 min for 762 pictures here)."""
+    if sampler == "greedy":
+        model.subsample_embedding(sampling_ratio=ratio)
+        return
+    embedding = torch.vstack(model.embedding_store)
+    model.embedding_store.clear()
+    count = max(1, int(len(embedding) * ratio))
+    pick = torch.randperm(len(embedding), generator=torch.Generator().manual_seed(seed))[:count]
+    model.memory_bank = embedding[pick].contiguous()
 
 
 def score(model: torch.nn.Module, batches, backbone: str = "tf_efficientnet_lite0") -> tuple:

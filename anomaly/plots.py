@@ -32,25 +32,59 @@ def overlay(image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45) -> np.n
     return ((1 - alpha) * image + alpha * plt.get_cmap("jet")(normed)[..., :3] * 255).astype(np.uint8)
 
 
-def extremes_png(images: np.ndarray, scores: np.ndarray, labels: np.ndarray, maps: np.ndarray | None,
+def outline(ax, mask: np.ndarray, shape) -> None:
+    """The true mask's outline (white) over a picture of `shape`."""
+    if mask is None or not mask.any():
+        return
+    if mask.shape != tuple(shape[:2]):
+        mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(shape[1::-1], Image.NEAREST)) > 127
+    ax.contour(mask, levels=[0.5], colors="white", linewidths=1.0)
+
+
+def mark_peak(ax, heatmap: np.ndarray, shape) -> None:
+    """A cross where the map is highest, in the picture's pixels."""
+    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+    ax.plot((x + 0.5) * shape[1] / heatmap.shape[1], (y + 0.5) * shape[0] / heatmap.shape[0], "x", color="white",
+            markersize=7, markeredgewidth=2)
+
+
+def extremes_png(paths: list, scores: np.ndarray, labels: np.ndarray, maps: np.ndarray | None, masks,
                  folder: Path, count: int = 8) -> list[Path]:
-    """Top- and lowest-scored test images with their heatmaps (from the evaluation's arrays in memory)."""
+    """From the evaluation's arrays in memory: the top- and lowest-scored test pictures with their heatmaps, and
+    abnormal pictures (spread over the score range) beside their heatmaps, true masks / boxes outlined in white,
+    the map's peak crossed."""
     if maps is None or not len(scores):
         return []
+    from shared.datasets.images import load_image
+
     order = np.argsort(scores)
+    abnormal = order[labels[order] == 1]
+    spread = abnormal[np.unique(np.linspace(0, len(abnormal) - 1, min(count, len(abnormal))).astype(int))] \
+        if len(abnormal) else abnormal
     written = []
     for name, picks in (("top_scored", order[::-1][:count]), ("lowest_scored", order[:count])):
         fig, axes = plt.subplots(1, len(picks), figsize=(2 * len(picks), 2.4), squeeze=False)
         for ax, i in zip(axes[0], picks):
-            ax.imshow(overlay(images[i], maps[i]))
+            image = load_image(paths[i])
+            ax.imshow(overlay(image, maps[i]))
+            outline(ax, None if masks is None else masks[i], image.shape)
             ax.set_title(f"{scores[i]:.2f} {'abn' if labels[i] else 'normal'}", fontsize=8,
                          color="red" if labels[i] else "black")
             ax.axis("off")
-        fig.suptitle(f"{name.replace('_', ' ')} test images (score, truth)")
-        fig.tight_layout()
-        fig.savefig(folder / f"{name}.png", dpi=100)
-        plt.close(fig)
-        written.append(folder / f"{name}.png")
+        fig.suptitle(f"{name.replace('_', ' ')} test images (score, truth; true boxes white)")
+        written.append(save(fig, folder / f"{name}.png"))
+    if len(spread):
+        fig, axes = plt.subplots(2, len(spread), figsize=(2 * len(spread), 4.4), squeeze=False)
+        for k, i in enumerate(spread[::-1]):
+            image = load_image(paths[i])
+            for row, shown in ((0, image), (1, overlay(image, maps[i]))):
+                axes[row][k].imshow(shown)
+                outline(axes[row][k], None if masks is None else masks[i], image.shape)
+                axes[row][k].axis("off")
+            mark_peak(axes[1][k], maps[i], image.shape)
+            axes[0][k].set_title(f"score {scores[i]:.2f}", fontsize=8)
+        fig.suptitle("abnormal test pictures: true boxes (white) beside the heatmap and its peak (x)")
+        written.append(save(fig, folder / "abnormal_heatmaps.png"))
     return written
 
 
@@ -67,7 +101,7 @@ def loco_roc_png(result: dict, path: Path) -> Path:
 
 
 def loco_heatmaps_png(result: dict, boxes: dict, path: Path) -> Path:
-    """Per held-out class: its top-scored picture, the heatmap over it and the true boxes (white) outlined."""
+    """Per held-out class: its top-scored picture, the heatmap over it, its peak (x) and the true boxes (white)."""
     from matplotlib.patches import Rectangle
 
     names = list(result["per_class"])
@@ -83,6 +117,7 @@ def loco_heatmaps_png(result: dict, boxes: dict, path: Path) -> Path:
         image = np.asarray(Image.open(picture).convert("RGB"))
         heat = saved["maps"][k]
         ax.imshow(overlay(image, heat))
+        mark_peak(ax, heat, image.shape)
         for box in boxes.get(picture, []):
             ax.add_patch(Rectangle((box["xmin"], box["ymin"]), box["xmax"] - box["xmin"], box["ymax"] - box["ymin"],
                                    fill=False, edgecolor="white", linewidth=1.2))

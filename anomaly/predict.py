@@ -1,20 +1,35 @@
-"""The anomaly predictor: pictures (any size, gray or RGB) -> score, is_anomalous and an anomaly map.
+"""The anomaly predictor: pictures (any size and shape, gray or RGB) -> score, is_anomalous and an anomaly map.
+Pictures are letterboxed to the model's square input (aspect ratio kept, mirrored fill); the map is returned at
+the picture's own resolution.
 
 Record (beside the shared `image`, `width`, `height` or `error`):
   score          anomaly score (higher = less like the normal pictures)
   is_anomalous   score > threshold (stored with the model, chosen on held-out normal pictures)
   threshold      that threshold
-  _map           (in-process only) the anomaly map, image_size x image_size float array"""
+  peak           {x, y, value}: where the map is highest, in the picture's pixels (models with a map)
+  explanation    one sentence: the score against the threshold and where the peak is
+  _map           (in-process only) the anomaly map, height x width float array"""
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image
 
-from shared.datasets.images import resize_rgb
+from shared.datasets.images import from_letterbox, letterbox
 from shared.suite.predictor import Predictor
 
 from . import models
+from .metrics import peak
 from .plots import overlay
+
+
+def explain(score: float, threshold: float, where: dict | None, width: int, height: int) -> str:
+    verdict = (f"score {score:.3g} is above the threshold {threshold:.3g}: unlike the normal pictures"
+               if score > threshold else f"score {score:.3g} is within the threshold {threshold:.3g}: like the normal pictures")
+    if where is None:
+        return verdict
+    side = ("top" if where["y"] < height / 3 else "bottom" if where["y"] > 2 * height / 3 else "middle") + "-" + \
+           ("left" if where["x"] < width / 3 else "right" if where["x"] > 2 * width / 3 else "centre")
+    return f"{verdict}; the map peaks at x={where['x']}, y={where['y']} ({side})"
 
 
 class AnomalyPredictor(Predictor):
@@ -25,23 +40,34 @@ class AnomalyPredictor(Predictor):
         self.backbone, self.batch_size = backbone, batch_size
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
-        stack = np.stack([resize_rgb(i, self.image_size) for i in images])
-        scores, maps = models.score(self.model, [stack], self.backbone)
-        return [{"score": float(s), "is_anomalous": bool(s > self.threshold), "threshold": float(self.threshold),
-                 **({"_map": maps[k]} if maps is not None else {})} for k, s in enumerate(scores)]
+        boxed = [letterbox(i, self.image_size) for i in images]
+        scores, maps = models.score(self.model, [np.stack([b[0] for b in boxed])], self.backbone)
+        records = []
+        for k, (score, (_, placement)) in enumerate(zip(scores, boxed)):
+            record = {"score": float(score), "is_anomalous": bool(score > self.threshold),
+                      "threshold": float(self.threshold)}
+            where = None
+            if maps is not None:
+                heat = from_letterbox(maps[k], placement)
+                x, y = peak(heat)
+                where = record["peak"] = {"x": x, "y": y, "value": round(float(heat[y, x]), 4)}
+                record["_map"] = heat
+            record["explanation"] = explain(float(score), float(self.threshold), where, *placement.original)
+            records.append(record)
+        return records
 
     def heatmap(self, record: dict, image: np.ndarray):
-        """The heatmap over the picture at the model's input size (None without a map)."""
+        """The heatmap over the picture at its own size (None without a map)."""
         if "_map" not in record:
             return None
-        return Image.fromarray(overlay(resize_rgb(image, self.image_size), record["_map"]))
+        return Image.fromarray(overlay(image, record["_map"]))
 
     def draw(self, record: dict, image: np.ndarray):
-        """The picture beside its heatmap overlay (at the model's input size)."""
+        """The picture beside its heatmap overlay, at the picture's own size."""
         if "_map" not in record:
             return None
-        small = resize_rgb(image, self.image_size)
-        canvas = Image.new("RGB", (2 * self.image_size, self.image_size))
-        canvas.paste(Image.fromarray(small))
-        canvas.paste(Image.fromarray(overlay(small, record["_map"])), (self.image_size, 0))
+        h, w = image.shape[:2]
+        canvas = Image.new("RGB", (2 * w, h))
+        canvas.paste(Image.fromarray(image))
+        canvas.paste(self.heatmap(record, image), (w, 0))
         return canvas

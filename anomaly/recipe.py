@@ -30,6 +30,18 @@ class AnomalyRecipe(Recipe):
     layers: list = option(help="backbone blocks the model reads, e.g. blocks.3,blocks.4,blocks.5",
                           factory=lambda: ["blocks.3", "blocks.4", "blocks.5"])  # chosen on validation
     coreset_ratio: float = option(0.01, "patchcore: share of patch features kept in the memory bank")
+    coreset_sampler: str = option("random", "patchcore: how the memory bank is drawn: random (seconds) or anomalib's "
+                                            "greedy k-center coreset (about 45 min for 762 pictures at 224 px on 2 "
+                                            "cores)", choices=("random", "greedy"))
+    map_layers: list = option(help="texture-knn: blocks whose local features feed the anomaly map's patch kNN",
+                              factory=lambda: ["blocks.2", "blocks.3", "blocks.4"])  # chosen on validation
+    map_kind: str = option("pool", "texture-knn map features: pool (3x3 means) or local-texture (means and log "
+                                   "std)", choices=("pool", "local-texture"))
+    map_calibration: str = option("per-location", "texture-knn: map distances as z-scores per location "
+                                  "(shrunk: spread floored at the median) or raw", choices=("per-location-shrunk", "per-location", "none"))
+    bank_size: int = option(10000, "texture-knn: normal patches (drawn at random) the map compares with")
+    map_fusion: float = option(0.5, "texture-knn: weight of the image score added to the map (0: patch distances "
+                                    "only)")  # chosen on validation (map-selection)
     num_neighbors: int = option(1, "texture-knn: nearest normal images averaged; patchcore: re-weighting neighbours")
     n_features: int = option(100, "padim: random feature subset")
     threshold_quantile: float = option(0.95, "quantile of held-out normal scores used as the threshold "
@@ -41,6 +53,8 @@ class AnomalyRecipe(Recipe):
     def check(self) -> None:
         if not 0 < self.threshold_quantile <= 1:
             raise ValueError(f"anomaly recipe: threshold_quantile must be in (0, 1], got {self.threshold_quantile}")
+        if self.bank_size < 1:
+            raise ValueError(f"anomaly recipe: bank_size must be at least 1, got {self.bank_size}")
         if not 0 < self.coreset_ratio <= 1:
             raise ValueError(f"anomaly recipe: coreset_ratio must be in (0, 1], got {self.coreset_ratio}")
 

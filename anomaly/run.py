@@ -14,22 +14,10 @@ from shared.suite.memory_guard import peak_memory_mb
 from shared.suite.run import Run
 
 from . import models, plots
+from .metrics import localization
 from .data import load_data
 from .predict import AnomalyPredictor
 from .recipe import AnomalyRecipe
-
-
-def _pro(maps: np.ndarray, masks: np.ndarray) -> float | None:
-    """Area under the per-region-overlap curve up to 30% FPR (anomalib's AUPRO), when it can be computed."""
-    try:
-        import torch
-        from anomalib.metrics.aupro import _AUPRO
-
-        metric = _AUPRO(fpr_limit=0.3)
-        metric.update(torch.from_numpy(maps).float(), torch.from_numpy(masks).int())
-        return float(metric.compute())
-    except Exception:  # noqa: BLE001  (a missing or changed metric must not break evaluation)
-        return None
 
 
 def batches(images: np.ndarray, size: int):
@@ -88,19 +76,29 @@ class AnomalyRun(Run):
             "roc": {"fpr": fpr[keep].round(4).tolist(), "tpr": tpr[keep].round(4).tolist()},
             "infer_images_per_second_cpu": round(len(images) / seconds, 1), "peak_memory_mb": peak_memory_mb(),
             "image_size": self.recipe.image_size,
-            "resize_rule": "images bilinear and masks nearest to image_size x image_size",
+            "resize_rule": "pictures letterboxed to image_size (aspect kept, mirrored fill); maps judged on each "
+                           "picture's content stretched to image_size x image_size, masks resized (nearest) to it",
         }
-        known, masks = data.masks(self.recipe.image_size) if maps is not None else (None, None)
-        if maps is not None and (labels[known] == 1).any():
-            chosen = maps[known]
-            metrics["pixel_auroc"] = float(roc_auc_score(masks.reshape(-1), chosen.reshape(-1)))
-            metrics["pixel_pro"] = _pro(chosen, masks)
+        masks = None
+        if maps is not None:
+            maps = data.content_maps("test", maps)
+            known, masks = data.masks(self.recipe.image_size)
+            if (labels[known] == 1).any():
+                metrics.update(localization(maps[known], masks, labels[known]))
+            masks = np.zeros(maps.shape, bool) if not known.any() else _spread(masks, known)
         np.savez_compressed(self.path / "scores.npz", scores=scores, labels=labels, paths=test.path.to_numpy().astype(str),
                             maps=maps if maps is not None else np.zeros(0))
         metrics = self.write_metrics(metrics, side)
         plots.roc_png(metrics, self.plots_dir() / "roc.png")
-        plots.extremes_png(images, scores, labels, maps, self.plots_dir())
+        plots.extremes_png(list(test.path), scores, labels, maps, masks, self.plots_dir())
         return metrics
+
+
+def _spread(masks: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Masks of the known rows -> one per row (empty where none is known)."""
+    full = np.zeros((len(known), *masks.shape[1:]), bool)
+    full[known] = masks
+    return full
 
 
 def load(path: str | Path) -> AnomalyRun:

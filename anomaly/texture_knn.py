@@ -1,10 +1,16 @@
 """Texture-statistics kNN: a plain torch model in anomalib's style for stochastic textures such as steel.
 
-An image is described by the per-channel mean and log standard deviation of chosen backbone stages (the
-statistics a texture is made of, independent of where a defect sits); descriptors are standardised on the
-normal set and an image's score is its mean distance to the k nearest normal descriptors. The anomaly map is
-the per-location squared z-score of the stage features against the normal locations (diagonal Gaussian),
-averaged over channels and stages.
+Image score: an image is described by the per-channel mean and log standard deviation of chosen backbone stages
+(the statistics a texture is made of, independent of where a defect sits); descriptors are standardised on the
+normal set and the score is the mean distance to the k nearest normal descriptors.
+
+Anomaly map (where the defect is): a patch-level kNN. Each location's features of `map_layers` (3x3-pooled,
+brought to the finest grid) are compared with a random bank of normal patches; the distance is turned into a
+z-score against the same location's distances on normal pictures held apart from the bank (borders and corners
+are rarer in the bank, so raw distances peak there; 'shrunk': no location's spread is taken below the median
+spread, so a location where normal pictures barely vary, e.g. a letterbox seam, cannot blow up), and the image score in the same units is added with weight
+`map_fusion` (a normal picture's map stays low everywhere). Stages, calibration and weight were chosen on
+validation pictures (scripts/anomaly_map_selection.py).
 """
 from __future__ import annotations
 
@@ -15,6 +21,31 @@ from anomalib.data import InferenceBatch
 from torch import nn
 
 
+def patch_features(stages: list[torch.Tensor], grid: tuple[int, int], kind: str = "pool") -> torch.Tensor:
+    """N x C x H x W local features on `grid` (stride 16: 14 x 14 at 224 px): 3x3 means ('pool', PatchCore's
+    aggregation) or 3x3 means and log standard deviations ('local-texture'); finer stages are averaged down,
+    coarser ones interpolated up."""
+    parts = []
+    for f in stages:
+        mean = F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
+        if kind == "local-texture":
+            var = F.avg_pool2d(f * f, 3, 1, 1, count_include_pad=False) - mean * mean
+            mean = torch.cat([mean, 0.5 * torch.log(var.clamp_min(1e-6))], 1)
+        if mean.shape[-2] > grid[0]:
+            mean = F.avg_pool2d(mean, mean.shape[-2] // grid[0])
+        if tuple(mean.shape[-2:]) != tuple(grid):
+            mean = F.interpolate(mean, size=tuple(grid), mode="bilinear", align_corners=False)
+        parts.append(mean)
+    return torch.cat(parts, 1)
+
+
+def nearest(queries: torch.Tensor, bank: torch.Tensor, k: int = 1) -> torch.Tensor:
+    """Mean Euclidean distance of each row of `queries` to its k nearest rows of `bank`, as one matrix product
+    (|a|^2 - 2ab + |b|^2: the same graph under PyTorch and ONNX)."""
+    squared = (queries * queries).sum(1, keepdim=True) - 2 * queries @ bank.T + (bank * bank).sum(1)[None]
+    return squared.clamp_min(0).sqrt().topk(min(k, len(bank)), dim=1, largest=False).values.mean(1)
+
+
 class StageFeatures(nn.Module):
     """Outputs of named blocks of a timm model (e.g. 'blocks.3'); runs only as far as the deepest one.
     `.feature_extractor` is the timm model, as in anomalib's extractor, so the same weight loader fits."""
@@ -23,35 +54,39 @@ class StageFeatures(nn.Module):
         super().__init__()
         self.feature_extractor = timm.create_model(backbone, pretrained=False, num_classes=0)
         self.layers = list(layers)
-        self.stage_ids = [int(name.split(".")[1]) for name in self.layers]
         if any(not name.startswith("blocks.") for name in self.layers):
             raise ValueError(f"texture-knn layers are 'blocks.<i>' names of {backbone}, got {self.layers}")
+        self.stage_ids = [int(name.split(".")[1]) for name in self.layers]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         net = self.feature_extractor
         x = net.bn1(net.conv_stem(x))
-        outputs = []
+        outputs = {}
         for i, block in enumerate(net.blocks[: max(self.stage_ids) + 1]):
             x = block(x)
             if i in self.stage_ids:
-                outputs.append(x)
-        return outputs
+                outputs[i] = x
+        return [outputs[i] for i in self.stage_ids]
 
 
 class TextureKnnModel(nn.Module):
     def __init__(self, backbone: str = "tf_efficientnet_lite0", layers=("blocks.3", "blocks.4", "blocks.5"),
-                 num_neighbors: int = 1):
+                 num_neighbors: int = 1, map_layers=("blocks.2", "blocks.3", "blocks.4"), map_kind: str = "pool",
+                 bank_size: int = 10000, map_fusion: float = 0.5, calibration: str = "per-location",
+                 calibration_images: int = 100, seed: int = 0):
         super().__init__()
-        self.feature_extractor = StageFeatures(backbone, list(layers))
-        self.num_neighbors = num_neighbors
+        self.layers, self.map_layers = list(layers), list(map_layers)
+        self.feature_extractor = StageFeatures(backbone, sorted(set(self.layers) | set(self.map_layers),
+                                                                key=lambda n: int(n.split(".")[1])))
+        self.num_neighbors, self.map_kind, self.bank_size = num_neighbors, map_kind, bank_size
+        self.map_fusion, self.calibration, self.calibration_images = map_fusion, calibration, calibration_images
+        self.seed = seed
         self._descriptors: list[torch.Tensor] = []
-        self._location_sums: list[list[torch.Tensor]] = []
-        self.register_buffer("memory_bank", torch.empty(0))
-        self.register_buffer("center", torch.empty(0))
-        self.register_buffer("scale", torch.empty(0))
-        # one entry per stage, empty until fit(): a saved state_dict then names every tensor it holds
-        self.location_mean = nn.ParameterList([nn.Parameter(torch.empty(0), requires_grad=False) for _ in layers])
-        self.location_std = nn.ParameterList([nn.Parameter(torch.empty(0), requires_grad=False) for _ in layers])
+        self._patches: list[torch.Tensor] = []
+        # fitted memories start empty; a saved state_dict names every tensor (loading gives them their shapes)
+        for name in ("memory_bank", "center", "scale", "score_center", "score_scale", "patch_bank", "patch_mean",
+                     "patch_std", "location_mean", "location_std"):
+            self.register_buffer(name, torch.empty(0))
 
     @staticmethod
     def describe(stages: list[torch.Tensor]) -> torch.Tensor:
@@ -62,44 +97,65 @@ class TextureKnnModel(nn.Module):
             parts += [flat.mean(2), torch.log(flat.std(2) + 1e-6)]
         return torch.cat(parts, 1)
 
+    def _split(self, outputs: list[torch.Tensor], size) -> tuple[list[torch.Tensor], torch.Tensor]:
+        named = dict(zip(self.feature_extractor.layers, outputs))
+        grid = (int(size[0]) // 16, int(size[1]) // 16)
+        return [named[n] for n in self.layers], patch_features([named[n] for n in self.map_layers], grid, self.map_kind)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor | InferenceBatch:
         self.feature_extractor.eval()
-        stages = self.feature_extractor(x)
+        stages, patches = self._split(self.feature_extractor(x), x.shape[-2:])
         descriptor = self.describe(stages)
         if self.training:  # collect normal statistics
             self._descriptors.append(descriptor)
-            sums = [(f.sum((0, 2, 3)), (f ** 2).sum((0, 2, 3)), f.numel() // f.shape[1]) for f in stages]
-            self._location_sums.append(sums)
+            self._patches.append(patches)
             return descriptor
         if self.memory_bank.numel() == 0:
             raise RuntimeError("texture-knn model is not fitted: call fit() after the training batches")
-        z = (descriptor - self.center) / self.scale
-        distances = torch.cdist(z, self.memory_bank)
-        k = min(self.num_neighbors, len(self.memory_bank))
-        score = distances.topk(k, largest=False).values.mean(1)
-        return InferenceBatch(pred_score=score, anomaly_map=self.anomaly_map(stages, x.shape[-2:]))
+        score = nearest((descriptor - self.center) / self.scale, self.memory_bank, self.num_neighbors)
+        return InferenceBatch(pred_score=score, anomaly_map=self.anomaly_map(patches, score, x.shape[-2:]))
 
-    def anomaly_map(self, stages: list[torch.Tensor], size) -> torch.Tensor:
-        maps = []
-        for f, mean, std in zip(stages, self.location_mean, self.location_std):
-            z2 = ((f - mean.view(1, -1, 1, 1)) / std.view(1, -1, 1, 1)) ** 2
-            maps.append(F.interpolate(z2.mean(1, keepdim=True), size=size, mode="bilinear", align_corners=False))
-        return torch.stack(maps).mean(0)
+    def patch_distances(self, patches: torch.Tensor) -> torch.Tensor:
+        """N x 1 x H x W distance of every location to its nearest normal patch."""
+        n, c, h, w = patches.shape
+        z = (patches.permute(0, 2, 3, 1).reshape(-1, c) - self.patch_mean) / self.patch_std
+        return nearest(z, self.patch_bank).reshape(n, 1, h, w)
+
+    def anomaly_map(self, patches: torch.Tensor, score: torch.Tensor, size) -> torch.Tensor:
+        z = (self.patch_distances(patches) - self.location_mean) / self.location_std
+        z = F.interpolate(z, size=size, mode="bilinear", align_corners=False)
+        return z + self.map_fusion * ((score - self.score_center) / self.score_scale).view(-1, 1, 1, 1)
 
     def fit(self) -> None:
         if not self._descriptors:
             raise ValueError("no normal images were seen: texture-knn needs normal training images")
-        descriptors = torch.cat(self._descriptors)
+        descriptors, patches = torch.cat(self._descriptors), torch.cat(self._patches)
+        self._descriptors, self._patches = [], []
         self.center = descriptors.mean(0)
         self.scale = descriptors.std(0).clamp_min(1e-6) if len(descriptors) > 1 else torch.ones_like(self.center)
         self.memory_bank = (descriptors - self.center) / self.scale
-        self.location_mean, self.location_std = nn.ParameterList(), nn.ParameterList()
-        for stage in range(len(self._location_sums[0])):
-            total = sum(s[stage][0] for s in self._location_sums)
-            squares = sum(s[stage][1] for s in self._location_sums)
-            count = sum(s[stage][2] for s in self._location_sums)
-            mean = total / count
-            std = (squares / count - mean ** 2).clamp_min(1e-8).sqrt()
-            self.location_mean.append(nn.Parameter(mean, requires_grad=False))
-            self.location_std.append(nn.Parameter(std, requires_grad=False))
-        self._descriptors, self._location_sums = [], []
+        # image scores of normal pictures, leave-one-out: the units the map adds the image score in
+        if len(descriptors) > 2:
+            own = torch.cdist(self.memory_bank, self.memory_bank) + torch.eye(len(descriptors)) * 1e9
+            loo = own.topk(min(self.num_neighbors, len(descriptors) - 1), dim=1, largest=False).values.mean(1)
+            self.score_center, self.score_scale = loo.mean(), loo.std().clamp_min(1e-6)
+        else:
+            self.score_center, self.score_scale = torch.tensor(0.0), torch.tensor(1.0)
+        # patch bank from some pictures, per-location calibration from others (seeded)
+        generator = torch.Generator().manual_seed(self.seed)
+        order = torch.randperm(len(patches), generator=generator)
+        n_calib = min(self.calibration_images, len(patches) // 2)
+        calib, rest = patches[order[:n_calib]], patches[order[n_calib:]]
+        c = patches.shape[1]
+        flat = rest.permute(0, 2, 3, 1).reshape(-1, c)
+        self.patch_mean, self.patch_std = flat.mean(0), flat.std(0).clamp_min(1e-6)
+        pick = torch.randperm(len(flat), generator=generator)[: self.bank_size]
+        self.patch_bank = (flat[pick] - self.patch_mean) / self.patch_std
+        if n_calib >= 2 and self.calibration != "none":
+            distances = torch.cat([self.patch_distances(calib[i:i + 16]) for i in range(0, n_calib, 16)])
+            self.location_mean = distances.mean(0, keepdim=True)
+            std = distances.std(0, keepdim=True)
+            floor = float(std.median()) if self.calibration == "per-location-shrunk" else 0.0
+            self.location_std = std.clamp_min(floor + 1e-6)
+        else:  # no calibration, or too few pictures for it: raw distances
+            self.location_mean, self.location_std = torch.zeros(1, 1, 1, 1), torch.ones(1, 1, 1, 1)

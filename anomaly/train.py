@@ -27,7 +27,8 @@ def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRu
     if progress:
         print(f"[anomaly] fitting {recipe.model} on {len(data.part('fit'))} normal pictures", file=sys.stderr)
     with silenced():  # anomalib's coreset selection draws a bar of its own
-        models.fit(model, batches(data.pixels("fit"), recipe.batch_size), recipe.coreset_ratio, recipe.backbone)
+        models.fit(model, batches(data.pixels("fit"), recipe.batch_size), recipe.coreset_ratio, recipe.backbone,
+                   recipe.coreset_sampler, recipe.seed)
     fit_seconds = time.perf_counter() - started
     run.model = model
     valid_scores, _ = run.score(data.pixels("valid"))

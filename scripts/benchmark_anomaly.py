@@ -7,6 +7,8 @@ data fingerprint, versions and hardware); --merge writes scripts/benchmarks/resu
   python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights imagenet
   python scripts/benchmark_anomaly.py --data ../shared/data --part classifier --ensemble-with padim-imagenet
   python scripts/benchmark_anomaly.py --data ../shared/data --part texture-selection --image-size 224
+  python scripts/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224
+  python scripts/benchmark_anomaly.py --data ../shared/data --part speed --image-size 224
   python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset texture-knn --weights imagenet --image-size 224
   python scripts/benchmark_anomaly.py --merge
 
@@ -46,13 +48,17 @@ PARTS = RESULTS / "anomaly_parts"
 SPLIT = "kaggle-det (per class 240 train / 60 test pictures)"
 
 
+def library_name(args) -> str:
+    return f"{args.preset}-{args.weights}" + (f"-{args.tag}" if args.tag else "")
+
+
 def part_library(args, index) -> dict:
     from anomaly.protocols import run_protocol
     from anomaly.recipe import AnomalyRecipe
 
-    recipe = AnomalyRecipe.from_preset(args.preset, weights=args.weights, seed=args.seed,
-                                       image_size=args.image_size, coreset_ratio=args.coreset_ratio)
-    out = args.runs / f"{args.preset}-{args.weights}"
+    recipe = AnomalyRecipe.from_preset(args.preset, weights=args.weights, seed=args.seed, image_size=args.image_size,
+                                       coreset_ratio=args.coreset_ratio, coreset_sampler=args.coreset_sampler)
+    out = args.runs / library_name(args)
     result = {"model": args.preset, "weights": args.weights, "config": recipe.to_dict()}
     for protocol in ("loco", "one-class"):
         started = time.perf_counter()
@@ -203,6 +209,45 @@ def part_texture_selection(args, index) -> dict:
     return result
 
 
+def part_speed(args, index) -> dict:
+    """The default model's scoring speed on this CPU: fitted on every class's training pictures (the suite's
+    detector of unseen kinds), exported to ONNX (parity checked), then the 360 kaggle-det test pictures, decoded
+    and letterboxed beforehand, scored in batches; median of 3 passes per mode."""
+    import os
+
+    from anomaly.export import OnnxAnomalyModel, export_checked
+    from anomaly.models import score
+    from anomaly.recipe import AnomalyRecipe
+    from anomaly.run import batches
+    from anomaly.train import train
+
+    recipe = AnomalyRecipe.from_preset("texture-knn", data=str(args.data), image_size=args.image_size,
+                                       seed=args.seed, out=str(args.runs), name="speed")
+    run = train(recipe, progress=True, index=index)
+    path, difference = export_checked(run)
+    images = run.dataset().pixels("test")
+    speeds = {}
+    for mode, model in (("pytorch", run.model), ("onnxruntime", OnnxAnomalyModel(path))):
+        for size in (16, 32):
+            seconds = []
+            for _ in range(3):
+                started = time.perf_counter()
+                score(model, batches(images, size), recipe.backbone)
+                seconds.append(time.perf_counter() - started)
+            speeds[f"{mode}_batch{size}"] = round(len(images) / statistics.median(seconds), 1)
+    return {"recipe": recipe.to_dict(), "fit_seconds": run.timings["fit_seconds"], "fit_images": run.timings["fit_images"],
+            "onnx_parity_max_relative_difference": difference, "images": int(len(images)),
+            "image_size": args.image_size, "images_per_second": speeds,
+            "infer_images_per_second_cpu": max(v for k, v in speeds.items() if k.startswith("onnxruntime")),
+            "peak_memory_mb": peak_memory_mb(), "load_average": os.getloadavg()}
+
+
+def part_map_selection(args, index) -> dict:
+    from anomaly_map_selection import run
+
+    return run(index, image_size=args.image_size, seed=args.seed)
+
+
 def merge() -> Path:
     parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
     library = {k: v for k, v in parts.items() if k.startswith("library-")}
@@ -241,11 +286,13 @@ def merge() -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--part", choices=["library", "classifier", "texture-selection"])
+    parser.add_argument("--part", choices=["library", "classifier", "texture-selection", "map-selection", "speed"])
     parser.add_argument("--preset", default="patchcore")
     parser.add_argument("--weights", default="imagenet", choices=["imagenet", "random"])
     parser.add_argument("--image-size", type=int, default=160)
     parser.add_argument("--coreset-ratio", type=float, default=0.005)
+    parser.add_argument("--coreset-sampler", default="random", choices=["random", "greedy"])
+    parser.add_argument("--tag", default="", help="appended to a library part's name (two settings of one preset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-anomaly"))
     parser.add_argument("--ensemble-with", default="padim-imagenet",
@@ -257,8 +304,9 @@ def main(argv=None) -> int:
         return 0
     index, _ = read_dataset(args.data, progress=False)
     payload = {"library": part_library, "classifier": part_classifier,
-               "texture-selection": part_texture_selection}[args.part](args, index)
-    name = f"library-{args.preset}-{args.weights}" if args.part == "library" else args.part
+               "texture-selection": part_texture_selection, "map-selection": part_map_selection,
+               "speed": part_speed}[args.part](args, index)
+    name = f"library-{library_name(args)}" if args.part == "library" else args.part
     PARTS.mkdir(parents=True, exist_ok=True)
     command = "python scripts/benchmark_anomaly.py " + " ".join(argv if argv is not None else sys.argv[1:])
     write_result(PARTS / f"{name}.json", payload, split=SPLIT, index=index, command=command)

@@ -160,3 +160,42 @@ def resize_rgb(array: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     if array.shape[1::-1] == target:
         return array
     return np.asarray(Image.fromarray(array).resize(target, Image.BILINEAR))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a letterboxed picture's content sits in its size x size square (pixels of the square), and the
+    picture's own width and height."""
+    left: int
+    top: int
+    width: int
+    height: int
+    original: tuple[int, int]  # (width, height)
+
+
+def letterbox(array: np.ndarray, size: int) -> tuple[np.ndarray, Placement]:
+    """H x W x C -> size x size keeping the aspect ratio: the longer side scaled to `size` (bilinear, as
+    load_image), the rest filled by mirroring the picture, so a texture model sees texture, not a flat band (a
+    flat band would move a texture descriptor far from square training pictures). A square picture comes out
+    exactly as load_image(..., size) gives it."""
+    h, w = array.shape[:2]
+    scale = size / max(h, w)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    image = Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array)
+    scaled = np.asarray(image if (nw, nh) == (w, h) else image.resize((nw, nh), Image.BILINEAR))
+    scaled = scaled.reshape(nh, nw, -1)
+    left, top = (size - nw) // 2, (size - nh) // 2
+    pad = ((top, size - nh - top), (left, size - nw - left), (0, 0))
+    square = np.pad(scaled, pad, mode="symmetric") if (nw, nh) != (size, size) else scaled
+    return np.ascontiguousarray(square.reshape(size, size, *array.shape[2:])), Placement(left, top, nw, nh, (w, h))
+
+
+def from_letterbox(values: np.ndarray, placement: Placement, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A float map over the letterboxed square -> the picture's content only, resized (bilinear) to `size`
+    (w, h; default the picture's own size): heatmaps at the original resolution."""
+    p = placement
+    crop = np.ascontiguousarray(values[p.top:p.top + p.height, p.left:p.left + p.width], dtype=np.float32)
+    target = tuple(size or p.original)
+    if crop.shape[::-1] == target:
+        return crop
+    return np.asarray(Image.fromarray(crop, mode="F").resize(target, Image.BILINEAR))

@@ -223,3 +223,104 @@ def test_a_tampered_model_file_is_refused_not_executed(blob_run, tmp_path):
     assert not marker.exists()
     torch.load(run / "model.pt", weights_only=False)  # the unsafe loader would have run it
     assert marker.read_text() == "executed"
+
+
+def _wide_blob_dataset(root, n_normal=30, n_test=8, shape=(64, 160), side=24):
+    """Non-square pictures (height x width = shape): grain texture; abnormal ones carry a dark square, masked."""
+    rng = np.random.default_rng(3)
+    for folder in ("normal/train", "normal/test", "abnormal", "masks"):
+        (root / folder).mkdir(parents=True)
+    h, w = shape
+
+    def texture():
+        return np.clip(rng.normal(128, 12, shape), 0, 255)
+
+    for k in range(n_normal):
+        Image.fromarray(texture().astype(np.uint8)).save(root / "normal/train" / f"n{k}.png")
+    for k in range(n_test):
+        Image.fromarray(texture().astype(np.uint8)).save(root / "normal/test" / f"t{k}.png")
+        image, mask = texture(), np.zeros(shape, np.uint8)
+        y, x = rng.integers(12, h - side - 11), rng.integers(12, w - side - 11)  # off the edges: a defect at the
+        # edge is mirrored into the letterbox fill, and the seam, not the defect, then peaks
+        image[y:y + side, x:x + side] -= 70
+        mask[y:y + side, x:x + side] = 255
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(root / "abnormal" / f"a{k}.png")
+        Image.fromarray(mask).save(root / "masks" / f"a{k}.png")
+    return root
+
+
+def test_letterbox_keeps_the_aspect_and_maps_come_back_to_the_picture():
+    from shared.datasets.images import from_letterbox, letterbox
+
+    rng = np.random.default_rng(0)
+    square = rng.integers(0, 255, (50, 50, 3), dtype=np.uint8)
+    boxed, placement = letterbox(square, 64)
+    assert np.array_equal(boxed, np.asarray(Image.fromarray(square).resize((64, 64), Image.BILINEAR)))
+    wide = rng.integers(0, 255, (30, 120, 3), dtype=np.uint8)
+    boxed, placement = letterbox(wide, 64)
+    assert boxed.shape == (64, 64, 3) and (placement.width, placement.height) == (64, 16)
+    assert np.array_equal(boxed[placement.top:placement.top + 16],
+                          np.asarray(Image.fromarray(wide).resize((64, 16), Image.BILINEAR)))
+    # a map that marks the content's right half comes back as the picture's right half
+    marks = np.zeros((64, 64), np.float32)
+    marks[:, 32:] = 1
+    back = from_letterbox(marks, placement)
+    assert back.shape == (30, 120) and back[:, :58].max() == 0 and back[:, 62:].min() == 1
+
+
+def test_non_square_pictures_are_judged_and_mapped_at_their_own_shape(tmp_path):
+    from anomaly import task
+    from anomaly.metrics import peak
+
+    data = _wide_blob_dataset(tmp_path / "data")
+    with network_blocked():
+        run = task.train(task.Recipe.from_preset("texture-knn", image_size=160, data=str(data), bank_size=2000,
+                                                 out=str(tmp_path / "runs"), name="wide"), progress=False)
+        metrics = run.evaluate()
+        records = task.load(run.path).predictor().predict(sorted((data / "abnormal").iterdir()), keep_arrays=True)
+    assert metrics["image_auroc"] >= 0.9 and metrics["pixel_auroc"] >= 0.9
+    assert metrics["box_hit_rate"] >= 0.75 and metrics["pixel_pro"] is not None and metrics["judged_abnormal"] == 8
+    inside = 0
+    for record, mask_file in zip(records, sorted((data / "masks").iterdir())):
+        mask = np.asarray(Image.open(mask_file)) > 127
+        assert record["_map"].shape == mask.shape == (64, 160)  # the picture's own resolution
+        assert (record["peak"]["x"], record["peak"]["y"]) == peak(record["_map"])
+        assert f"x={record['peak']['x']}, y={record['peak']['y']}" in record["explanation"]
+        inside += mask[record["peak"]["y"], record["peak"]["x"]]
+    assert inside >= 6
+    assert (run.path / "plots" / "abnormal_heatmaps.png").is_file()
+
+
+def test_localization_metrics_on_known_maps():
+    from anomaly.metrics import box_hits, localization
+
+    masks = np.zeros((3, 8, 8), bool)
+    masks[0, :2, :2] = masks[1, 4:, 4:] = True
+    maps = np.zeros((3, 8, 8))
+    maps[0, 1, 1] = 5   # peak inside its box
+    maps[1, 0, 0] = 5   # peak outside
+    maps[2] = 0.1       # a normal picture, low everywhere
+    labels = np.array([1, 1, 0])
+    assert box_hits(maps[:2], masks[:2]).tolist() == [True, False]
+    result = localization(maps, masks, labels)
+    assert result["box_hit_rate"] == 0.5 and result["judged_abnormal"] == 2
+    from sklearn.metrics import roc_auc_score
+
+    assert result["pixel_auroc"] == pytest.approx(roc_auc_score(masks.reshape(-1), maps.reshape(-1)))
+
+
+def test_patchcore_random_bank_is_seeded_and_sized_by_the_ratio():
+    import torch
+
+    from anomaly import models
+    from anomaly.recipe import AnomalyRecipe
+
+    images = np.random.default_rng(0).integers(0, 255, (6, 64, 64, 3), dtype=np.uint8)
+    banks = []
+    for seed in (0, 0, 1):
+        recipe = AnomalyRecipe.from_preset("patchcore", image_size=64, coreset_ratio=0.1, seed=seed)
+        model = models.fit(models.create_model(recipe), [images], 0.1, sampler="random", seed=seed)
+        banks.append(model.memory_bank.clone())
+    patches = 6 * 8 * 8  # blocks.2 of Lite0 at 64 px: 8 x 8 locations per picture
+    assert len(banks[0]) == int(patches * 0.1)
+    assert torch.equal(banks[0], banks[1]) and not torch.equal(banks[0], banks[2])
