@@ -41,9 +41,12 @@ def patch_features(stages: list[torch.Tensor], grid: tuple[int, int], kind: str 
 
 def nearest(queries: torch.Tensor, bank: torch.Tensor, k: int = 1) -> torch.Tensor:
     """Mean Euclidean distance of each row of `queries` to its k nearest rows of `bank`, as one matrix product
-    (|a|^2 - 2ab + |b|^2: the same graph under PyTorch and ONNX)."""
-    squared = (queries * queries).sum(1, keepdim=True) - 2 * queries @ bank.T + (bank * bank).sum(1)[None]
-    return squared.clamp_min(0).sqrt().topk(min(k, len(bank)), dim=1, largest=False).values.mean(1)
+    (|b|^2 - 2ab, one Gemm under ONNX, then |a|^2 added to the k smallest only: the same graph under PyTorch
+    and ONNX, and no pass over the whole distance matrix but the product and the selection)."""
+    partial = torch.addmm((bank * bank).sum(1)[None], queries, bank.T, beta=1.0, alpha=-2.0)
+    k = min(k, len(bank))
+    smallest = partial.min(1, keepdim=True).values if k == 1 else partial.topk(k, dim=1, largest=False).values
+    return (smallest + (queries * queries).sum(1, keepdim=True)).clamp_min(0).sqrt().mean(1)
 
 
 class StageFeatures(nn.Module):

@@ -1,10 +1,10 @@
-"""Write README.md's three benchmark tables from the result JSON files, so the two cannot drift.
+"""Write README.md's benchmark tables from the result JSON files, so the two cannot drift.
 
     python3 scripts/readme_tables.py            # rewrite the tables in README.md
     python3 scripts/readme_tables.py --check    # exit 1 if README.md differs from the JSON
 
 Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->` (NAME: classification,
-detection, anomaly) and is rebuilt from `scripts/benchmarks/results/NAME.json`, plus a few fields that
+detection, anomaly, anomaly-localization) and is rebuilt from `scripts/benchmarks/results/NAME.json`, plus a few fields that
 only the part files under `NAME_parts/` hold. Only the row labels and short remarks are text here;
 every number comes from the JSON. Standard library only.
 """
@@ -47,7 +47,7 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "yolo26n-320-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: stock YOLO26n + TTA",
 }
 ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
-                  "patchcore": "PatchCore (coreset {coreset_ratio:.1%})", "dfm": "DFM"}
+                  "patchcore": "PatchCore ({sampler} bank {coreset_ratio:.1%})", "dfm": "DFM"}
 ANOMALY_WEIGHTS = {"imagenet": "ImageNet Lite0", "random": "random Lite0"}
 NOVELTY_SCORES = {  # classifier_novelty score -> (label, its one-class score or None)
     "max_softmax": ("max-softmax, logistic regression on known classes (frozen Lite0)", None),
@@ -149,20 +149,30 @@ def detection_table(results):
     return markdown_table(header, rows)
 
 
+def _anomaly_rows(results, d):
+    """(part key, label, config) of every library part: models in ANOMALY_MODELS order, then weights, then tags."""
+    rows = []
+    for model, name in ANOMALY_MODELS.items():
+        for weights, backbone in ANOMALY_WEIGHTS.items():
+            for key in sorted(k for k in d["models"] if k == f"library-{model}-{weights}"
+                              or k.startswith(f"library-{model}-{weights}-")):
+                config = load(results, "anomaly", key)["config"]
+                sampler = config.get("coreset_sampler", "greedy")  # parts before the option: greedy only
+                rows.append((key, f"{name.format(sampler=sampler, **config)}, {backbone}", config))
+    return rows
+
+
 def anomaly_table(results):
     d = load(results, "anomaly")
     headline = re.fullmatch(r"(\S+) \((\w+) backbone\)", d["loco"]["model"]).groups()
     rows = []
-    for model, name in ANOMALY_MODELS.items():
-        for weights, backbone in ANOMALY_WEIGHTS.items():
-            key = f"library-{model}-{weights}"
-            r, config = d["models"][key], load(results, "anomaly", key)["config"]
-            label = f"{name.format(**config)}, {backbone}"
-            means = [f3(r["loco_mean_auroc"]), f3(r["one_class_mean_auroc"])]
-            if (model, weights) == headline:
-                label, means = bold(f"{label} (headline)"), [bold(m) for m in means]
-            rows.append([label, config["image_size"], means[0],
-                         *(f3(r["loco_per_class_auroc"][c]) for c in CLASSES), means[1]])
+    for key, label, config in _anomaly_rows(results, d):
+        r = d["models"][key]
+        means = [f3(r["loco_mean_auroc"]), f3(r["one_class_mean_auroc"])]
+        if key == f"library-{headline[0]}-{headline[1]}":
+            label, means = bold(f"{label} (headline)"), [bold(m) for m in means]
+        rows.append([label, config["image_size"], means[0],
+                     *(f3(r["loco_per_class_auroc"][c]) for c in CLASSES), means[1]])
     novelty = d["classifier_novelty"]
     px = re.search(r"(\d+) px", novelty["features"]).group(1)
     for score, (label, one_class) in NOVELTY_SCORES.items():
@@ -173,7 +183,30 @@ def anomaly_table(results):
     return markdown_table(header, rows)
 
 
-TABLES = {"classification": classification_table, "detection": detection_table, "anomaly": anomaly_table}
+def anomaly_localization_table(results):
+    """Where the maps point: pixel AUROC / PRO / box hit rate (LOCO per held-out class and mean, one-class mean),
+    with fit time, speed and memory; '-' where a part was measured before these metrics."""
+    d = load(results, "anomaly")
+
+    def cell(value):
+        return "-" if value is None else f3(value)
+
+    rows = []
+    for key, label, config in _anomaly_rows(results, d):
+        r = d["models"][key]
+        rows.append([label, config["image_size"],
+                     " / ".join(cell(r[f"loco_{m}"]) for m in ("mean_pixel_auroc", "mean_pro", "mean_box_hit_rate")),
+                     *(cell(r["loco_per_class_box_hit_rate"][c]) for c in CLASSES),
+                     " / ".join(cell(r[f"one_class_{m}"]) for m in ("mean_pixel_auroc", "mean_pro", "mean_box_hit_rate")),
+                     f"{r['fit_seconds_median']:.0f}", f"{r['infer_images_per_second_cpu']:.1f}",
+                     f"{r['peak_memory_mb'] / 1024:.1f}"])
+    header = ["method", "px", "LOCO pixel AUROC / PRO / box hit", *(f"hit {c}" for c in CLASSES.values()),
+              "one-class pixel AUROC / PRO / box hit", "fit s", "images/s", "peak GB"]
+    return markdown_table(header, rows)
+
+
+TABLES = {"classification": classification_table, "detection": detection_table, "anomaly": anomaly_table,
+          "anomaly-localization": anomaly_localization_table}
 
 
 def marked_span(text, name):

@@ -37,7 +37,13 @@ SPEC = {
                                 "confidence", "xmin", "ymin", "xmax", "ymax")} | {"class": {"type": "string"}}}}}},
                         "anomaly": {"type": "object", "properties": {
                             "score": {"type": "number"}, "is_anomalous": {"type": "boolean"},
-                            "threshold": {"type": "number"}, "heatmap_png": {"type": "string", "format": "byte"}}},
+                            "threshold": {"type": "number"},
+                            "peak": {"type": "object", "description": "where the anomaly map is highest, in the "
+                                     "picture's pixels", "properties": {"x": {"type": "integer"},
+                                                                         "y": {"type": "integer"},
+                                                                         "value": {"type": "number"}}},
+                            "explanation": {"type": "string"},
+                            "heatmap_png": {"type": "string", "format": "byte"}}},
                         "novel": {"type": "boolean"},
                         "models": {"type": "object", "additionalProperties": {"type": "string"}},
                         "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}}}}}}},
