@@ -123,3 +123,34 @@ def loco_heatmaps_png(result: dict, boxes: dict, path: Path) -> Path:
                                    fill=False, edgecolor="white", linewidth=1.2))
         ax.set_title(f"{name}\nscore {saved['scores'][k]:.2f}", fontsize=7)
     return save(fig, path)
+
+
+def loco_gallery_png(result: dict, boxes: dict, path: Path, per_class: int = 2) -> Path:
+    """Per held-out class (columns of pairs): abnormal test pictures at evenly spread score ranks, each picture with
+    its true boxes (white) beside its heatmap with the same boxes and the map's peak (x); drawn from each
+    protocol run's scores.npz."""
+    from matplotlib.patches import Rectangle
+
+    names = list(result["per_class"])
+    fig, axes = plt.subplots(per_class * 2, len(names), figsize=(2.2 * len(names), 2.3 * per_class * 2), squeeze=False)
+    for column, name in enumerate(names):
+        saved = np.load(Path(result["per_class"][name]["run"]) / "scores.npz")
+        abnormal = np.flatnonzero(saved["labels"] == 1)
+        ranked = abnormal[np.argsort(saved["scores"][abnormal])[::-1]]
+        picks = ranked[np.linspace(0, len(ranked) - 1, per_class + 2).astype(int)[1:-1]] if len(ranked) else []
+        for k, i in enumerate(picks):
+            picture = str(saved["paths"][i])
+            image = np.asarray(Image.open(picture).convert("RGB"))
+            for row, shown in ((2 * k, image), (2 * k + 1, overlay(image, saved["maps"][i]))):
+                ax = axes[row][column]
+                ax.imshow(shown)
+                for box in boxes.get(picture, []):
+                    ax.add_patch(Rectangle((box["xmin"], box["ymin"]), box["xmax"] - box["xmin"],
+                                           box["ymax"] - box["ymin"], fill=False, edgecolor="white", linewidth=1.0))
+            mark_peak(axes[2 * k + 1][column], saved["maps"][i], image.shape)
+            axes[2 * k][column].set_title(f"{name}\nscore {saved['scores'][i]:.1f}", fontsize=7)
+        for row in axes[:, column]:
+            row.axis("off")
+    fig.suptitle("held-out class pictures (leave-one-class-out): true boxes (white) beside the heatmap, peak (x)",
+                 fontsize=9)
+    return save(fig, path)

@@ -38,7 +38,7 @@ class AnomalyRecipe(Recipe):
     map_kind: str = option("pool", "texture-knn map features: pool (3x3 means) or local-texture (means and log "
                                    "std)", choices=("pool", "local-texture"))
     map_calibration: str = option("per-location", "texture-knn: map distances as z-scores per location "
-                                  "(shrunk: spread floored at the median) or raw", choices=("per-location-shrunk", "per-location", "none"))
+                                  "(shrunk: spread floored at the median) or raw", choices=("per-location", "per-location-shrunk", "none"))  # chosen on validation
     bank_size: int = option(10000, "texture-knn: normal patches (drawn at random) the map compares with")
     map_fusion: float = option(0.5, "texture-knn: weight of the image score added to the map (0: patch distances "
                                     "only)")  # chosen on validation (map-selection)

@@ -147,7 +147,7 @@ class TextureKnnModel(nn.Module):
         # patch bank from some pictures, per-location calibration from others (seeded)
         generator = torch.Generator().manual_seed(self.seed)
         order = torch.randperm(len(patches), generator=generator)
-        n_calib = min(self.calibration_images, len(patches) // 2)
+        n_calib = min(self.calibration_images, len(patches) // 2) if self.calibration != "none" else 0
         calib, rest = patches[order[:n_calib]], patches[order[n_calib:]]
         c = patches.shape[1]
         flat = rest.permute(0, 2, 3, 1).reshape(-1, c)

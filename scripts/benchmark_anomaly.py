@@ -11,6 +11,7 @@ data fingerprint, versions and hardware); --merge writes scripts/benchmarks/resu
   python scripts/benchmark_anomaly.py --data ../shared/data --part speed --image-size 224
   python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset texture-knn --weights imagenet --image-size 224
   python scripts/benchmark_anomaly.py --merge
+  python scripts/benchmark_anomaly.py --data ../shared/data --figure   # anomaly_heatmaps.png from the headline runs
 
 library: anomaly models through `anomaly.protocols` (leave-one-class-out and one-class, one fit per class).
 texture-selection: the stages of the texture-knn preset, chosen on training pictures only (40 per class held
@@ -314,6 +315,17 @@ def merge() -> Path:
     return write_result(RESULTS / "anomaly.json", result, split=SPLIT, command="python scripts/benchmark_anomaly.py --merge")
 
 
+def gallery(data: Path) -> Path:
+    """anomaly_heatmaps.png from the headline part's leave-one-class-out runs (their scores.npz must still be on
+    this machine) and the true boxes of the index."""
+    from anomaly.plots import loco_gallery_png
+
+    part = json.loads((PARTS / f"{HEADLINE}.json").read_text())
+    index, _ = read_dataset(data, progress=False)
+    boxes = {row.path: row.boxes for row in index.itertuples() if isinstance(row.boxes, list) and row.boxes}
+    return loco_gallery_png(part["loco"], boxes, RESULTS / "anomaly_heatmaps.png")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -329,9 +341,13 @@ def main(argv=None) -> int:
     parser.add_argument("--ensemble-with", default="padim-imagenet",
                         help="library run (under --runs) whose LOCO scores join the Mahalanobis score")
     parser.add_argument("--merge", action="store_true")
+    parser.add_argument("--figure", action="store_true", help="draw anomaly_heatmaps.png from the headline's runs")
     args = parser.parse_args(argv)
     if args.merge:
         print(f"wrote {merge()}")
+        return 0
+    if args.figure:
+        print(f"wrote {gallery(args.data)}")
         return 0
     index, _ = read_dataset(args.data, progress=False)
     payload = {"library": part_library, "classifier": part_classifier,

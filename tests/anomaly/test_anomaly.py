@@ -324,3 +324,32 @@ def test_patchcore_random_bank_is_seeded_and_sized_by_the_ratio():
     patches = 6 * 8 * 8  # blocks.2 of Lite0 at 64 px: 8 x 8 locations per picture
     assert len(banks[0]) == int(patches * 0.1)
     assert torch.equal(banks[0], banks[1]) and not torch.equal(banks[0], banks[2])
+
+
+def test_map_fusion_adds_the_standardised_image_score_and_cli_fields_reach_the_model(tmp_path):
+    """Two models differing only in map_fusion: their maps differ by exactly weight x the image score in the
+    normal pictures' units; the fields come from the command line into config.json."""
+    import torch
+
+    from anomaly import models, task
+    from anomaly.recipe import AnomalyRecipe
+    from shared.suite.cli import main
+
+    rng = np.random.default_rng(2)
+    normal, test = rng.integers(0, 255, (16, 64, 64, 3), dtype=np.uint8), rng.integers(0, 255, (3, 64, 64, 3), dtype=np.uint8)
+    fitted = [models.fit(models.create_model(AnomalyRecipe.from_preset("texture-knn", bank_size=300, map_fusion=w)),
+                         [normal]) for w in (0.0, 0.5)]
+    (s0, m0), (s1, m1) = (models.score(m, [test]) for m in fitted)
+    np.testing.assert_allclose(s0, s1, rtol=1e-6)
+    model = fitted[1]
+    expected = 0.5 * (torch.from_numpy(s0) - model.score_center) / model.score_scale
+    np.testing.assert_allclose(m1 - m0, expected.numpy()[:, None, None] * np.ones_like(m0), atol=1e-4)
+
+    data = _blob_dataset(tmp_path / "data", n_normal=12, n_test=2)
+    with network_blocked():
+        assert main(["anomaly", "train", f"data={data}", "image_size=64", "bank_size=100", "map_fusion=0",
+                     "map_calibration=none", f"out={tmp_path}/runs", "name=cli", "--quiet"]) == 0
+    config = json.loads((tmp_path / "runs" / "cli" / "config.json").read_text())
+    assert (config["bank_size"], config["map_fusion"], config["map_calibration"]) == (100, 0.0, "none")
+    loaded = task.load(tmp_path / "runs" / "cli").model
+    assert len(loaded.patch_bank) == 100 and loaded.map_fusion == 0.0 and loaded.location_std.numel() == 1
