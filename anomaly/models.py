@@ -37,6 +37,7 @@ def _anomalib_model(config):
 
         return TextureKnnModel(backbone=config.backbone, layers=list(config.layers), num_neighbors=config.num_neighbors,
                                map_layers=list(config.map_layers), map_kind=config.map_kind,
+                               standardize=config.map_standardize,
                                bank_size=config.bank_size, map_fusion=config.map_fusion,
                                calibration=config.map_calibration, seed=config.seed)
     raise KeyError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")

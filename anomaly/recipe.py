@@ -35,12 +35,15 @@ class AnomalyRecipe(Recipe):
                                             "cores)", choices=("random", "greedy"))
     map_layers: list = option(help="texture-knn: blocks whose local features feed the anomaly map's patch kNN",
                               factory=lambda: ["blocks.2", "blocks.3", "blocks.4"])  # chosen on validation
-    map_kind: str = option("pool", "texture-knn map features: pool (3x3 means) or local-texture (means and log "
-                                   "std)", choices=("pool", "local-texture"))
-    map_calibration: str = option("per-location", "texture-knn: map distances as z-scores per location "
-                                  "(shrunk: spread floored at the median) or raw", choices=("per-location", "per-location-shrunk", "none"))  # chosen on validation
+    map_kind: str = option("pool-zero-pad", "texture-knn map features: 3x3 means counting the zeros beyond the "
+                                            "border (PatchCore's), of the picture only, or means and log std",
+                           choices=("pool-zero-pad", "pool", "local-texture"))
+    map_standardize: bool = option(False, "texture-knn: z-score each map feature channel on the normal patches "
+                                         "(false: PatchCore's raw distances)")
+    map_calibration: str = option("none", "texture-knn: map distances as z-scores per location "
+                                  "(shrunk: spread floored at the median) or raw", choices=("none", "per-location", "per-location-shrunk"))  # chosen on validation
     bank_size: int = option(10000, "texture-knn: normal patches (drawn at random) the map compares with")
-    map_fusion: float = option(0.5, "texture-knn: weight of the image score added to the map (0: patch distances "
+    map_fusion: float = option(2.0, "texture-knn: weight of the image score added to the map (0: patch distances "
                                     "only)")  # chosen on validation (map-selection)
     num_neighbors: int = option(1, "texture-knn: nearest normal images averaged; patchcore: re-weighting neighbours")
     n_features: int = option(100, "padim: random feature subset")

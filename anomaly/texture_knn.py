@@ -21,13 +21,14 @@ from anomalib.data import InferenceBatch
 from torch import nn
 
 
-def patch_features(stages: list[torch.Tensor], grid: tuple[int, int], kind: str = "pool") -> torch.Tensor:
-    """N x C x H x W local features on `grid` (stride 16: 14 x 14 at 224 px): 3x3 means ('pool', PatchCore's
-    aggregation) or 3x3 means and log standard deviations ('local-texture'); finer stages are averaged down,
-    coarser ones interpolated up."""
+def patch_features(stages: list[torch.Tensor], grid: tuple[int, int], kind: str = "pool-zero-pad") -> torch.Tensor:
+    """N x C x H x W local features on `grid` (stride 16: 14 x 14 at 224 px): 3x3 means with the zeros beyond
+    the border counted ('pool-zero-pad', PatchCore's aggregation: border patches stay unlike inner ones, so they
+    are matched with border patches of the bank), 3x3 means of the picture only ('pool'), or 3x3 means and log
+    standard deviations ('local-texture'); finer stages are averaged down, coarser ones interpolated up."""
     parts = []
     for f in stages:
-        mean = F.avg_pool2d(f, 3, 1, 1, count_include_pad=False)
+        mean = F.avg_pool2d(f, 3, 1, 1, count_include_pad=kind == "pool-zero-pad")
         if kind == "local-texture":
             var = F.avg_pool2d(f * f, 3, 1, 1, count_include_pad=False) - mean * mean
             mean = torch.cat([mean, 0.5 * torch.log(var.clamp_min(1e-6))], 1)
@@ -74,14 +75,16 @@ class StageFeatures(nn.Module):
 
 class TextureKnnModel(nn.Module):
     def __init__(self, backbone: str = "tf_efficientnet_lite0", layers=("blocks.3", "blocks.4", "blocks.5"),
-                 num_neighbors: int = 1, map_layers=("blocks.2", "blocks.3", "blocks.4"), map_kind: str = "pool",
-                 bank_size: int = 10000, map_fusion: float = 0.5, calibration: str = "per-location",
+                 num_neighbors: int = 1, map_layers=("blocks.2", "blocks.3", "blocks.4"), map_kind: str = "pool-zero-pad",
+                 standardize: bool = False,
+                 bank_size: int = 10000, map_fusion: float = 2.0, calibration: str = "none",
                  calibration_images: int = 100, seed: int = 0):
         super().__init__()
         self.layers, self.map_layers = list(layers), list(map_layers)
         self.feature_extractor = StageFeatures(backbone, sorted(set(self.layers) | set(self.map_layers),
                                                                 key=lambda n: int(n.split(".")[1])))
         self.num_neighbors, self.map_kind, self.bank_size = num_neighbors, map_kind, bank_size
+        self.standardize = standardize
         self.map_fusion, self.calibration, self.calibration_images = map_fusion, calibration, calibration_images
         self.seed = seed
         self._descriptors: list[torch.Tensor] = []
@@ -152,6 +155,8 @@ class TextureKnnModel(nn.Module):
         c = patches.shape[1]
         flat = rest.permute(0, 2, 3, 1).reshape(-1, c)
         self.patch_mean, self.patch_std = flat.mean(0), flat.std(0).clamp_min(1e-6)
+        if not self.standardize:  # PatchCore's raw feature distances
+            self.patch_mean, self.patch_std = torch.zeros_like(self.patch_mean), torch.ones_like(self.patch_std)
         pick = torch.randperm(len(flat), generator=generator)[: self.bank_size]
         self.patch_bank = (flat[pick] - self.patch_mean) / self.patch_std
         if n_calib >= 2 and self.calibration != "none":

@@ -8,6 +8,7 @@ data fingerprint, versions and hardware); --merge writes scripts/benchmarks/resu
   python scripts/benchmark_anomaly.py --data ../shared/data --part classifier --ensemble-with padim-imagenet
   python scripts/benchmark_anomaly.py --data ../shared/data --part texture-selection --image-size 224
   python scripts/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224
+  python scripts/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --candidates p234-zero-pad p234-zero-pad-raw
   python scripts/benchmark_anomaly.py --data ../shared/data --part speed --image-size 224
   python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset texture-knn --weights imagenet --image-size 224
   python scripts/benchmark_anomaly.py --merge
@@ -246,7 +247,9 @@ def part_speed(args, index) -> dict:
 def part_map_selection(args, index) -> dict:
     from anomaly_map_selection import run
 
-    return run(index, image_size=args.image_size, seed=args.seed)
+    previous = PARTS / "map-selection.json"
+    return run(index, image_size=args.image_size, seed=args.seed, candidates=args.candidates or None,
+               previous=json.loads(previous.read_text()) if args.candidates and previous.is_file() else None)
 
 
 LOCALIZATION = (("mean_pixel_auroc", "pixel_auroc"), ("mean_pro", "pixel_pro"), ("mean_box_hit_rate", "box_hit_rate"))
@@ -335,6 +338,7 @@ def main(argv=None) -> int:
     parser.add_argument("--image-size", type=int, default=160)
     parser.add_argument("--coreset-ratio", type=float, default=0.005)
     parser.add_argument("--coreset-sampler", default="random", choices=["random", "greedy"])
+    parser.add_argument("--candidates", nargs="*", help="map-selection: run only these (the earlier part's rows kept)")
     parser.add_argument("--tag", default="", help="appended to a library part's name (two settings of one preset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-anomaly"))
