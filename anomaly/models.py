@@ -127,6 +127,12 @@ def load_model(config, path: str | Path) -> torch.nn.Module:
     from dataclasses import replace
 
     model = _anomalib_model(replace(config, weights="random"))
+    expected = set(model.state_dict())
+    if set(state) != expected:  # e.g. a texture-knn run saved before its anomaly map became a patch kNN
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise DataError(path, f"its tensors do not match the {config.model} model of this defectlab version "
+                              f"(missing {', '.join(missing[:3]) or 'none'}; unexpected {', '.join(extra[:3]) or 'none'}); "
+                              "re-train the run with `defectlab anomaly train`")
     _fit_shapes(model, state)
     model.load_state_dict(state, strict=True)
     return model.eval()

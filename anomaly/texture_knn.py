@@ -4,13 +4,14 @@ Image score: an image is described by the per-channel mean and log standard devi
 (the statistics a texture is made of, independent of where a defect sits); descriptors are standardised on the
 normal set and the score is the mean distance to the k nearest normal descriptors.
 
-Anomaly map (where the defect is): a patch-level kNN. Each location's features of `map_layers` (3x3-pooled,
-brought to the finest grid) are compared with a random bank of normal patches; the distance is turned into a
-z-score against the same location's distances on normal pictures held apart from the bank (borders and corners
-are rarer in the bank, so raw distances peak there; 'shrunk': no location's spread is taken below the median
-spread, so a location where normal pictures barely vary, e.g. a letterbox seam, cannot blow up), and the image score in the same units is added with weight
-`map_fusion` (a normal picture's map stays low everywhere). Stages, calibration and weight were chosen on
-validation pictures (scripts/anomaly_map_selection.py).
+Anomaly map (where the defect is): a patch-level kNN in PatchCore's manner. Each location's features of
+`map_layers` (3x3 means that count the zeros beyond the border, brought to the stride-16 grid) are compared with
+a random bank of normal patches; the image score, in units of the normal pictures' leave-one-out scores, is added
+with weight `map_fusion`, so a normal picture's map stays low everywhere. Options measured beside it: channels
+z-scored on the normal patches, and each location's distance turned into a z-score against the same location on
+normal pictures held apart from the bank ('per-location'; 'shrunk' floors each location's spread at the median).
+Stages, pooling, standardisation, calibration and weight were chosen on validation pictures
+(scripts/anomaly_map_selection.py).
 """
 from __future__ import annotations
 

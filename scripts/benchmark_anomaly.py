@@ -62,13 +62,13 @@ def part_library(args, index) -> dict:
                                        coreset_ratio=args.coreset_ratio, coreset_sampler=args.coreset_sampler)
     out = args.runs / library_name(args)
     result = {"model": args.preset, "weights": args.weights, "config": recipe.to_dict()}
-    for protocol in ("loco", "one-class"):
+    for protocol in args.protocols:
         started = time.perf_counter()
         outcome = run_protocol(args.data, protocol, recipe, out, progress=True)  # also writes OUT/<protocol>.json
         outcome.pop("recipe", None)  # the same recipe as "config" above
         outcome["seconds"] = round(time.perf_counter() - started, 1)
         result[protocol.replace("-", "_")] = outcome
-    per_class = [v for p in ("loco", "one_class") for v in result[p]["per_class"].values()]
+    per_class = [v for p in ("loco", "one_class") if p in result for v in result[p]["per_class"].values()]
     result["fit_seconds_median"] = statistics.median(v["fit_seconds"] for v in per_class)
     result["infer_images_per_second_cpu"] = statistics.median(v["infer_images_per_second_cpu"] for v in per_class)
     result["peak_memory_mb"] = max(v["peak_memory_mb"] for v in per_class)
@@ -291,7 +291,8 @@ def merge() -> Path:
         "loco": {"model": name, **_protocol_row(best["loco"])},
         "one_class": {"model": name, **_protocol_row(best["one_class"])},
         "models": {k: {**{f"loco_{m}": v for m, v in _protocol_row(part["loco"]).items()},
-                       **{f"one_class_{m}": v for m, v in _protocol_row(part["one_class"]).items()},
+                       **({f"one_class_{m}": v for m, v in _protocol_row(part["one_class"]).items()}
+                          if "one_class" in part else {}),  # a LOCO-only part
                        "image_size": part["config"]["image_size"], "fit_seconds_median": part["fit_seconds_median"],
                        "infer_images_per_second_cpu": part["infer_images_per_second_cpu"],
                        "peak_memory_mb": part["peak_memory_mb"], "command": part["command"],
@@ -338,6 +339,8 @@ def main(argv=None) -> int:
     parser.add_argument("--image-size", type=int, default=160)
     parser.add_argument("--coreset-ratio", type=float, default=0.005)
     parser.add_argument("--coreset-sampler", default="random", choices=["random", "greedy"])
+    parser.add_argument("--protocols", nargs="+", default=["loco", "one-class"], choices=["loco", "one-class"],
+                        help="library: protocols to run (a part with LOCO only has no one-class row)")
     parser.add_argument("--candidates", nargs="*", help="map-selection: run only these (the earlier part's rows kept)")
     parser.add_argument("--tag", default="", help="appended to a library part's name (two settings of one preset)")
     parser.add_argument("--seed", type=int, default=0)

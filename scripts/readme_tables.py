@@ -168,7 +168,7 @@ def anomaly_table(results):
     rows = []
     for key, label, config in _anomaly_rows(results, d):
         r = d["models"][key]
-        means = [f3(r["loco_mean_auroc"]), f3(r["one_class_mean_auroc"])]
+        means = [f3(r["loco_mean_auroc"]), f3(r["one_class_mean_auroc"]) if "one_class_mean_auroc" in r else "-"]
         if key == f"library-{headline[0]}-{headline[1]}":
             label, means = bold(f"{label} (headline)"), [bold(m) for m in means]
         rows.append([label, config["image_size"], means[0],
@@ -197,7 +197,7 @@ def anomaly_localization_table(results):
         rows.append([label, config["image_size"],
                      " / ".join(cell(r[f"loco_{m}"]) for m in ("mean_pixel_auroc", "mean_pro", "mean_box_hit_rate")),
                      *(cell(r["loco_per_class_box_hit_rate"][c]) for c in CLASSES),
-                     " / ".join(cell(r[f"one_class_{m}"]) for m in ("mean_pixel_auroc", "mean_pro", "mean_box_hit_rate")),
+                     " / ".join(cell(r.get(f"one_class_{m}")) for m in ("mean_pixel_auroc", "mean_pro", "mean_box_hit_rate")),
                      f"{r['fit_seconds_median']:.0f}", f"{r['infer_images_per_second_cpu']:.1f}",
                      f"{r['peak_memory_mb'] / 1024:.1f}"])
     header = ["method", "px", "LOCO pixel AUROC / PRO / box hit", *(f"hit {c}" for c in CLASSES.values()),

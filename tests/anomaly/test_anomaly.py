@@ -225,6 +225,22 @@ def test_a_tampered_model_file_is_refused_not_executed(blob_run, tmp_path):
     assert marker.read_text() == "executed"
 
 
+def test_a_run_saved_by_another_model_layout_gets_a_one_line_error(blob_run, tmp_path):
+    import shutil
+
+    import torch
+
+    from anomaly import task
+
+    run = Path(shutil.copytree(blob_run, tmp_path / "run"))
+    state = torch.load(run / "model.pt", weights_only=True)
+    state.pop(sorted(state)[0])
+    torch.save({**state, "location_mean.0": torch.zeros(3)}, run / "model.pt")
+    with pytest.raises(DataError, match="do not match.*re-train the run") as error:
+        task.load(run)
+    assert "\n" not in str(error.value) and "location_mean.0" in str(error.value)
+
+
 def _wide_blob_dataset(root, n_normal=30, n_test=8, shape=(64, 160), side=24):
     """Non-square pictures (height x width = shape): grain texture; abnormal ones carry a dark square, masked."""
     rng = np.random.default_rng(3)
