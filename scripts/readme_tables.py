@@ -48,6 +48,7 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
 }
 ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
                   "patchcore": "PatchCore ({sampler} bank {coreset_ratio:.1%})", "dfm": "DFM"}
+ANOMALY_TAGS = {"round1": "round-1 map: calibrated, weight 0.5", "greedy": "160 px"}  # part-name tag -> remark
 ANOMALY_WEIGHTS = {"imagenet": "ImageNet Lite0", "random": "random Lite0"}
 NOVELTY_SCORES = {  # classifier_novelty score -> (label, its one-class score or None)
     "max_softmax": ("max-softmax, logistic regression on known classes (frozen Lite0)", None),
@@ -158,7 +159,9 @@ def _anomaly_rows(results, d):
                               or k.startswith(f"library-{model}-{weights}-")):
                 config = load(results, "anomaly", key)["config"]
                 sampler = config.get("coreset_sampler", "greedy")  # parts before the option: greedy only
-                rows.append((key, f"{name.format(sampler=sampler, **config)}, {backbone}", config))
+                tag = key.removeprefix(f"library-{model}-{weights}").lstrip("-")
+                label = f"{name.format(sampler=sampler, **config)}, {backbone}" + (f" ({ANOMALY_TAGS[tag]})" if tag else "")
+                rows.append((key, label, config))
     return rows
 
 
