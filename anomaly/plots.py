@@ -48,15 +48,13 @@ def mark_peak(ax, heatmap: np.ndarray, shape) -> None:
             markersize=7, markeredgewidth=2)
 
 
-def extremes_png(paths: list, scores: np.ndarray, labels: np.ndarray, maps: np.ndarray | None, masks,
+def extremes_png(pictures: list, scores: np.ndarray, labels: np.ndarray, maps: np.ndarray | None, masks,
                  folder: Path, count: int = 8) -> list[Path]:
     """From the evaluation's arrays in memory: the top- and lowest-scored test pictures with their heatmaps, and
     abnormal pictures (spread over the score range) beside their heatmaps, true masks / boxes outlined in white,
     the map's peak crossed."""
     if maps is None or not len(scores):
         return []
-    from shared.datasets.images import load_image
-
     order = np.argsort(scores)
     abnormal = order[labels[order] == 1]
     spread = abnormal[np.unique(np.linspace(0, len(abnormal) - 1, min(count, len(abnormal))).astype(int))] \
@@ -65,7 +63,7 @@ def extremes_png(paths: list, scores: np.ndarray, labels: np.ndarray, maps: np.n
     for name, picks in (("top_scored", order[::-1][:count]), ("lowest_scored", order[:count])):
         fig, axes = plt.subplots(1, len(picks), figsize=(2 * len(picks), 2.4), squeeze=False)
         for ax, i in zip(axes[0], picks):
-            image = load_image(paths[i])
+            image = pictures[i]
             ax.imshow(overlay(image, maps[i]))
             outline(ax, None if masks is None else masks[i], image.shape)
             ax.set_title(f"{scores[i]:.2f} {'abn' if labels[i] else 'normal'}", fontsize=8,
@@ -76,7 +74,7 @@ def extremes_png(paths: list, scores: np.ndarray, labels: np.ndarray, maps: np.n
     if len(spread):
         fig, axes = plt.subplots(2, len(spread), figsize=(2 * len(spread), 4.4), squeeze=False)
         for k, i in enumerate(spread[::-1]):
-            image = load_image(paths[i])
+            image = pictures[i]
             for row, shown in ((0, image), (1, overlay(image, maps[i]))):
                 axes[row][k].imshow(shown)
                 outline(axes[row][k], None if masks is None else masks[i], image.shape)

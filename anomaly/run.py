@@ -90,7 +90,9 @@ class AnomalyRun(Run):
                             maps=maps if maps is not None else np.zeros(0))
         metrics = self.write_metrics(metrics, side)
         plots.roc_png(metrics, self.plots_dir() / "roc.png")
-        plots.extremes_png(list(test.path), scores, labels, maps, masks, self.plots_dir())
+        views = [image[p.top:p.top + p.height, p.left:p.left + p.width]  # each picture's content, from memory
+                 for image, p in zip(images, data.placements["test"])]
+        plots.extremes_png(views, scores, labels, maps, masks, self.plots_dir())
         return metrics
 
 
