@@ -18,7 +18,7 @@ from PIL import Image
 
 from shared.datasets.anomaly_folders import read_anomaly_folders
 from shared.datasets.export_anomaly import box_mask
-from shared.datasets.images import file_sha1, from_letterbox, letterbox, load_image
+from shared.datasets.images import content, file_sha1, from_letterbox, letterbox, load_image
 from shared.datasets.index import BOXED_SOURCES, class_names, read_dataset
 from shared.datasets.splits import make_split
 from shared.suite.errors import DataError
@@ -70,6 +70,10 @@ class AnomalyData:
             self.placements[name] = [b[1] for b in boxed]
         return self.images[name]
 
+    def contents(self, name: str) -> list[np.ndarray]:
+        """Each picture of a part without its letterbox fill (at the letterboxed scale), from memory."""
+        return [content(image, p) for image, p in zip(self.pixels(name), self.placements[name])]
+
     def content_maps(self, name: str, maps: np.ndarray) -> np.ndarray:
         """Maps over the letterboxed squares -> each picture's content stretched to S x S, the frame its mask is
         read in (the mirrored fill is not judged)."""
@@ -79,11 +83,12 @@ class AnomalyData:
             else maps
 
     def masks(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """(which test rows have a known mask: every normal one and abnormal ones with a mask, their masks)."""
+        """(which test rows have a known mask: every normal one and abnormal ones with a mask, every row's mask,
+        empty where none is known)."""
         test = self.parts["test"]
         known = (test["mask"].notna() | test["boxes"].map(lambda b: isinstance(b, list) and bool(b)) |
                  (test.label == 0)).to_numpy()
-        return known, np.stack([read_mask(r, size) for r in test[known].itertuples()]) if known.any() \
+        return known, np.stack([read_mask(r, size) for r in test.itertuples()]) if len(test) \
             else np.zeros((0, size, size), bool)
 
 

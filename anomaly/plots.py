@@ -11,6 +11,8 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 from shared.suite.figures import save  # noqa: E402
 
+from .metrics import peak  # noqa: E402
+
 
 
 def roc_png(metrics: dict, path: Path) -> Path:
@@ -43,7 +45,7 @@ def outline(ax, mask: np.ndarray, shape) -> None:
 
 def mark_peak(ax, heatmap: np.ndarray, shape) -> None:
     """A cross where the map is highest, in the picture's pixels."""
-    y, x = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
+    x, y = peak(heatmap)
     ax.plot((x + 0.5) * shape[1] / heatmap.shape[1], (y + 0.5) * shape[0] / heatmap.shape[0], "x", color="white",
             markersize=7, markeredgewidth=2)
 

@@ -84,23 +84,13 @@ class AnomalyRun(Run):
             maps = data.content_maps("test", maps)
             known, masks = data.masks(self.recipe.image_size)
             if (labels[known] == 1).any():
-                metrics.update(localization(maps[known], masks, labels[known]))
-            masks = np.zeros(maps.shape, bool) if not known.any() else _spread(masks, known)
+                metrics.update(localization(maps[known], masks[known], labels[known]))
         np.savez_compressed(self.path / "scores.npz", scores=scores, labels=labels, paths=test.path.to_numpy().astype(str),
                             maps=maps if maps is not None else np.zeros(0))
         metrics = self.write_metrics(metrics, side)
         plots.roc_png(metrics, self.plots_dir() / "roc.png")
-        views = [image[p.top:p.top + p.height, p.left:p.left + p.width]  # each picture's content, from memory
-                 for image, p in zip(images, data.placements["test"])]
-        plots.extremes_png(views, scores, labels, maps, masks, self.plots_dir())
+        plots.extremes_png(data.contents("test"), scores, labels, maps, masks, self.plots_dir())
         return metrics
-
-
-def _spread(masks: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Masks of the known rows -> one per row (empty where none is known)."""
-    full = np.zeros((len(known), *masks.shape[1:]), bool)
-    full[known] = masks
-    return full
 
 
 def load(path: str | Path) -> AnomalyRun:

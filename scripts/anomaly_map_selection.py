@@ -27,7 +27,7 @@ def run(index, image_size: int = 224, bank_size: int = 10000, seed: int = 0, can
 
     from anomaly.models import create_model, to_input
     from anomaly.recipe import AnomalyRecipe
-    from anomaly.texture_knn import patch_features
+    from anomaly.texture_knn import TextureKnnModel, patch_features
     from shared.datasets.export_anomaly import box_mask
     from shared.datasets.images import load_image
     from shared.datasets.splits import make_split
@@ -51,11 +51,7 @@ def run(index, image_size: int = 224, bank_size: int = 10000, seed: int = 0, can
         valid[rng.choice(np.flatnonzero(cls == c), 40, replace=False)] = True
 
     def descriptors(idx):
-        parts = []
-        for i in (3, 4, 5):
-            flat = stages[i][idx].flatten(2)
-            parts += [flat.mean(2), torch.log(flat.std(2) + 1e-6)]
-        return torch.cat(parts, 1)
+        return TextureKnnModel.describe([stages[i][idx] for i in (3, 4, 5)])
 
     def image_scores(fit, query):  # texture-knn's image score, and the fit pictures' leave-one-out scores
         a, b = descriptors(fit), descriptors(query)

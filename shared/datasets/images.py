@@ -190,12 +190,17 @@ def letterbox(array: np.ndarray, size: int) -> tuple[np.ndarray, Placement]:
     return np.ascontiguousarray(square.reshape(size, size, *array.shape[2:])), Placement(left, top, nw, nh, (w, h))
 
 
+def content(array: np.ndarray, placement: Placement) -> np.ndarray:
+    """The part of a letterboxed square (picture or map) that is the picture, at the letterboxed scale."""
+    p = placement
+    return array[p.top:p.top + p.height, p.left:p.left + p.width]
+
+
 def from_letterbox(values: np.ndarray, placement: Placement, size: tuple[int, int] | None = None) -> np.ndarray:
     """A float map over the letterboxed square -> the picture's content only, resized (bilinear) to `size`
     (w, h; default the picture's own size): heatmaps at the original resolution."""
-    p = placement
-    crop = np.ascontiguousarray(values[p.top:p.top + p.height, p.left:p.left + p.width], dtype=np.float32)
-    target = tuple(size or p.original)
+    crop = np.ascontiguousarray(content(values, placement), dtype=np.float32)
+    target = tuple(size or placement.original)
     if crop.shape[::-1] == target:
         return crop
     return np.asarray(Image.fromarray(crop, mode="F").resize(target, Image.BILINEAR))
