@@ -4,6 +4,7 @@ loss, seeded, resumable (a re-run continues an interrupted run), progress shown.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -24,13 +25,49 @@ def _loss(config):
     return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
 
 
-def _callbacks(config, run: Path, stage: str, verbose: int):
-    callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True,
-                                               start_from_epoch=config.early_stop_from, verbose=verbose),
-                 keras.callbacks.CSVLogger(str(run / f"history_{stage}.csv"), append=True)]
+def _callbacks(config, run: Path, stage: str, verbose: int, valid: bool = True):
+    callbacks = [keras.callbacks.CSVLogger(str(run / f"history_{stage}.csv"), append=True)]
+    if valid:  # without a validation side (labels_per_class hides it) the epochs are fixed
+        callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=config.patience, start_from_epoch=
+                                                       config.early_stop_from, restore_best_weights=True,
+                                                       verbose=verbose))
     if stage == "finetune":
         callbacks.append(keras.callbacks.BackupAndRestore(str(run / "backup")))
     return callbacks
+
+
+def class_weights(y: np.ndarray, n: int, rule: str) -> np.ndarray:
+    """Per-class loss weights: ones, or 'balanced' (N / (K * count), scikit-learn's rule)."""
+    if rule != "balanced":
+        return np.ones(n, "float32")
+    counts = np.bincount(y, minlength=n).astype("float32")
+    return np.where(counts > 0, len(y) / (n * np.maximum(counts, 1)), 0.0).astype("float32")
+
+
+def _strong(augment):
+    """FixMatch's strong views: the steel augmentation at twice its photometric strength, blur always on."""
+    return replace(augment, brightness=2 * augment.brightness, contrast=2 * augment.contrast,
+                   noise=2 * augment.noise, blur=max(augment.blur, 1.5))
+
+
+def _self_training(config, data, backbone, head, compile_head, weights, verbose) -> dict:
+    """Stage 1 with unlabelled pictures: features of every view once, then classification.semi's rounds."""
+    from .augment import SteelAugment
+    from .semi import self_train, view_features
+
+    pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
+    train_side, pool = data.side("train"), data.side("pool")
+    strong = SteelAugment(**vars(_strong(config.augment)), seed=config.seed)
+    progress = bool(verbose)
+    labelled = view_features(pooler, train_side.x, config.batch_size, progress=progress)
+    weak = view_features(pooler, pool.x, config.batch_size, progress=progress)
+    strong_views = view_features(pooler, pool.x, config.batch_size, strong=strong, progress=progress)
+    result = self_train(head, labelled, train_side.y, weak, strong_views, len(data.classes), config, compile_head,
+                        weights, progress=progress)
+    return {"labelled": int(len(train_side.y)), "unlabelled": int(len(pool.y)), "threshold": config.pseudo_threshold,
+            "rounds": result.rounds, "pictures": [
+                {"picture_id": str(p), "pseudo_label": data.classes[g], "confidence": round(float(c), 4)}
+                for p, g, c in zip(pool.picture_ids, result.pseudo_labels, result.confidence)]}
 
 
 def _freeze_batchnorm(model: keras.Model) -> None:
@@ -51,12 +88,16 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
     started = time.perf_counter()
     data = load_data(recipe, progress=progress)  # bad data fails here, before anything is written
     classes, n = data.classes, len(data.classes)
-    train_side, valid_side = data.side("train"), data.side("valid")
+    train_side = data.side("train")
+    has_valid = bool((data.split == "valid").any())
     run = ClassifierRun(run_dir, recipe, classes, data.info(recipe), data=data)
     run.save_description()
     keras.utils.set_random_seed(config.seed)
     train_x, train_y = train_side.x, _one_hot(train_side.y, n)
-    valid = (valid_side.x, _one_hot(valid_side.y, n))
+    valid = (data.side("valid").x, _one_hot(data.side("valid").y, n)) if has_valid else None
+    weights = class_weights(train_side.y, n, config.class_weight)
+    fit_weights = {i: float(w) for i, w in enumerate(weights)} if config.class_weight != "none" else None
+    semi = bool(config.pseudo_rounds) and data.has_pool()
     pretrained = config.weights not in ("none", "", None)
     model, backbone, head = create_classifier(config.model, n, config.image_size, config.weights, config.l2,
                                               config.dropout, config.augment, config.seed)
@@ -66,18 +107,28 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
         head_weights = run_dir / "head_stage1.weights.h5"
         if head_weights.is_file():
             head.load_weights(head_weights)
+        elif semi:
+            def compile_head(h):
+                h.compile(keras.optimizers.Adam(config.head_lr), _loss(config))
+
+            run.write_json("self_training.json", _self_training(config, data, backbone, head,
+                                                                compile_head, weights, verbose))
+            head.save_weights(head_weights)
         else:
             pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
             features = pooler.predict(train_x, batch_size=config.batch_size, verbose=verbose)
-            valid_features = pooler.predict(valid[0], batch_size=config.batch_size, verbose=verbose)
+            valid_data = (pooler.predict(valid[0], batch_size=config.batch_size, verbose=verbose), valid[1]) \
+                if valid else None
             head.compile(keras.optimizers.Adam(config.head_lr), _loss(config), metrics=["accuracy"])
-            head.fit(features, train_y, validation_data=(valid_features, valid[1]), epochs=config.head_epochs,
-                     batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "head", verbose),
-                     verbose=verbose)
+            head.fit(features, train_y, validation_data=valid_data, epochs=config.head_epochs,
+                     batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "head", verbose, bool(valid)),
+                     class_weight=fit_weights, verbose=verbose)
             head.save_weights(head_weights)
         timings["head_seconds"] = round(time.perf_counter() - stage_started, 1)
     if config.finetune_epochs:
         stage_started = time.perf_counter()
+        if semi:  # stage 2 learns the labels and the confident pseudo-labels of stage 1
+            train_x, train_y = _with_pseudo_labels(run_dir, data, config.pseudo_threshold, train_x, train_y)
         backbone.trainable = True
         if pretrained:
             _freeze_batchnorm(backbone)
@@ -85,16 +136,29 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
             if config.weight_decay else keras.optimizers.Adam(config.finetune_lr)
         model.compile(optimizer, _loss(config), metrics=["accuracy"])
         model.fit(train_x, train_y, validation_data=valid, epochs=config.finetune_epochs,
-                  batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "finetune", verbose),
-                  verbose=verbose)
+                  batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "finetune", verbose, bool(valid)),
+                  class_weight=fit_weights, verbose=verbose)
         timings["finetune_seconds"] = round(time.perf_counter() - stage_started, 1)
     model.save(run_dir / "model.keras")
     timings["train_seconds"] = round(time.perf_counter() - started, 1)
     run.write_json("training.json", {**timings, "train_pictures": int(len(train_y)),
-                                     "valid_pictures": int(len(valid[1]))})
+                                     "valid_pictures": int(len(valid[1])) if valid else 0})
     _write_history(run_dir)
     run.model, run.timings = model, timings
     return run
+
+
+def _with_pseudo_labels(run_dir: Path, data, threshold: float, train_x, train_y):
+    """The labelled pictures plus the pool pictures whose stage-1 pseudo-label reached the threshold (read back
+    from self_training.json, so a resumed run fine-tunes on the same set)."""
+    import json
+
+    pool = data.side("pool")
+    guesses = {p["picture_id"]: p for p in json.loads((run_dir / "self_training.json").read_text())["pictures"]}
+    keep = [i for i, p in enumerate(pool.picture_ids) if guesses[str(p)]["confidence"] >= threshold]
+    ids = [data.classes.index(guesses[str(pool.picture_ids[i])]["pseudo_label"]) for i in keep]
+    return (np.concatenate([train_x, pool.x[keep]]),
+            np.concatenate([train_y, _one_hot(np.array(ids, dtype=int), len(data.classes))]))
 
 
 def _write_history(run: Path) -> None:

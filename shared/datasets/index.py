@@ -35,6 +35,9 @@ VOC_ANNOTATION_DIRS = ("ANNOTATIONS", "Annotations", "annotations")
 SPLIT_DIR_NAMES = {"train": "train", "valid": "valid", "val": "valid", "validation": "valid", "test": "test"}
 NEU_DET_DIR, NEU_CLS_DIR = "NEU-DET", "NEU-Metal-Surface-Defects"
 BOXED_SOURCES = ("voc", "yolo")  # index sources whose rows carry boxes
+# a class folder of this name (any case, either spelling) holds pictures without a label: read, never a class
+UNLABELLED = "unlabelled"
+UNLABELLED_DIR_NAMES = ("unlabelled", "unlabeled")
 
 
 def _first_dir(root: Path, names) -> Path | None:
@@ -252,6 +255,8 @@ def _labelled_files(folder: Path, class_name: str, report: ValidationReport) -> 
 
 
 def _class_of_folder(folder: Path) -> str:
+    if folder.name.lower() in UNLABELLED_DIR_NAMES:
+        return UNLABELLED
     return neu.CLASS_OF_FOLDER.get(folder.name, folder.name)
 
 
@@ -278,7 +283,8 @@ def read_split_folders(root: str | Path, progress: bool = True) -> tuple[pd.Data
 
 
 def read_class_folders(root: str | Path, progress: bool = True) -> tuple[pd.DataFrame, ValidationReport]:
-    """Any class-folder dataset: root/<class>/*.bmp|jpg|png|tif (sub-folders of a class are included)."""
+    """Any class-folder dataset: root/<class>/*.bmp|jpg|png|tif (sub-folders of a class are included);
+    root/unlabelled/ holds pictures without a label (class UNLABELLED: for semi-supervised training)."""
     root = Path(root).resolve()
     report = ValidationReport(dataset=str(root), layout="class-folders")
     jobs = []
@@ -347,8 +353,9 @@ def summarize(index: pd.DataFrame) -> dict:
 
 
 def class_names(index: pd.DataFrame) -> list[str]:
-    """Classes in canonical order: NEU's order when the classes are NEU's, else sorted."""
-    present = set(index["class_name"])
+    """Classes in canonical order: NEU's order when the classes are NEU's, else sorted. Pictures of an
+    `unlabelled/` folder have no class."""
+    present = set(index["class_name"]) - {UNLABELLED}
     if present <= set(neu.CLASSES):
         return [c for c in neu.CLASSES if c in present]
     return sorted(present)

@@ -1,0 +1,94 @@
+"""Few labels: the unlabelled/ folder, labels_per_class, self-training, class weights (tiny, seconds)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from shared.datasets.index import UNLABELLED, class_names, read_dataset
+
+PATTERNS = ("checks", "fine-checks", "plain")  # classes that keep their look under flips and turns
+
+
+def _pattern(name, rng, size=(40, 40)):
+    rows, cols = np.mgrid[0:size[0], 0:size[1]]
+    shift = rng.integers(0, 6)
+    pattern = {"checks": ((rows + shift) // 6 + (cols + shift) // 6) % 2,
+               "fine-checks": ((rows + shift) // 2 + (cols + shift) // 2) % 2, "plain": np.ones_like(rows)}[name]
+    pixels = pattern[..., None] * rng.uniform(80, 255, 3) + rng.normal(0, 10, (*size, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def few_labels(tmp_path_factory):
+    """15 labelled pictures per class (holdout and its validation carve need them) and an unlabelled/ folder of 12 per class, names that do not tell the class."""
+    root, rng = tmp_path_factory.mktemp("few") / "d", np.random.default_rng(0)
+    truth = {}
+    for name in PATTERNS:
+        (root / name).mkdir(parents=True)
+        for k in range(15):
+            _pattern(name, rng).save(root / name / f"{k}.png")
+    (root / "unlabelled").mkdir()
+    for k in range(36):
+        name = PATTERNS[k % 3]
+        _pattern(name, rng).save(root / "unlabelled" / f"u{k:02d}.png")
+        truth[f"unlabelled/u{k:02d}"] = name
+    return root, truth
+
+
+def test_an_unlabelled_folder_is_read_but_is_no_class(few_labels):
+    index, report = read_dataset(few_labels[0], progress=False)
+    assert class_names(index) == sorted(PATTERNS)
+    assert (index["class_name"] == UNLABELLED).sum() == 36 and len(index) == 81
+
+
+def test_self_training_pseudo_labels_the_unlabelled_folder(few_labels, tmp_path):
+    from classification import task
+
+    root, truth = few_labels
+    recipe = task.Recipe.from_preset("semi", data=str(root), split="holdout", image_size=48, pseudo_rounds=2,
+                                     pseudo_steps=60, pseudo_threshold=0.6, out=str(tmp_path))
+    run = task.train(recipe, progress=False)
+    record = json.loads((run.path / "self_training.json").read_text())
+    assert record["unlabelled"] == 36 and len(record["rounds"]) == 2
+    assert json.loads((run.path / "data.json").read_text())["sizes"]["unlabelled"] == 36
+    guesses = {p["picture_id"]: p["pseudo_label"] for p in record["pictures"]}
+    assert guesses.keys() == truth.keys()
+    right = np.mean([guesses[p] == truth[p] for p in truth])
+    assert right >= 0.9, f"pseudo-labels right on {right:.0%} of the pool"
+    assert record["rounds"][-1]["pseudo_labelled"] > 0
+
+
+def test_labels_per_class_hides_the_rest_and_never_reads_it(classification_data, tmp_path, monkeypatch):
+    from classification import data as data_module
+    from classification import task
+
+    recipe = task.Recipe.from_preset("semi", data=str(classification_data), labels_per_class=2, image_size=48,
+                                     out=str(tmp_path))
+    data = data_module.load_data(recipe, progress=False)
+    train, pool = data.side("train"), data.side("pool")
+    assert np.bincount(train.y).tolist() == [2] * len(data.classes)
+    assert (pool.y == -1).all() and not (data.split == "valid").any()
+    again = data_module.load_data(recipe, progress=False).side("train")
+    assert list(again.picture_ids) == list(train.picture_ids)  # the draw is a function of the seed
+    other = data_module.load_data(dataclasses.replace(recipe, seed=1), progress=False).side("train")
+    assert set(other.picture_ids) != set(train.picture_ids)
+    # the pool's arrays are decoded from an index whose labels are blank
+    seen = []
+    real = data_module.to_arrays
+    monkeypatch.setattr(data_module, "to_arrays", lambda index, *a, **k: seen.append(index) or real(index, *a, **k))
+    data_module.load_data(recipe, progress=False).side("pool")
+    assert set(seen[0].loc[data.split == "pool", "class_name"]) == {UNLABELLED}
+
+
+def test_balanced_class_weights_follow_scikit_learn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    from classification.train import class_weights
+
+    y = np.array([0] * 10 + [1] * 3 + [2] * 1)
+    assert np.allclose(class_weights(y, 3, "balanced"), compute_class_weight("balanced", classes=np.arange(3), y=y))
+    assert np.allclose(class_weights(y, 3, "none"), 1)
