@@ -90,12 +90,32 @@ def create_backbone(name: str, image_size: int, weights: str = "imagenet", l2: f
     raise KeyError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
 
 
-def create_head(channels: int, num_classes: int, dropout: float, l2: float) -> keras.Model:
+def create_head(channels: int, num_classes: int, dropout: float, l2: float, name: str = "head") -> keras.Model:
     """Pooled features -> logits."""
     features = keras.Input((channels,), name="features")
     x = layers.Dropout(dropout, name="head_dropout")(features) if dropout else features
     logits = layers.Dense(num_classes, kernel_regularizer=regularizers.L2(l2) if l2 else None, name="logits")(x)
-    return keras.Model(features, logits, name="head")
+    return keras.Model(features, logits, name=name)
+
+
+@keras.saving.register_keras_serializable(package="defectlab")
+class LogProbability(layers.Layer):
+    """Probabilities -> their log, so an ensemble's mean probability leaves the model as logits (softmax of the
+    output gives the mean back)."""
+
+    def call(self, x):
+        return keras.ops.log(x + 1e-7)
+
+
+def create_ensemble(members: list[tuple[str, keras.Model, keras.Model]], image_size: int) -> keras.Model:
+    """One model averaging the probabilities of (name, backbone, head) members, all fed image_size pictures."""
+    inputs = keras.Input((image_size, image_size, 3), name="image")
+    probabilities = []
+    for i, (name, backbone, head) in enumerate(members):
+        pooled = layers.GlobalAveragePooling2D(name=f"pool_{i}")(backbone(inputs))
+        probabilities.append(layers.Softmax(name=f"softmax_{i}")(head(pooled)))
+    mean = layers.Average(name="mean")(probabilities) if len(probabilities) > 1 else probabilities[0]
+    return keras.Model(inputs, LogProbability(name="logits")(mean), name="ensemble")
 
 
 def create_classifier(name: str, num_classes: int, image_size: int, weights: str = "imagenet", l2: float = 1e-4,

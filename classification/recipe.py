@@ -49,6 +49,10 @@ class ClassifierRecipe(Recipe):
     pseudo_steps: int = option(300, "optimizer steps (batches of 128 views) of each self-training fit")
     class_weight: str = option("none", "'balanced' weighs each class by the inverse of its train count "
                                        "(imbalanced folders)", choices=("none", "balanced"))
+    select: str = option("", "before training, choose among these recipes on validation folds of the train "
+                             "side: comma list of frozen, ensemble (frozen Lite0-2 heads averaged), finetune "
+                             "(preset auto: all three)")
+    select_folds: int = option(3, "select: folds of the train and valid pictures the candidates are scored on")
     augment: Augment = option(help="steel augmentation as JSON, e.g. '{\"blur\": 0}'", factory=Augment)
     image_size: int = option(224, "input size in pixels (default: the backbone's own, from its cfg: Lite0 224, "
                                   "Lite1 240, Lite2 260)", aliases=("imgsz",))
@@ -73,6 +77,9 @@ PRESETS = {
     # a third as many pictures cleared it); no fine-tuning by default (add finetune_epochs=6 for stage 2 on the
     # labels plus the confident pseudo-labels)
     "semi": {"pseudo_rounds": 5, "finetune_epochs": 0, "label_smoothing": 0.0},
+    # for your own data: frozen, ensemble or fine-tuned, whichever wins on 3 validation folds of it (ties: the
+    # cheaper), classes weighted by their inverse frequency
+    "auto": {"select": "frozen,ensemble,finetune", "class_weight": "balanced"},
     # the main job (`defectlab demo`): frozen ImageNet features and a trained head, ~20 s on 2 cores
     "demo": {"head_epochs": 60, "finetune_epochs": 0, "batch_size": 32},
     # seconds-long recipe for tests on synthetic data

@@ -11,27 +11,14 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-DIHEDRAL = 8
-
-
-def dihedral(images: np.ndarray, view: int) -> np.ndarray:
-    """View 0..7 of N x H x W x C images: horizontal flip (bit 0), vertical flip (bit 1), transpose (bit 2)."""
-    x = images
-    if view & 1:
-        x = x[:, :, ::-1]
-    if view & 2:
-        x = x[:, ::-1]
-    if view & 4:
-        x = x.transpose(0, 2, 1, 3)
-    return np.ascontiguousarray(x)
+from .predict import dihedral_views
 
 
 def view_features(pooler, images: np.ndarray, batch_size: int = 32, strong=None, progress: bool = False) -> np.ndarray:
-    """8 x N x C pooled features of the 8 dihedral views; `strong` (a SteelAugment layer) augments each view
-    first."""
+    """8 x N x C pooled features of the 8 flips / turns (view 0: the picture as it is); `strong` (a SteelAugment
+    layer) augments each view first."""
     views = []
-    for view in range(DIHEDRAL):
-        x = dihedral(images, view)
+    for x in dihedral_views(images):
         if strong is not None:
             x = np.concatenate([keras.ops.convert_to_numpy(strong(x[i:i + 256].astype("float32"), training=True))
                                 for i in range(0, len(x), 256)])

@@ -18,6 +18,11 @@ EXAMPLES = """examples:
   defectlab classification predict RUN image.bmp more_images/ --out runs/cls-pred
   defectlab classification explain RUN image.bmp --out runs/gradcam        Grad-CAM heatmaps
   defectlab classification export RUN                                      ONNX, checked against Keras
+  defectlab classification train data=my_images/ preset=auto               frozen, ensemble or fine-tuned: the
+                                                                           best on validation folds of your data
+  defectlab classification train data=my_images/ preset=semi               few labels + an unlabelled/ folder
+  defectlab classification tune data=../shared/data --trials 40            Optuna over the head's fields
+  defectlab classification cluster my_images/ --out runs/clusters          group unlabelled images by look
 """
 EVALUATE_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns (files get a tta_ prefix)")}
 PREDICT_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree turns"),
@@ -57,6 +62,9 @@ def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
 
 
 def register_verbs(verbs, common) -> None:
-    from .cli import register_explain
+    from .cli import register_cluster, register_explain
+    from .cli_tune import register_tune
 
     register_explain(verbs, common)
+    register_cluster(verbs, common)
+    register_tune(verbs, common)

@@ -15,6 +15,7 @@ from .data import load_data
 from .models import create_classifier
 from .recipe import ClassifierRecipe
 from .run import ClassifierRun, load
+from .select import choose, train_ensemble, winner_recipe
 
 
 def _one_hot(y, n):
@@ -76,6 +77,29 @@ def _freeze_batchnorm(model: keras.Model) -> None:
             layer.trainable = False
 
 
+def fit_head(config, backbone, head, x, y, valid, class_weight=None, verbose=0, callbacks=()) -> None:
+    """Stage 1: the head on the backbone's pooled features, computed once (y one-hot; valid (x, y) or None)."""
+    pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
+    features = pooler.predict(x, batch_size=config.batch_size, verbose=verbose)
+    valid_data = (pooler.predict(valid[0], batch_size=config.batch_size, verbose=verbose), valid[1]) \
+        if valid else None
+    head.compile(keras.optimizers.Adam(config.head_lr), _loss(config), metrics=["accuracy"])
+    head.fit(features, y, validation_data=valid_data, epochs=config.head_epochs, batch_size=config.batch_size,
+             callbacks=list(callbacks), class_weight=class_weight, verbose=verbose)
+
+
+def fit_whole(config, model, backbone, x, y, valid, class_weight=None, verbose=0, callbacks=()) -> None:
+    """Stage 2: the whole network with augmentation; BatchNorm stays frozen on a pretrained backbone."""
+    backbone.trainable = True
+    if config.weights not in ("none", "", None):
+        _freeze_batchnorm(backbone)
+    optimizer = keras.optimizers.AdamW(config.finetune_lr, weight_decay=config.weight_decay) \
+        if config.weight_decay else keras.optimizers.Adam(config.finetune_lr)
+    model.compile(optimizer, _loss(config), metrics=["accuracy"])
+    model.fit(x, y, validation_data=valid, epochs=config.finetune_epochs, batch_size=config.batch_size,
+              callbacks=list(callbacks), class_weight=class_weight, verbose=verbose)
+
+
 def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
     config = recipe
     run_dir = recipe.run_dir()
@@ -98,10 +122,17 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
     weights = class_weights(train_side.y, n, config.class_weight)
     fit_weights = {i: float(w) for i, w in enumerate(weights)} if config.class_weight != "none" else None
     semi = bool(config.pseudo_rounds) and data.has_pool()
-    pretrained = config.weights not in ("none", "", None)
+    timings = {}
+    if config.select:
+        selection = _selection(config, run, data, progress)
+        config = winner_recipe(config, selection["winner"])
+        if selection["winner"] == "ensemble":
+            stage_started = time.perf_counter()
+            model = train_ensemble(config, data, fit_weights, verbose)
+            timings["head_seconds"] = round(time.perf_counter() - stage_started, 1)
+            return _finish(run, model, timings, started, train_y, valid)
     model, backbone, head = create_classifier(config.model, n, config.image_size, config.weights, config.l2,
                                               config.dropout, config.augment, config.seed)
-    timings = {}
     if config.head_epochs:
         stage_started = time.perf_counter()
         head_weights = run_dir / "head_stage1.weights.h5"
@@ -115,35 +146,40 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
                                                                 compile_head, weights, verbose))
             head.save_weights(head_weights)
         else:
-            pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
-            features = pooler.predict(train_x, batch_size=config.batch_size, verbose=verbose)
-            valid_data = (pooler.predict(valid[0], batch_size=config.batch_size, verbose=verbose), valid[1]) \
-                if valid else None
-            head.compile(keras.optimizers.Adam(config.head_lr), _loss(config), metrics=["accuracy"])
-            head.fit(features, train_y, validation_data=valid_data, epochs=config.head_epochs,
-                     batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "head", verbose, bool(valid)),
-                     class_weight=fit_weights, verbose=verbose)
+            fit_head(config, backbone, head, train_x, train_y, valid, fit_weights, verbose,
+                     _callbacks(config, run_dir, "head", verbose, bool(valid)))
             head.save_weights(head_weights)
         timings["head_seconds"] = round(time.perf_counter() - stage_started, 1)
     if config.finetune_epochs:
         stage_started = time.perf_counter()
         if semi:  # stage 2 learns the labels and the confident pseudo-labels of stage 1
             train_x, train_y = _with_pseudo_labels(run_dir, data, config.pseudo_threshold, train_x, train_y)
-        backbone.trainable = True
-        if pretrained:
-            _freeze_batchnorm(backbone)
-        optimizer = keras.optimizers.AdamW(config.finetune_lr, weight_decay=config.weight_decay) \
-            if config.weight_decay else keras.optimizers.Adam(config.finetune_lr)
-        model.compile(optimizer, _loss(config), metrics=["accuracy"])
-        model.fit(train_x, train_y, validation_data=valid, epochs=config.finetune_epochs,
-                  batch_size=config.batch_size, callbacks=_callbacks(config, run_dir, "finetune", verbose, bool(valid)),
-                  class_weight=fit_weights, verbose=verbose)
+        fit_whole(config, model, backbone, train_x, train_y, valid, fit_weights, verbose,
+                  _callbacks(config, run_dir, "finetune", verbose, bool(valid)))
         timings["finetune_seconds"] = round(time.perf_counter() - stage_started, 1)
-    model.save(run_dir / "model.keras")
+    return _finish(run, model, timings, started, train_y, valid)
+
+
+def _selection(config, run, data, progress: bool) -> dict:
+    """select's record: computed once (a resumed run reads it back)."""
+    import json
+
+    path = run.path / "selection.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    selection = choose(config, data, progress)
+    run.write_json("selection.json", selection)
+    if progress:
+        print(f"[classification] select: {selection['winner']} wins; training it on every train picture")
+    return selection
+
+
+def _finish(run, model, timings: dict, started: float, train_y, valid) -> ClassifierRun:
+    model.save(run.path / "model.keras")
     timings["train_seconds"] = round(time.perf_counter() - started, 1)
     run.write_json("training.json", {**timings, "train_pictures": int(len(train_y)),
                                      "valid_pictures": int(len(valid[1])) if valid else 0})
-    _write_history(run_dir)
+    _write_history(run.path)
     run.model, run.timings = model, timings
     return run
 

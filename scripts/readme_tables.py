@@ -4,7 +4,8 @@
     python3 scripts/readme_tables.py --check    # exit 1 if README.md differs from the JSON
 
 Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->` (NAME: classification,
-detection, anomaly, anomaly-localization) and is rebuilt from `scripts/benchmarks/results/NAME.json`, plus a few fields that
+detection, anomaly, anomaly-localization, fewlabels, fewlabels-clustering, fewlabels-ensembles) and is rebuilt
+from `scripts/benchmarks/results/NAME.json` (the fewlabels-* tables from fewlabels.json), plus a few fields that
 only the part files under `NAME_parts/` hold. Only the row labels and short remarks are text here;
 every number comes from the JSON. Standard library only.
 """
@@ -208,8 +209,38 @@ def anomaly_localization_table(results):
     return markdown_table(header, rows)
 
 
+def fewlabels_table(results):
+    d = load(results, "fewlabels")["semi_supervised"]
+    rows = []
+    for k, r in sorted(d["per_k"].items(), key=lambda kv: int(kv[0])):
+        rows.append([k, f"{pct(r['mean'])}% +- {pct(r['std'])}% (min {pct(min(r['per_draw']))}%)",
+                     f"{pct(r['pool_mean'])}%", f"{pct(r['supervised_only']['mean'])}%",
+                     f"{pct(r['supervised_only_pool']['mean'])}%", f"{pct(r['frozen_floor']['mean'])}%"])
+    header = ["labels per class", "self-training (`preset=semi`), test", "its unlabelled pool",
+              "same head, labels only, test", "labels only, pool", "frozen floor (logistic regression), test"]
+    return markdown_table(header, rows)
+
+
+def fewlabels_clustering_table(results):
+    d = load(results, "fewlabels")["clustering"]
+    methods = d["methods"]
+    rows = [[kind] + [f"{f3(r[m]['nmi'])} / {f3(r[m]['ari'])}" for m in methods]
+            for kind, r in d["per_features"].items()]
+    return markdown_table(["features", *(f"{m} NMI / ARI" for m in methods)], rows)
+
+
+def fewlabels_ensembles_table(results):
+    d = load(results, "fewlabels")["ensembles"]
+    rows = [[name, f"{pct(r['plain']['mean_accuracy'])}% ({r['plain']['mistakes']} wrong)",
+             f"{pct(r['tta']['mean_accuracy'])}% ({r['tta']['mistakes']} wrong)",
+             f"{r['plain']['images_per_second']:.1f}", f"{r['tta']['images_per_second']:.1f}"]
+            for name, r in d["ensembles"].items()]
+    return markdown_table(["frozen heads", "5-fold CV", "5-fold CV + TTA", "images/s", "images/s with TTA"], rows)
+
+
 TABLES = {"classification": classification_table, "detection": detection_table, "anomaly": anomaly_table,
-          "anomaly-localization": anomaly_localization_table}
+          "anomaly-localization": anomaly_localization_table, "fewlabels": fewlabels_table,
+          "fewlabels-clustering": fewlabels_clustering_table, "fewlabels-ensembles": fewlabels_ensembles_table}
 
 
 def marked_span(text, name):
@@ -238,7 +269,7 @@ def main():
             new = new[:start] + table + new[end:]
     if args.check:
         for name in stale:
-            print(f"{args.readme}: table '{name}' differs from {args.results / name}.json "
+            print(f"{args.readme}: table '{name}' differs from {args.results / name.split('-')[0]}.json "
                   f"(run python3 scripts/readme_tables.py)")
         raise SystemExit(1 if stale else 0)
     if new != text:

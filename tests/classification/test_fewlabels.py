@@ -92,3 +92,65 @@ def test_balanced_class_weights_follow_scikit_learn():
     y = np.array([0] * 10 + [1] * 3 + [2] * 1)
     assert np.allclose(class_weights(y, 3, "balanced"), compute_class_weight("balanced", classes=np.arange(3), y=y))
     assert np.allclose(class_weights(y, 3, "none"), 1)
+
+
+def test_tune_writes_a_study_whose_trial_zero_is_the_default(classification_data, tmp_path, capsys):
+    from shared.suite.cli import main
+
+    code = main(["classification", "tune", f"data={classification_data}", "preset=lite0-frozen", "image_size=48",
+                 "head_epochs=10", "folds=2", "--trials", "3", "--quiet", f"out={tmp_path}"])
+    assert code == 0
+    folder = next(tmp_path.glob("*-tune"))
+    study = json.loads((folder / "study.json").read_text())
+    assert len(study["trials"]) == 3 and study["folds"] == 2
+    assert study["trials"][0]["params"]["head_epochs"] == 10  # the recipe's own values come first
+    assert study["best"]["log_loss"] == min(t["log_loss"] for t in study["trials"])
+    assert (folder / "search.png").stat().st_size > 1000
+    assert json.loads((folder / "best_recipe.json").read_text())["head_lr"] == study["best"]["params"]["head_lr"]
+    assert "train it: defectlab classification train" in capsys.readouterr().out
+
+
+def test_auto_scores_every_candidate_and_trains_the_winner(few_labels, tmp_path):
+    from classification import task
+
+    recipe = task.Recipe.from_preset("auto", data=str(few_labels[0]), split="holdout", image_size=48, head_epochs=3,
+                                     finetune_epochs=1, select_folds=2, out=str(tmp_path))
+    run = task.train(recipe, progress=False)
+    selection = json.loads((run.path / "selection.json").read_text())
+    assert set(selection["candidates"]) == {"frozen", "ensemble", "finetune"} and selection["folds"] == 2
+    best = max(c["accuracy"] for c in selection["candidates"].values())
+    assert selection["candidates"][selection["winner"]]["accuracy"] == best
+    probabilities = run.predictor().probabilities(classification_arrays(run))
+    assert np.allclose(probabilities.sum(1), 1, atol=1e-4)
+    reloaded = task.load(run.path).predictor().probabilities(classification_arrays(run))
+    assert np.allclose(probabilities, reloaded, atol=1e-5)  # the saved model (an ensemble too) loads safely
+
+
+def test_an_ensemble_model_averages_its_members_probabilities(tmp_path):
+    import keras
+
+    from classification.models import create_backbone, create_ensemble, create_head
+
+    members = []
+    for name in ("efficientnet_lite0", "efficientnet_lite1"):
+        backbone = create_backbone(name, 64, "imagenet")
+        head = create_head(backbone.output.shape[-1], 3, 0.0, 0.0, name=f"head_{name}")
+        head.set_weights([w + np.random.default_rng(1).normal(0, 0.3, w.shape) for w in head.get_weights()])
+        members.append((name, backbone, head))
+    model = create_ensemble(members, 64)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    x[1] = 255 - x[1] * np.linspace(0, 1, 64)[:, None, None]
+    expected = []
+    for _, backbone, head in members:
+        pooled = keras.ops.mean(backbone(x), axis=(1, 2))
+        expected.append(keras.ops.convert_to_numpy(keras.ops.softmax(head(pooled))))
+    got = keras.ops.convert_to_numpy(keras.ops.softmax(model(x)))
+    assert np.allclose(got, np.mean(expected, axis=0), atol=1e-4)
+    assert not np.allclose(expected[0], expected[1], atol=1e-2)  # two different members, not a trivial mean
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", compile=False)  # safe_mode on: no lambdas
+    assert np.allclose(keras.ops.convert_to_numpy(again(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-5)
+
+
+def classification_arrays(run):
+    return run.dataset().side("test").x[:8]

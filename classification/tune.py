@@ -1,0 +1,150 @@
+"""Tune the classifier's stage-1 fields (the head on frozen features: head_lr, head_epochs, l2, dropout,
+label_smoothing) with Optuna's TPE sampler, scored by the mean validation log-loss over k folds of the train
+side (accuracy saturates near 100% on NEU, the loss still orders recipes; test is never read). Features are
+computed once, so a trial costs seconds. Fine-tuning fields are not searched: a trial would cost a full training.
+Writes OUT/study.json (every trial: parameters, fold losses and accuracies), OUT/best_recipe.json and
+OUT/search.png."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+# field -> (low, high, log scale) for floats, (choices) for the rest
+SPACE = {"head_lr": (3e-4, 3e-2, True), "l2": (1e-6, 1e-2, True), "dropout": (0.0, 0.5, False),
+         "label_smoothing": (0.0, 0.2, False), "head_epochs": (10, 80, False)}
+
+
+def fold_ids(index, split, folds: int, seed: int) -> np.ndarray:
+    """Fold number per picture of the train and valid sides (NaN-free, grouped like the suite's kfold)."""
+    from shared.datasets.splits import make_split
+
+    rows = index[split.isin(["train", "valid"]).to_numpy()].reset_index(drop=True)
+    ids = np.zeros(len(rows), dtype=int)
+    for fold in range(folds):
+        ids[(make_split(rows, "kfold", folds=folds, fold=fold, seed=seed) == "test").to_numpy()] = fold
+    return rows.assign(fold=ids).drop_duplicates("picture_id").set_index("picture_id")["fold"]
+
+
+def head_scores(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, weights=None, views=None,
+                score=None) -> dict:
+    """Train the recipe's head on k-1 folds of frozen features, score the k-th; per-fold log-loss and accuracy.
+    Probabilities of every picture (out of fold) come back too: ensembles and the auto preset reuse them; with
+    `views` (V x N x D features of flipped / turned pictures) also their mean over the views (TTA). `score`:
+    the folds to hold out in turn (default every fold)."""
+    import keras
+
+    from .models import create_head
+
+    n = int(y.max()) + 1
+    losses, accuracies = [], []
+    out_of_fold = np.zeros((len(y), n), "float32")
+    tta = np.zeros((len(y), n), "float32") if views is not None else None
+    for fold in np.unique(folds) if score is None else score:
+        train, valid = folds != fold, folds == fold
+        keras.utils.set_random_seed(recipe.seed)
+        head = create_head(features.shape[-1], n, recipe.dropout, recipe.l2)
+        head.compile(keras.optimizers.Adam(recipe.head_lr),
+                     keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=recipe.label_smoothing))
+        head.fit(features[train], np.eye(n, dtype="float32")[y[train]], epochs=recipe.head_epochs,
+                 batch_size=recipe.batch_size, verbose=0,
+                 class_weight=None if weights is None else {i: float(w) for i, w in enumerate(weights)})
+        probabilities = keras.ops.convert_to_numpy(keras.ops.softmax(head.predict(features[valid], verbose=0)))
+        out_of_fold[valid] = probabilities
+        if views is not None:
+            tta[valid] = np.mean([keras.ops.convert_to_numpy(keras.ops.softmax(head.predict(v[valid], verbose=0)))
+                                  for v in views], axis=0)
+        losses.append(float(-np.mean(np.log(probabilities[np.arange(valid.sum()), y[valid]] + 1e-7))))
+        accuracies.append(float((probabilities.argmax(1) == y[valid]).mean()))
+        keras.backend.clear_session()
+    return {"log_loss": float(np.mean(losses)), "accuracy": float(np.mean(accuracies)), "fold_log_loss": losses,
+            "fold_accuracy": accuracies, "probabilities": out_of_fold, "tta_probabilities": tta}
+
+
+def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trials: int, seed: int = 0,
+           progress: bool = True) -> dict:
+    """An Optuna study over SPACE; the recipe's own values are trial 0, so the search can only report a loss
+    at most the default's."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    records = []
+
+    def objective(trial):
+        values = {}
+        for name, bounds in SPACE.items():
+            if isinstance(bounds[0], int) and isinstance(bounds[1], int):
+                values[name] = trial.suggest_int(name, bounds[0], bounds[1])
+            else:
+                values[name] = trial.suggest_float(name, bounds[0], bounds[1], log=bounds[2])
+        started = time.perf_counter()
+        scores = head_scores(replace(recipe, **values), features, y, folds)
+        scores.pop("probabilities"), scores.pop("tta_probabilities")
+        records.append({"number": trial.number, "params": values, **scores,
+                        "seconds": round(time.perf_counter() - started, 1)})
+        if progress:
+            best = min(r["log_loss"] for r in records)
+            print(f"[classification] trial {trial.number + 1}/{trials}: log-loss {scores['log_loss']:.4f} "
+                  f"accuracy {scores['accuracy']:.4f} (best {best:.4f})", flush=True)
+        return scores["log_loss"]
+
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.enqueue_trial({name: getattr(recipe, name) for name in SPACE})
+    study.optimize(objective, n_trials=trials)
+    return {"sampler": f"optuna {optuna.__version__} TPESampler(seed={seed})", "objective":
+            "mean validation log-loss over the folds (lower is better)", "space": {
+                k: list(v) for k, v in SPACE.items()}, "folds": int(len(np.unique(folds))), "trials": records,
+            "default": records[0], "best": min(records, key=lambda r: r["log_loss"])}
+
+
+def search_png(study: dict, path: Path) -> Path:
+    """Each trial's validation log-loss and the best so far (drawn from study.json's data)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = np.array([t["log_loss"] for t in study["trials"]])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(np.arange(len(losses)), losses, s=14, label="trial")
+    ax.plot(np.minimum.accumulate(losses), color="C1", label="best so far")
+    ax.scatter([0], losses[:1], color="C3", zorder=3, label="recipe default (trial 0)")
+    ax.set(xlabel="trial", ylabel=f"validation log-loss ({study['folds']} folds)", yscale="log",
+           title="classification tune: Optuna TPE over the head's fields")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bool = True) -> dict:
+    """Read and split recipe.data, compute frozen features of the train and valid sides once, search, write
+    OUT/study.json, OUT/best_recipe.json and OUT/search.png."""
+    import keras
+
+    from .data import load_data
+    from .models import create_backbone
+
+    data = load_data(recipe, progress=progress)
+    sides = [data.side("train")] + ([data.side("valid")] if (data.split == "valid").any() else [])
+    images = np.concatenate([s.x for s in sides])
+    y = np.concatenate([s.y for s in sides])
+    pictures = np.concatenate([s.picture_ids for s in sides])
+    folds = fold_ids(data.index, data.split, recipe.folds, recipe.seed).reindex(pictures).to_numpy()
+    pooler = keras.Sequential([create_backbone(recipe.model, recipe.image_size, recipe.weights),
+                               keras.layers.GlobalAveragePooling2D()])
+    features = pooler.predict(images, batch_size=recipe.batch_size, verbose=1 if progress else 0)
+    study = search(recipe, features, y, folds, trials, recipe.seed, progress)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    best = replace(recipe, **study["best"]["params"])
+    study.update({"recipe": recipe.to_dict(), "classes": data.classes, "pictures": int(len(y)),
+                  "data": data.info(recipe)})
+    (out / "study.json").write_text(json.dumps(study, indent=2) + "\n")
+    best.save(out / "best_recipe.json")
+    search_png(study, out / "search.png")
+    return study
