@@ -145,7 +145,7 @@ def refine(extractor, pictures: np.ndarray, weak: np.ndarray, z: np.ndarray, lab
     from .models import create_head
     from .recipe import Augment
     from .semi import pool_probabilities, self_train, view_features
-    from .train import _strong
+    from .fit import strong_augment
 
     keras.utils.set_random_seed(seed)
     k, gap = int(labels.max()) + 1, distances(z, labels)
@@ -154,7 +154,7 @@ def refine(extractor, pictures: np.ndarray, weak: np.ndarray, z: np.ndarray, lab
         members = np.flatnonzero(labels == c)
         seeds[members[np.argsort(gap[members])[:max(1, round(SEED_SHARE * len(members)))]]] = True
     config = config or SelfTrainConfig()
-    strong = SteelAugment(**vars(_strong(Augment())), seed=seed)   # the classifier's FixMatch strong views
+    strong = SteelAugment(**vars(strong_augment(Augment())), seed=seed)   # the classifier's FixMatch strong views
     strong_views = view_features(extractor, pictures[~seeds], batch_size, strong=strong, progress=progress)
     head = create_head(weak.shape[-1], k, dropout=0.2, l2=1e-4)
 

@@ -39,7 +39,7 @@ def _member_pooler(name: str, image_size: int, weights: str):
 def _finetune_scores(config, x, y, folds, weights) -> np.ndarray:
     """Out-of-fold probabilities of the two-stage recipe, fixed epochs (the held-out fold is never looked at)."""
     from .models import create_classifier
-    from .train import fit_head, fit_whole
+    from .fit import fit_head, fit_whole
 
     n = int(y.max()) + 1
     one_hot = np.eye(n, dtype="float32")[y]
@@ -58,7 +58,7 @@ def _finetune_scores(config, x, y, folds, weights) -> np.ndarray:
 
 def choose(config, data, progress: bool = True) -> dict:
     """Score every candidate on the folds; returns the record selection.json keeps (winner included)."""
-    from .train import class_weights
+    from .fit import class_weights
     from .tune import fold_ids, head_scores
 
     names = candidates(config)
@@ -116,7 +116,7 @@ def train_ensemble(config, data, class_weight=None, verbose: int = 0) -> keras.M
     """Heads on frozen Lite0-2 features of the train side (early stopping on valid when there is one) -> one
     model averaging their probabilities."""
     from .models import create_ensemble, create_head
-    from .train import _loss
+    from .fit import loss
 
     n = len(data.classes)
     train = data.side("train")
@@ -135,7 +135,7 @@ def train_ensemble(config, data, class_weight=None, verbose: int = 0) -> keras.M
                      np.eye(n, dtype="float32")[side.y])
             callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience,
                                                        restore_best_weights=True)]
-        head.compile(keras.optimizers.Adam(config.head_lr), _loss(config))
+        head.compile(keras.optimizers.Adam(config.head_lr), loss(config))
         head.fit(features, np.eye(n, dtype="float32")[train.y], validation_data=valid, epochs=config.head_epochs,
                  batch_size=config.batch_size, callbacks=callbacks, class_weight=class_weight, verbose=verbose)
         members.append((name, backbone, head))

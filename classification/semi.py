@@ -35,10 +35,14 @@ class SelfTraining:
 
 
 def _fit(head, x, y, sample_weight, config, steps: int) -> None:
-    # a fixed number of steps, whatever the pool size: 6 labels or 1700 pseudo-labels get the same budget
+    """`steps` batches of 128 in one epoch, whatever the pool size (6 labels or 1700 pseudo-labels get the same
+    budget): the rows are repeated and shuffled to fill them. One long epoch, not hundreds of one-batch epochs:
+    Keras' per-epoch overhead made 6 labels cost minutes."""
     batch = 128
-    epochs = max(1, int(round(steps * batch / max(len(x), 1))))
-    head.fit(x, y, sample_weight=sample_weight, epochs=epochs, batch_size=batch, shuffle=True, verbose=0)
+    rng = np.random.default_rng([getattr(config, "seed", 0), len(x)])
+    order = rng.permutation(np.resize(np.arange(len(x)), max(steps * batch, len(x))))
+    head.fit(x[order], y[order], sample_weight=sample_weight[order], epochs=1, batch_size=batch, shuffle=False,
+             verbose=0)
 
 
 def pool_probabilities(head, weak: np.ndarray) -> np.ndarray:

@@ -4,7 +4,6 @@ loss, seeded, resumable (a re-run continues an interrupted run), progress shown.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .data import load_data
+from .fit import class_weights, fit_head, fit_whole, loss, strong_augment
 from .models import create_classifier
 from .recipe import ClassifierRecipe
 from .run import ClassifierRun, load
@@ -20,10 +20,6 @@ from .select import choose, train_ensemble, winner_recipe
 
 def _one_hot(y, n):
     return np.eye(n, dtype="float32")[y]
-
-
-def _loss(config):
-    return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing)
 
 
 def _callbacks(config, run: Path, stage: str, verbose: int, valid: bool = True):
@@ -37,20 +33,6 @@ def _callbacks(config, run: Path, stage: str, verbose: int, valid: bool = True):
     return callbacks
 
 
-def class_weights(y: np.ndarray, n: int, rule: str) -> np.ndarray:
-    """Per-class loss weights: ones, or 'balanced' (N / (K * count), scikit-learn's rule)."""
-    if rule != "balanced":
-        return np.ones(n, "float32")
-    counts = np.bincount(y, minlength=n).astype("float32")
-    return np.where(counts > 0, len(y) / (n * np.maximum(counts, 1)), 0.0).astype("float32")
-
-
-def _strong(augment):
-    """FixMatch's strong views: the steel augmentation at twice its photometric strength, blur always on."""
-    return replace(augment, brightness=2 * augment.brightness, contrast=2 * augment.contrast,
-                   noise=2 * augment.noise, blur=max(augment.blur, 1.5))
-
-
 def _self_training(config, data, backbone, head, compile_head, weights, verbose) -> dict:
     """Stage 1 with unlabelled pictures: features of every view once, then classification.semi's rounds."""
     from .augment import SteelAugment
@@ -58,7 +40,7 @@ def _self_training(config, data, backbone, head, compile_head, weights, verbose)
 
     pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
     train_side, pool = data.side("train"), data.side("pool")
-    strong = SteelAugment(**vars(_strong(config.augment)), seed=config.seed)
+    strong = SteelAugment(**vars(strong_augment(config.augment)), seed=config.seed)
     progress = bool(verbose)
     labelled = view_features(pooler, train_side.x, config.batch_size, progress=progress)
     weak = view_features(pooler, pool.x, config.batch_size, progress=progress)
@@ -69,35 +51,6 @@ def _self_training(config, data, backbone, head, compile_head, weights, verbose)
             "rounds": result.rounds, "pictures": [
                 {"picture_id": str(p), "pseudo_label": data.classes[g], "confidence": round(float(c), 4)}
                 for p, g, c in zip(pool.picture_ids, result.pseudo_labels, result.confidence)]}
-
-
-def _freeze_batchnorm(model: keras.Model) -> None:
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
-
-
-def fit_head(config, backbone, head, x, y, valid, class_weight=None, verbose=0, callbacks=()) -> None:
-    """Stage 1: the head on the backbone's pooled features, computed once (y one-hot; valid (x, y) or None)."""
-    pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
-    features = pooler.predict(x, batch_size=config.batch_size, verbose=verbose)
-    valid_data = (pooler.predict(valid[0], batch_size=config.batch_size, verbose=verbose), valid[1]) \
-        if valid else None
-    head.compile(keras.optimizers.Adam(config.head_lr), _loss(config), metrics=["accuracy"])
-    head.fit(features, y, validation_data=valid_data, epochs=config.head_epochs, batch_size=config.batch_size,
-             callbacks=list(callbacks), class_weight=class_weight, verbose=verbose)
-
-
-def fit_whole(config, model, backbone, x, y, valid, class_weight=None, verbose=0, callbacks=()) -> None:
-    """Stage 2: the whole network with augmentation; BatchNorm stays frozen on a pretrained backbone."""
-    backbone.trainable = True
-    if config.weights not in ("none", "", None):
-        _freeze_batchnorm(backbone)
-    optimizer = keras.optimizers.AdamW(config.finetune_lr, weight_decay=config.weight_decay) \
-        if config.weight_decay else keras.optimizers.Adam(config.finetune_lr)
-    model.compile(optimizer, _loss(config), metrics=["accuracy"])
-    model.fit(x, y, validation_data=valid, epochs=config.finetune_epochs, batch_size=config.batch_size,
-              callbacks=list(callbacks), class_weight=class_weight, verbose=verbose)
 
 
 def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
@@ -140,7 +93,7 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
             head.load_weights(head_weights)
         elif semi:
             def compile_head(h):
-                h.compile(keras.optimizers.Adam(config.head_lr), _loss(config))
+                h.compile(keras.optimizers.Adam(config.head_lr), loss(config))
 
             run.write_json("self_training.json", _self_training(config, data, backbone, head,
                                                                 compile_head, weights, verbose))

@@ -65,7 +65,7 @@ def part_features(args, index) -> dict:
     from classification.features import KINDS, extractor, image_size
     from classification.recipe import Augment
     from classification.semi import view_features
-    from classification.train import _strong
+    from classification.fit import strong_augment
 
     CACHE.mkdir(parents=True, exist_ok=True)
     classes = class_names(index)
@@ -81,7 +81,7 @@ def part_features(args, index) -> dict:
         weak = view_features(model, arrays.x, 32, progress=args.progress)
         extra = {}
         if kind == "lite0":  # the semi-supervised part's strong views, as the recipe draws them (seeded)
-            strong = SteelAugment(**vars(_strong(Augment())), seed=0)
+            strong = SteelAugment(**vars(strong_augment(Augment())), seed=0)
             extra["strong"] = view_features(model, arrays.x, 32, strong=strong, progress=args.progress)
         np.savez(path, weak=weak, y=arrays.y, ids=arrays.picture_ids.astype(str), **extra)
         seconds[kind] = round(time.perf_counter() - started, 1)

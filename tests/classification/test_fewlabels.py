@@ -87,7 +87,7 @@ def test_labels_per_class_hides_the_rest_and_never_reads_it(classification_data,
 def test_balanced_class_weights_follow_scikit_learn():
     from sklearn.utils.class_weight import compute_class_weight
 
-    from classification.train import class_weights
+    from classification.fit import class_weights
 
     y = np.array([0] * 10 + [1] * 3 + [2] * 1)
     assert np.allclose(class_weights(y, 3, "balanced"), compute_class_weight("balanced", classes=np.arange(3), y=y))
