@@ -16,6 +16,9 @@ from shared.suite.figures import save  # noqa: E402
 
 def _parts(model: keras.Model):
     """The trained classifier's backbone and pooled head, to run the forward pass in two halves."""
+    if model.name == "ensemble":
+        raise ValueError("Grad-CAM needs a single-backbone classifier; this run is an ensemble of three "
+                         "(preset auto chose it): train preset=lite0-finetune to explain its answers")
     backbone = next(layer for layer in model.layers if isinstance(layer, keras.Model) and layer.name != "head")
     pool, head = model.get_layer("pool"), model.get_layer("head")
     return backbone, lambda features: head(pool(features), training=False)

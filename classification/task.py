@@ -54,11 +54,12 @@ def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
     predictions = pd.read_csv(run.file("predictions.csv"))
     picks = pd.concat([predictions[~predictions["correct"]], predictions[predictions["correct"]]]).head(6)
     plots = run.plots_dir()
-    return {"metrics": metrics, "figures": {
-        "confusion matrix (test)": plots / "confusion.png",
-        "Prediction (True), mistakes framed in red": plots / "predictions.png",
-        "Grad-CAM examples": gradcam_grid_png(run, list(picks["path"]), plots / "gradcam_examples.png",
-                                              list(picks["true"]))}}
+    figures = {"confusion matrix (test)": plots / "confusion.png",
+               "Prediction (True), mistakes framed in red": plots / "predictions.png"}
+    if run.model.name != "ensemble":  # Grad-CAM follows one backbone
+        figures["Grad-CAM examples"] = gradcam_grid_png(run, list(picks["path"]), plots / "gradcam_examples.png",
+                                                        list(picks["true"]))
+    return {"metrics": metrics, "figures": figures}
 
 
 def register_verbs(verbs, common) -> None:
