@@ -23,8 +23,8 @@ SHEET_PICTURES = 36   # thumbnails per contact sheet (6 x 6)
 
 def preprocess(features: np.ndarray, seed: int = 0) -> np.ndarray:
     """N x D features -> N x d unit vectors. Standardising stops a few large-valued channels from dominating, PCA
-    drops the noisy tail, and unit length makes Euclidean distance cosine-like (measured on the real NEU pictures:
-    k-means NMI 0.69 -> 0.87)."""
+    drops the noisy tail, and unit length makes Euclidean distance cosine-like (NEU, Lite0 features, k-means:
+    NMI 0.82 raw -> 0.87, fewlabels.json)."""
     from sklearn.decomposition import PCA
     from sklearn.preprocessing import StandardScaler, normalize
 

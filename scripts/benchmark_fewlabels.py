@@ -465,7 +465,7 @@ def curve_png(semi: dict, path: Path) -> Path:
     ax.plot(x, [semi["per_k"][k]["pool_mean"] for k in ks], "o-", color="C0", alpha=0.4,
             label="self-training, on the unlabelled pool")
     ax.set(xscale="log", xticks=x, xticklabels=[str(k) for k in x], xlabel="labelled pictures per class",
-           ylabel=f"accuracy ({semi['test_pictures']} kaggle-cls test pictures)", ylim=(0.5, 1.005),
+           ylabel=f"accuracy ({semi['test_pictures']} kaggle-cls test pictures)", ylim=(0.35, 1.005),
            title="NEU-CLS with few labels (mean of 5 draws, band: min-max)")
     ax.axhline(1.0, color="grey", lw=0.5)
     ax.legend(loc="lower right")
