@@ -111,7 +111,7 @@ def test_assign_numbers_clusters_by_size(method):
     assert normalized_mutual_info_score(truth, labels) == pytest.approx(1.0)
 
 
-def test_cli_cluster_and_its_help(clustered, tmp_path, capsys):
+def test_cli_cluster_and_its_help(clustered, tmp_path, capsys, no_network):
     from classification.cli import FEATURE_KINDS
     from classification.features import KINDS
     from shared.suite.cli import main

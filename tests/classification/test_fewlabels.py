@@ -45,7 +45,7 @@ def test_an_unlabelled_folder_is_read_but_is_no_class(few_labels):
     assert (index["class_name"] == UNLABELLED).sum() == 36 and len(index) == 81
 
 
-def test_self_training_pseudo_labels_the_unlabelled_folder(few_labels, tmp_path):
+def test_self_training_pseudo_labels_the_unlabelled_folder(few_labels, tmp_path, no_network):
     from classification import task
 
     root, truth = few_labels
@@ -94,7 +94,7 @@ def test_balanced_class_weights_follow_scikit_learn():
     assert np.allclose(class_weights(y, 3, "none"), 1)
 
 
-def test_tune_writes_a_study_whose_trial_zero_is_the_default(classification_data, tmp_path, capsys):
+def test_tune_writes_a_study_whose_trial_zero_is_the_default(classification_data, tmp_path, capsys, no_network):
     from shared.suite.cli import main
 
     code = main(["classification", "tune", f"data={classification_data}", "preset=lite0-frozen", "image_size=48",
@@ -110,7 +110,7 @@ def test_tune_writes_a_study_whose_trial_zero_is_the_default(classification_data
     assert "train it: defectlab classification train" in capsys.readouterr().out
 
 
-def test_auto_scores_every_candidate_and_trains_the_winner(few_labels, tmp_path):
+def test_auto_scores_every_candidate_and_trains_the_winner(few_labels, tmp_path, no_network):
     from classification import task
 
     recipe = task.Recipe.from_preset("auto", data=str(few_labels[0]), split="holdout", image_size=48, head_epochs=3,
