@@ -19,7 +19,7 @@ from PIL import Image
 from shared.datasets.anomaly_folders import read_anomaly_folders
 from shared.datasets.export_anomaly import box_mask
 from shared.datasets.images import content, file_sha1, from_letterbox, letterbox, load_image
-from shared.datasets.index import BOXED_SOURCES, class_names, read_dataset
+from shared.datasets.index import BOXED_SOURCES, UNLABELLED, class_names, read_dataset
 from shared.datasets.splits import make_split
 from shared.suite.errors import DataError
 from shared.suite.provenance import data_fingerprint
@@ -117,7 +117,9 @@ def _from_labelled(recipe, progress: bool, index: pd.DataFrame | None) -> tuple[
     """The rows the anomaly-folder export would write, in the order it reads them back (file name order)."""
     if index is None:
         index, _ = read_dataset(recipe.data, progress=progress)
-    normal = list(recipe.normal_classes) or class_names(index)  # none named: every known kind is normal
+    # none named: every kind is normal, pictures without a class (UNLABELLED) included, as before they had none
+    unlabelled = [UNLABELLED] if (index["class_name"] == UNLABELLED).any() else []
+    normal = list(recipe.normal_classes) or class_names(index) + unlabelled
     unknown = set(normal) - set(index["class_name"])
     if unknown:
         raise DataError(recipe.data, f"normal classes not in the dataset: {', '.join(sorted(unknown))}")

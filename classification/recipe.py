@@ -18,6 +18,9 @@ class Augment:
     blur: float = 1.5          # std (pixels) of the strongest defocus blur; 0 turns blur off
 
 
+SELECT_CANDIDATES = ("frozen", "ensemble", "finetune")  # select's candidates, cheapest first (classification.select)
+
+
 @dataclass
 class ClassifierRecipe(Recipe):
     TASK = "classification"
@@ -42,7 +45,8 @@ class ClassifierRecipe(Recipe):
                                       "of the other train and valid pictures: how few labels are simulated; 0 keeps "
                                       "every label")
     pseudo_rounds: int = option(0, "self-training rounds on the unlabelled pictures (an unlabelled/ folder, or what "
-                                   "labels_per_class hides); 0 turns it off (preset semi: 5)")
+                                   "labels_per_class hides); 0 turns it off (preset semi: 5). Stage 1 then runs "
+                                   "pseudo_steps per round instead of head_epochs")
     pseudo_threshold: float = option(0.9, "pseudo-label an unlabelled picture when the head's mean probability "
                                           "over its 8 flips / turns reaches this")
     pseudo_weight: float = option(1.0, "loss weight of a pseudo-labelled view, relative to a labelled one")
@@ -56,6 +60,25 @@ class ClassifierRecipe(Recipe):
     augment: Augment = option(help="steel augmentation as JSON, e.g. '{\"blur\": 0}'", factory=Augment)
     image_size: int = option(224, "input size in pixels (default: the backbone's own, from its cfg: Lite0 224, "
                                   "Lite1 240, Lite2 260)", aliases=("imgsz",))
+
+    def check(self) -> None:
+        """Rules across the few-label fields, checked when the recipe is built (before any folder is written)."""
+        if self.labels_per_class < 0:
+            raise ValueError(f"classification recipe: labels_per_class must be 0 (every label) or more, got "
+                             f"{self.labels_per_class}")
+        if self.pseudo_rounds and not self.head_epochs:
+            raise ValueError("classification recipe: pseudo_rounds needs stage 1 (head_epochs > 0): self-training "
+                             "is how stage 1 learns from the unlabelled pictures")
+        if not 0 < self.pseudo_threshold <= 1:
+            raise ValueError(f"classification recipe: pseudo_threshold must be in (0, 1], got {self.pseudo_threshold}")
+        if self.select:
+            names = [c.strip() for c in self.select.split(",") if c.strip()]
+            wrong = [c for c in names if c not in SELECT_CANDIDATES]
+            if wrong or not names:
+                raise ValueError(f"classification recipe: select={self.select!r}: give a comma list of "
+                                 f"{', '.join(SELECT_CANDIDATES)}")
+            if self.select_folds < 2:
+                raise ValueError(f"classification recipe: select_folds must be 2 or more, got {self.select_folds}")
 
     @classmethod
     def derived_defaults(cls, values: dict) -> dict:

@@ -1,5 +1,6 @@
 """`select` (preset auto): before training, score candidate recipes on `select_folds` validation folds of the
-user's own train and valid pictures (test is never read), then train the winner on all of them.
+user's own train and valid pictures (test is never read), then train the winner on the train side (valid for
+early stopping), as any recipe trains.
 Candidates: 'frozen' (the head on frozen features of recipe.model), 'ensemble' (frozen heads on Lite0, Lite1 and
 Lite2 at the recipe's image size, probabilities averaged), 'finetune' (the two-stage recipe). Rule, fixed before any number was seen: the
 highest mean fold accuracy; a tie goes to the cheaper recipe (the order above)."""
@@ -11,15 +12,12 @@ from dataclasses import replace
 import keras
 import numpy as np
 
-CANDIDATES = ("frozen", "ensemble", "finetune")
+from .recipe import SELECT_CANDIDATES as CANDIDATES
 ENSEMBLE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 def candidates(recipe) -> list[str]:
-    names = [c.strip() for c in recipe.select.split(",") if c.strip()]
-    unknown = sorted(set(names) - set(CANDIDATES))
-    if unknown:
-        raise ValueError(f"select: unknown candidate {unknown[0]!r}; choose among {', '.join(CANDIDATES)}")
+    names = [c.strip() for c in recipe.select.split(",") if c.strip()]  # checked by ClassifierRecipe.check
     if "ensemble" in names and recipe.weights != "imagenet":
         raise ValueError("select: the ensemble candidate uses the bundled ImageNet Lite0-2 weights; "
                          "set weights=imagenet or drop it from select")

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from shared.suite.errors import DataError
+
 from .data import load_data
 from .fit import class_weights, fit_head, fit_whole, loss, strong_augment
 from .models import create_classifier
@@ -74,7 +76,10 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
     valid = (data.side("valid").x, _one_hot(data.side("valid").y, n)) if has_valid else None
     weights = class_weights(train_side.y, n, config.class_weight)
     fit_weights = {i: float(w) for i, w in enumerate(weights)} if config.class_weight != "none" else None
-    semi = bool(config.pseudo_rounds) and data.has_pool()
+    semi = bool(config.pseudo_rounds)
+    if semi and not data.has_pool():
+        raise DataError(recipe.data, "pseudo_rounds needs unlabelled pictures: put them in an unlabelled/ folder "
+                                     "beside the class folders, or hide labels with labels_per_class=K")
     timings = {}
     if config.select:
         selection = _selection(config, run, data, progress)

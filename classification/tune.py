@@ -18,8 +18,8 @@ SPACE = {"head_lr": (3e-4, 3e-2, True), "l2": (1e-6, 1e-2, True), "dropout": (0.
          "label_smoothing": (0.0, 0.2, False), "head_epochs": (10, 80, False)}
 
 
-def fold_ids(index, split, folds: int, seed: int) -> np.ndarray:
-    """Fold number per picture of the train and valid sides (NaN-free, grouped like the suite's kfold)."""
+def fold_ids(index, split, folds: int, seed: int):
+    """pandas Series picture_id -> fold number, for the train and valid sides (grouped like the suite's kfold)."""
     from shared.datasets.splits import make_split
 
     rows = index[split.isin(["train", "valid"]).to_numpy()].reset_index(drop=True)
@@ -65,7 +65,7 @@ def head_scores(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, 
 
 
 def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trials: int, seed: int = 0,
-           progress: bool = True) -> dict:
+           progress: bool = True, weights=None) -> dict:
     """An Optuna study over SPACE; the recipe's own values are trial 0, so the search can only report a loss
     at most the default's."""
     import optuna
@@ -81,7 +81,7 @@ def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trial
             else:
                 values[name] = trial.suggest_float(name, bounds[0], bounds[1], log=bounds[2])
         started = time.perf_counter()
-        scores = head_scores(replace(recipe, **values), features, y, folds)
+        scores = head_scores(replace(recipe, **values), features, y, folds, weights)
         scores.pop("probabilities"), scores.pop("tta_probabilities")
         records.append({"number": trial.number, "params": values, **scores,
                         "seconds": round(time.perf_counter() - started, 1)})
@@ -138,7 +138,10 @@ def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bo
     pooler = keras.Sequential([create_backbone(recipe.model, recipe.image_size, recipe.weights),
                                keras.layers.GlobalAveragePooling2D()])
     features = pooler.predict(images, batch_size=recipe.batch_size, verbose=1 if progress else 0)
-    study = search(recipe, features, y, folds, trials, recipe.seed, progress)
+    from .fit import class_weights
+
+    weights = class_weights(y, len(data.classes), recipe.class_weight) if recipe.class_weight != "none" else None
+    study = search(recipe, features, y, folds, trials, recipe.seed, progress, weights)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     best = replace(recipe, **study["best"]["params"])

@@ -84,6 +84,26 @@ def test_labels_per_class_hides_the_rest_and_never_reads_it(classification_data,
     assert set(seen[0].loc[data.split == "pool", "class_name"]) == {UNLABELLED}
 
 
+@pytest.mark.parametrize("fields, message", [
+    ({"labels_per_class": -1}, "labels_per_class"), ({"pseudo_threshold": 1.5}, "pseudo_threshold"),
+    ({"head_epochs": 0}, "needs stage 1"), ({"select": "frozn"}, "select="), ({"select": ","}, "select="),
+])
+def test_bad_few_label_fields_fail_when_the_recipe_is_built(fields, message):
+    from classification import task
+
+    with pytest.raises(ValueError, match=message):
+        task.Recipe.from_preset("semi", data="x", **fields)
+
+
+def test_self_training_without_unlabelled_pictures_says_where_to_put_them(classification_data, tmp_path):
+    from classification import task
+    from shared.suite.errors import DataError
+
+    with pytest.raises(DataError, match="unlabelled/ folder"):
+        task.train(task.Recipe.from_preset("semi", data=str(classification_data), image_size=48, out=str(tmp_path)),
+                   progress=False)
+
+
 def test_balanced_class_weights_follow_scikit_learn():
     from sklearn.utils.class_weight import compute_class_weight
 
@@ -120,6 +140,9 @@ def test_auto_scores_every_candidate_and_trains_the_winner(few_labels, tmp_path,
     assert set(selection["candidates"]) == {"frozen", "ensemble", "finetune"} and selection["folds"] == 2
     best = max(c["accuracy"] for c in selection["candidates"].values())
     assert selection["candidates"][selection["winner"]]["accuracy"] == best
+    training = json.loads((run.path / "training.json").read_text())
+    assert (run.model.name == "ensemble") == (selection["winner"] == "ensemble")  # the winner is what was trained
+    assert ("finetune_seconds" in training) == (selection["winner"] == "finetune")
     probabilities = run.predictor().probabilities(classification_arrays(run))
     assert np.allclose(probabilities.sum(1), 1, atol=1e-4)
     reloaded = task.load(run.path).predictor().probabilities(classification_arrays(run))
