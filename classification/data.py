@@ -41,6 +41,14 @@ class ClassificationData:
             self.sides[name] = SideArrays(x, np.where(y == len(self.classes), -1, y), ids, paths)
         return self.sides[name]
 
+    def has_valid(self) -> bool:
+        return bool((self.split == "valid").any())
+
+    def labelled(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(images, class ids, picture ids) of the train and valid sides together: what folds are cut from."""
+        sides = [self.side("train")] + ([self.side("valid")] if self.has_valid() else [])
+        return tuple(np.concatenate([getattr(s, f) for s in sides]) for f in ("x", "y", "picture_ids"))
+
     def has_pool(self) -> bool:
         return bool((self.split == "pool").any())
 

@@ -33,15 +33,14 @@ class TextureStatistics(keras.layers.Layer):
 
 def extractor(kind: str) -> keras.Model:
     """A frozen model: 0..255 RGB pictures at image_size(kind) -> N x D features."""
-    from .models import create_backbone
+    from .models import create_backbone, pooler
 
     size = image_size(kind)
     if kind == "texture":
         backbone = create_backbone("efficientnet_lite0", size)
         stats = [TextureStatistics(name=f"stats_{n}")(backbone.get_layer(n).output) for n in TEXTURE_LAYERS]
         return keras.Model(backbone.input, keras.layers.Concatenate()(stats), name="texture_statistics")
-    backbone = create_backbone(f"efficientnet_{kind}", size)
-    return keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()], name=f"pooled_{kind}")
+    return pooler(create_backbone(f"efficientnet_{kind}", size), name=f"pooled_{kind}")
 
 
 def extract(kind: str, images: np.ndarray, batch_size: int = 32, progress: bool = False) -> np.ndarray:

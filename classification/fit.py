@@ -34,9 +34,11 @@ def _freeze_batchnorm(model: keras.Model) -> None:
 
 def fit_head(config, backbone, head, x, y, valid, class_weight=None, verbose=0, callbacks=()) -> None:
     """Stage 1: the head on the backbone's pooled features, computed once (y one-hot; valid (x, y) or None)."""
-    pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
-    features = pooler.predict(x, batch_size=config.batch_size, verbose=verbose)
-    valid_data = (pooler.predict(valid[0], batch_size=config.batch_size, verbose=verbose), valid[1]) \
+    from .models import pooler
+
+    pooled = pooler(backbone)
+    features = pooled.predict(x, batch_size=config.batch_size, verbose=verbose)
+    valid_data = (pooled.predict(valid[0], batch_size=config.batch_size, verbose=verbose), valid[1]) \
         if valid else None
     head.compile(keras.optimizers.Adam(config.head_lr), loss(config), metrics=["accuracy"])
     head.fit(features, y, validation_data=valid_data, epochs=config.head_epochs, batch_size=config.batch_size,

@@ -90,6 +90,11 @@ def create_backbone(name: str, image_size: int, weights: str = "imagenet", l2: f
     raise KeyError(f"unknown model {name!r}; choose one of {', '.join(model_names())}")
 
 
+def pooler(backbone: keras.Model, name: str | None = None) -> keras.Model:
+    """Pictures -> the backbone's features averaged over locations (what the head reads)."""
+    return keras.Sequential([backbone, layers.GlobalAveragePooling2D()], name=name)
+
+
 def create_head(channels: int, num_classes: int, dropout: float, l2: float, name: str = "head") -> keras.Model:
     """Pooled features -> logits."""
     features = keras.Input((channels,), name="features")

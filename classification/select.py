@@ -24,16 +24,6 @@ def candidates(recipe) -> list[str]:
     return [c for c in CANDIDATES if c in names]
 
 
-def _member_pooler(name: str, image_size: int, weights: str):
-    """Pictures at image_size -> pooled features of `name`. Every member sees the recipe's image size (Lite is
-    fully convolutional): a Resizing layer in front of a nested backbone gave other features inside a saved
-    graph than outside it here, so the ensemble resizes nothing."""
-    from .models import create_backbone
-
-    backbone = create_backbone(name, image_size, weights)
-    return keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()]), backbone
-
-
 def _finetune_scores(config, x, y, folds, weights) -> np.ndarray:
     """Out-of-fold probabilities of the two-stage recipe, fixed epochs (the held-out fold is never looked at)."""
     from .models import create_classifier
@@ -57,12 +47,11 @@ def _finetune_scores(config, x, y, folds, weights) -> np.ndarray:
 def choose(config, data, progress: bool = True) -> dict:
     """Score every candidate on the folds; returns the record selection.json keeps (winner included)."""
     from .fit import class_weights
+    from .models import create_backbone, pooler
     from .tune import fold_ids, head_scores
 
     names = candidates(config)
-    sides = [data.side("train")] + ([data.side("valid")] if (data.split == "valid").any() else [])
-    x, y = np.concatenate([s.x for s in sides]), np.concatenate([s.y for s in sides])
-    pictures = np.concatenate([s.picture_ids for s in sides])
+    x, y, pictures = data.labelled()
     folds = fold_ids(data.index, data.split, config.select_folds, config.seed).reindex(pictures).to_numpy()
     weights = class_weights(y, len(data.classes), config.class_weight)
     fit_weights = {i: float(w) for i, w in enumerate(weights)} if config.class_weight != "none" else None
@@ -72,8 +61,10 @@ def choose(config, data, progress: bool = True) -> dict:
     def heads(model_names):
         out = {}
         for name in model_names:
-            pooler, _ = _member_pooler(name, config.image_size, config.weights)
-            features = pooler.predict(x, batch_size=config.batch_size, verbose=1 if progress else 0)
+            # every member sees the recipe's image size (Lite is fully convolutional): a Resizing layer in front
+            # of a nested backbone gave other features inside a saved graph than outside it here
+            backbone = create_backbone(name, config.image_size, config.weights)
+            features = pooler(backbone).predict(x, batch_size=config.batch_size, verbose=1 if progress else 0)
             out[name] = head_scores(frozen, features, y, folds, weights if fit_weights else None)["probabilities"]
         return out
 
@@ -113,28 +104,20 @@ def winner_recipe(config, winner: str):
 def train_ensemble(config, data, class_weight=None, verbose: int = 0) -> keras.Model:
     """Heads on frozen Lite0-2 features of the train side (early stopping on valid when there is one) -> one
     model averaging their probabilities."""
-    from .models import create_ensemble, create_head
-    from .fit import loss
+    from .fit import fit_head
+    from .models import create_backbone, create_ensemble, create_head
 
-    n = len(data.classes)
+    one_hot = np.eye(len(data.classes), dtype="float32")
     train = data.side("train")
-    has_valid = bool((data.split == "valid").any())
+    valid = (data.side("valid").x, one_hot[data.side("valid").y]) if data.has_valid() else None
     members = []
     for name in ENSEMBLE_MODELS:
         keras.utils.set_random_seed(config.seed)
-        pooler, backbone = _member_pooler(name, config.image_size, config.weights)
-        head = create_head(backbone.output.shape[-1], n, config.dropout, config.l2, name=f"head_{name}")
-        features = pooler.predict(train.x, batch_size=config.batch_size, verbose=verbose)
-        valid = None
-        callbacks = []
-        if has_valid:
-            side = data.side("valid")
-            valid = (pooler.predict(side.x, batch_size=config.batch_size, verbose=verbose),
-                     np.eye(n, dtype="float32")[side.y])
-            callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience,
-                                                       restore_best_weights=True)]
-        head.compile(keras.optimizers.Adam(config.head_lr), loss(config))
-        head.fit(features, np.eye(n, dtype="float32")[train.y], validation_data=valid, epochs=config.head_epochs,
-                 batch_size=config.batch_size, callbacks=callbacks, class_weight=class_weight, verbose=verbose)
+        backbone = create_backbone(name, config.image_size, config.weights)
+        head = create_head(backbone.output.shape[-1], len(data.classes), config.dropout, config.l2,
+                           name=f"head_{name}")
+        stop = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)]
+        fit_head(config, backbone, head, train.x, one_hot[train.y], valid, class_weight, verbose,
+                 stop if valid else ())
         members.append((name, backbone, head))
     return create_ensemble(members, config.image_size)

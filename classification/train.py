@@ -14,7 +14,7 @@ from shared.suite.errors import DataError
 
 from .data import load_data
 from .fit import class_weights, fit_head, fit_whole, loss, strong_augment
-from .models import create_classifier
+from .models import create_classifier, pooler
 from .recipe import ClassifierRecipe
 from .run import ClassifierRun, load
 from .select import choose, train_ensemble, winner_recipe
@@ -40,13 +40,13 @@ def _self_training(config, data, backbone, head, compile_head, weights, verbose)
     from .augment import SteelAugment
     from .semi import self_train, view_features
 
-    pooler = keras.Sequential([backbone, keras.layers.GlobalAveragePooling2D()])
+    pooled = pooler(backbone)
     train_side, pool = data.side("train"), data.side("pool")
     strong = SteelAugment(**vars(strong_augment(config.augment)), seed=config.seed)
     progress = bool(verbose)
-    labelled = view_features(pooler, train_side.x, config.batch_size, progress=progress)
-    weak = view_features(pooler, pool.x, config.batch_size, progress=progress)
-    strong_views = view_features(pooler, pool.x, config.batch_size, strong=strong, progress=progress)
+    labelled = view_features(pooled, train_side.x, config.batch_size, progress=progress)
+    weak = view_features(pooled, pool.x, config.batch_size, progress=progress)
+    strong_views = view_features(pooled, pool.x, config.batch_size, strong=strong, progress=progress)
     result = self_train(head, labelled, train_side.y, weak, strong_views, len(data.classes), config, compile_head,
                         weights, progress=progress)
     return {"labelled": int(len(train_side.y)), "unlabelled": int(len(pool.y)), "threshold": config.pseudo_threshold,
@@ -68,7 +68,7 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
     data = load_data(recipe, progress=progress)  # bad data fails here, before anything is written
     classes, n = data.classes, len(data.classes)
     train_side = data.side("train")
-    has_valid = bool((data.split == "valid").any())
+    has_valid = data.has_valid()
     run = ClassifierRun(run_dir, recipe, classes, data.info(recipe), data=data)
     run.save_description()
     keras.utils.set_random_seed(config.seed)

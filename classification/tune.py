@@ -127,17 +127,12 @@ def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bo
     import keras
 
     from .data import load_data
-    from .models import create_backbone
+    from .models import create_backbone, pooler
 
     data = load_data(recipe, progress=progress)
-    sides = [data.side("train")] + ([data.side("valid")] if (data.split == "valid").any() else [])
-    images = np.concatenate([s.x for s in sides])
-    y = np.concatenate([s.y for s in sides])
-    pictures = np.concatenate([s.picture_ids for s in sides])
+    images, y, pictures = data.labelled()
     folds = fold_ids(data.index, data.split, recipe.folds, recipe.seed).reindex(pictures).to_numpy()
-    pooler = keras.Sequential([create_backbone(recipe.model, recipe.image_size, recipe.weights),
-                               keras.layers.GlobalAveragePooling2D()])
-    features = pooler.predict(images, batch_size=recipe.batch_size, verbose=1 if progress else 0)
+    features = pooler(create_backbone(recipe.model, recipe.image_size, recipe.weights)).predict(images, batch_size=recipe.batch_size, verbose=1 if progress else 0)
     from .fit import class_weights
 
     weights = class_weights(y, len(data.classes), recipe.class_weight) if recipe.class_weight != "none" else None
