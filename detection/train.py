@@ -2,6 +2,7 @@
 offline (resumable from its last epoch), the best weights kept as model.yaml + model.pt (tensors only)."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -27,6 +28,7 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     ul = ultralytics_module()
     last = run_dir / "train" / "weights" / "last.pt"
     resume = last.is_file()
+    before = note_session(run_dir / "train") if resume else 0.0
     pretrained = recipe.pretrained or False
     if recipe.pretrain_epochs > 0 and not resume:
         from .pretrain import pretrain_backbone
@@ -52,13 +54,39 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
                     pretrained=pretrained, **recipe.extra)
     save_model(_best_network(run_dir / "train" / "weights" / "best.pt"), run_dir)
     exact.unlink(missing_ok=True)  # only a run that may still resume needs it
-    run.timings = {"train_seconds": round(time.perf_counter() - started, 1)}
+    run.timings = {"train_seconds": round(before + time.perf_counter() - started, 1)}
     run.write_json("training.json", {**run.timings, "images": data.export.images, "boxes": data.export.boxes})
     run.model = build_yolo(run_dir, data.classes)
     return run
 
 
 EXACT_STATE = "exact_state.pt"
+SESSIONS = "sessions.json"
+
+
+def note_session(train_dir: Path) -> float:
+    """A resumed session: its first row of results.csv and the seconds trained before it (sessions.json), because
+    ultralytics' `time` column restarts at 0 when a run resumes. Returns those seconds."""
+    seconds = epoch_seconds(train_dir)
+    path = train_dir / SESSIONS
+    sessions = json.loads(path.read_text()) if path.is_file() else []
+    sessions.append({"rows_before": len(seconds), "seconds_before": seconds[-1] if seconds else 0.0})
+    path.write_text(json.dumps(sessions, indent=1) + "\n")
+    return sessions[-1]["seconds_before"]
+
+
+def epoch_seconds(train_dir: Path) -> list[float]:
+    """Seconds from the start of training to the end of each epoch in results.csv, counted over every session."""
+    import pandas as pd
+
+    if not (train_dir / "results.csv").is_file():
+        return []
+    times = pd.read_csv(train_dir / "results.csv").rename(columns=str.strip)["time"].tolist()
+    offsets = [0.0] * len(times)
+    path = train_dir / SESSIONS
+    for session in json.loads(path.read_text()) if path.is_file() else []:
+        offsets[session["rows_before"]:] = [session["seconds_before"]] * (len(times) - session["rows_before"])
+    return [round(offset + t, 3) for offset, t in zip(offsets, times)]
 
 
 def save_exact_state(trainer, path: Path) -> None:

@@ -81,12 +81,15 @@ def image_size(config: dict) -> int:
 
 
 def learning_curve(results_csv: Path) -> dict:
-    """ultralytics' per-epoch results.csv as columns (epoch, seconds, losses, validation mAP)."""
+    """ultralytics' per-epoch results.csv as columns (epoch, seconds over every session, losses, validation mAP)."""
     import pandas as pd
+
+    from detection.train import epoch_seconds
 
     if not results_csv.is_file():
         return {}
     table = pd.read_csv(results_csv).rename(columns=str.strip)
+    table["time"] = epoch_seconds(results_csv.parent)
     keep = {"epoch": "epoch", "time": "seconds", "train/box_loss": "train_box_loss", "train/cls_loss": "train_cls_loss",
             "val/box_loss": "valid_box_loss", "metrics/mAP50(B)": "valid_map50", "metrics/mAP50-95(B)": "valid_map50_95"}
     return {new: table[old].round(5).tolist() for old, new in keep.items() if old in table}
@@ -168,7 +171,7 @@ def merge() -> Path:
             "backbone_imagenet": v["config"].get("backbone_imagenet", False) and bool(v["config"].get("backbone")),
             "frozen_blocks": v["config"].get("frozen_blocks", 2) if v["config"].get("backbone") else None,
             "train_seconds": v["train_seconds"], "seconds_per_epoch": seconds_per_epoch(v),
-            "hardware": hardware_of(v), "train_device": v["train_device"],
+            "hardware": hardware_of(v), "threads": threads_of(v), "train_device": v["train_device"],
             "infer_images_per_second_cpu": v.get("infer_images_per_second_cpu"),
             "command": v["command"], "git_commit": v["git_commit"]}
             for k, v in parts.items() for variant in v["variants"]},
@@ -188,6 +191,14 @@ def hardware_of(part: dict) -> str:
     """The training device in words: the GPU's name, or the CPU model (parts written before train_hardware)."""
     device = part.get("train_hardware", {}).get("device", "cpu")
     return device if device != "cpu" else f"{part['hardware']['cpu_count']}-core CPU ({part['hardware']['processor']})"
+
+
+def threads_of(part: dict) -> int | None:
+    """The threads torch trained with on a CPU (None on a GPU). Parts written before train_hardware ran before
+    `detection.offline.use_every_core`, under ultralytics' own setting for a CPU: cpu_count - 1."""
+    if "train_hardware" in part:
+        return part["train_hardware"].get("threads")
+    return part["hardware"]["cpu_count"] - 1
 
 
 def seconds_per_epoch(part: dict) -> float:

@@ -29,6 +29,8 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "yolov8n-inpretrain-e40-224px-seed0/tta": "in-domain pretrained + TTA",
     "yolov8n-steel-e40-224px-seed0/plain": "steel augmentation (`yolov8n-steel`: vertical flips, no hue/saturation jitter)",
     "yolov8n-steel-e40-224px-seed0/tta": "steel augmentation + TTA",
+    "lite0-imagenet-e100-224px-seed0/plain": "ImageNet Lite0 backbone, long schedule: 100 epochs (2 threads)",
+    "lite0-imagenet-e100-224px-seed0/tta": "ImageNet Lite0, 100 epochs + TTA",
     "yolov8n-320-t6min-320px-seed0-gpu/plain": "GPU, 6 min: stock YOLOv8n from scratch (control)",
     "yolov8n-320-t6min-320px-seed0-gpu/tta": "GPU, 6 min: stock + TTA",
     "lite0-imagenet-t6min-320px-seed0-gpu/plain": "GPU, 6 min: ImageNet Lite0 backbone, blocks 0-1 frozen",
@@ -134,6 +136,8 @@ def detection_table(results):
     headline = f"{d['headline_part']}/{d['headline_variant']}"
     rows = []
     for key, label in DETECTION_ROUTES.items():
+        if key not in d["routes"]:
+            continue  # a long route still training (it resumes) has no part yet
         r = d["routes"][key]
         test = [f3(r["map50"]), f3(r["map50_95"])]
         if key == headline:
@@ -141,7 +145,8 @@ def detection_table(results):
         if key.endswith("/tta"):
             train = "same model"
         else:
-            train = f"{secs(r['train_seconds'])}, {r['epochs']} epochs, {r['hardware'].split(' (')[0]}"
+            threads = f", {r['threads']} thread{'s' * (r['threads'] > 1)}" if r.get("threads") else ""
+            train = f"{secs(r['train_seconds'])}, {r['epochs']} epochs, {r['hardware'].split(' (')[0]}{threads}"
             if r["pretrain_epochs"]:
                 pretrain = load(results, "detection", key.split("/")[0])["pretrain_seconds"]
                 train += f" ({secs(pretrain)} of it pretraining)"

@@ -278,6 +278,7 @@ def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_
     from ultralytics.engine import trainer
 
     from detection import task
+    from detection.train import epoch_seconds
 
     class Interrupted(Exception):
         pass
@@ -301,8 +302,13 @@ def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_
                 task.train(recipe("cut"), progress=False)
         assert (tmp_path / "cut" / "train" / "weights" / "last.pt").is_file()
         resumed = task.train(recipe("cut"), progress=False)
-    epochs = pd.read_csv(resumed.path / "train" / "results.csv")["epoch"].tolist()
-    assert epochs == [1, 2, 3]
+    table = pd.read_csv(resumed.path / "train" / "results.csv")
+    assert table["epoch"].tolist() == [1, 2, 3]
+    # ultralytics' clock restarts with the session: the seconds trained count the first session too
+    raw = table["time"].tolist()
+    seconds = epoch_seconds(resumed.path / "train")
+    assert seconds == pytest.approx([raw[0], raw[0] + raw[1], raw[0] + raw[2]], abs=1e-3)
+    assert json.loads((resumed.path / "training.json").read_text())["train_seconds"] >= seconds[-1]
     a = torch.load(straight.path / "model.pt", weights_only=True)
     b = torch.load(resumed.path / "model.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
