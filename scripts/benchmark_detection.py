@@ -135,7 +135,7 @@ def part(args) -> dict:
         "kaggle_det": variants["plain"]["test"], "variants": variants,
         "train_seconds": training["train_seconds"], "train_device": args.device or "auto",
         "train_hardware": train_hardware(args.device), "epochs_run": epochs_run,
-        "seconds_per_epoch": round(curve["seconds"][-1] / epochs_run, 2) if curve.get("seconds") else None,
+        "seconds_per_epoch": median_epoch(curve),
         "learning_curve": curve,
         "pretrain_seconds": json.loads(pretrain.read_text())["seconds"] if pretrain.is_file() else 0,
         "infer_images_per_second_cpu": speeds,
@@ -201,8 +201,19 @@ def threads_of(part: dict) -> int | None:
     return part["hardware"]["cpu_count"] - 1
 
 
+def median_epoch(curve: dict) -> float | None:
+    """The median seconds of one epoch: robust to the first epoch's set-up and to a run paused or slowed for a
+    while by other jobs (the mean of such a run says more about the machine's load than about the route)."""
+    seconds = curve.get("seconds") or []
+    if not seconds:
+        return None
+    return round(statistics.median([b - a for a, b in zip([0.0, *seconds], seconds)]), 2)
+
+
 def seconds_per_epoch(part: dict) -> float:
-    return part.get("seconds_per_epoch") or round(part["train_seconds"] / part["config"]["epochs"], 1)
+    """Median epoch where the part has a learning curve, else the mean (parts written before curves were kept)."""
+    return (median_epoch(part.get("learning_curve", {})) or part.get("seconds_per_epoch")
+            or round(part["train_seconds"] / part["config"]["epochs"], 1))
 
 
 def curves_png(curves: dict, path: Path) -> None:
