@@ -28,7 +28,9 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     ul = ultralytics_module()
     last = run_dir / "train" / "weights" / "last.pt"
     resume = last.is_file()
-    before = note_session(run_dir / "train") if resume else 0.0
+    before = note_resume(run_dir / "train") if resume else new_sessions(run_dir / "train")
+    if resume and (sessions(run_dir / "train")["checkpoint"] or {}).get("final"):
+        return _finish(run, data, before, started)  # cut after its last epoch (ultralytics' last.pt cannot resume)
     pretrained = recipe.pretrained or False
     if recipe.pretrain_epochs > 0 and not resume:
         from .pretrain import pretrain_backbone
@@ -45,6 +47,7 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     model.add_callback("on_train_epoch_start", reseed_epoch(recipe.seed))
     exact = run_dir / "train" / "weights" / EXACT_STATE
     model.add_callback("on_model_save", lambda trainer: save_exact_state(trainer, exact))
+    model.add_callback("on_model_save", lambda trainer: note_checkpoint(trainer, before + time.perf_counter() - started))
     model.add_callback("on_pretrain_routine_end", lambda trainer: load_exact_state(trainer, exact))
     with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
         model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
@@ -52,11 +55,20 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
                     device=recipe.device or None, cache=recipe.cache or False, seed=recipe.seed, deterministic=True,
                     project=str(run_dir), name="train", exist_ok=True, plots=True, verbose=progress, resume=resume,
                     pretrained=pretrained, **recipe.extra)
-    save_model(_best_network(run_dir / "train" / "weights" / "best.pt"), run_dir)
-    exact.unlink(missing_ok=True)  # only a run that may still resume needs it
+    return _finish(run, data, before, started)
+
+
+def _finish(run: DetectorRun, data, before: float, started: float) -> DetectorRun:
+    """model.yaml + model.pt from ultralytics' best.pt; training.json with the seconds of every session and the
+    device and threads the epochs ran with (recorded by the training process itself)."""
+    save_model(_best_network(run.path / "train" / "weights" / "best.pt"), run.path)
+    (run.path / "train" / "weights" / EXACT_STATE).unlink(missing_ok=True)  # only a run that may resume needs it
+    checkpoint = sessions(run.path / "train")["checkpoint"] or {}
     run.timings = {"train_seconds": round(before + time.perf_counter() - started, 1)}
-    run.write_json("training.json", {**run.timings, "images": data.export.images, "boxes": data.export.boxes})
-    run.model = build_yolo(run_dir, data.classes)
+    run.write_json("training.json", {**run.timings, "device": checkpoint.get("device"),
+                                     "threads": checkpoint.get("threads"), "images": data.export.images,
+                                     "boxes": data.export.boxes})
+    run.model = build_yolo(run.path, data.classes)
     return run
 
 
@@ -64,28 +76,59 @@ EXACT_STATE = "exact_state.pt"
 SESSIONS = "sessions.json"
 
 
-def note_session(train_dir: Path) -> float:
-    """A resumed session: its first row of results.csv and the seconds trained before it (sessions.json), because
-    ultralytics' `time` column restarts at 0 when a run resumes. Returns those seconds."""
-    seconds = epoch_seconds(train_dir)
+def sessions(train_dir: Path) -> dict:
+    """train/sessions.json: each resume's first row of results.csv and the epoch clock before it (ultralytics' `time`
+    column restarts at 0 when a run resumes), and the last checkpoint's seconds (set-up and pretraining included),
+    device and threads."""
     path = train_dir / SESSIONS
-    sessions = json.loads(path.read_text()) if path.is_file() else []
-    sessions.append({"rows_before": len(seconds), "seconds_before": seconds[-1] if seconds else 0.0})
-    path.write_text(json.dumps(sessions, indent=1) + "\n")
-    return sessions[-1]["seconds_before"]
+    return json.loads(path.read_text()) if path.is_file() else {"resumes": [], "checkpoint": None}
+
+
+def _write_sessions(train_dir: Path, state: dict) -> None:
+    train_dir.mkdir(parents=True, exist_ok=True)
+    (train_dir / SESSIONS).write_text(json.dumps(state, indent=1) + "\n")
+
+
+def new_sessions(train_dir: Path) -> float:
+    """A run starting afresh: no bookkeeping left from an earlier one in the same folder. Returns 0 seconds."""
+    (train_dir / SESSIONS).unlink(missing_ok=True)
+    return 0.0
+
+
+def note_resume(train_dir: Path) -> float:
+    """Notes a resumed session; returns the seconds trained before it, as of the checkpoint it resumes from (runs
+    from before sessions.json: the epoch clock of results.csv)."""
+    state, clock = sessions(train_dir), epoch_seconds(train_dir)
+    state["resumes"].append({"rows_before": len(clock), "clock_before": clock[-1] if clock else 0.0})
+    _write_sessions(train_dir, state)
+    return state["checkpoint"]["seconds"] if state["checkpoint"] else state["resumes"][-1]["clock_before"]
+
+
+def note_checkpoint(trainer, seconds: float) -> None:
+    """An ultralytics callback after each saved checkpoint: the seconds so far, the device, the threads, and whether
+    it is the last."""
+    import torch
+
+    train_dir = Path(trainer.save_dir)
+    state = sessions(train_dir)
+    # final: training ends after this checkpoint (last epoch or early stop; a time budget's end is decided later),
+    # so a session cut now, e.g. in ultralytics' final evaluation, has nothing left to resume
+    state["checkpoint"] = {"epoch": trainer.epoch + 1, "seconds": round(seconds, 1), "device": str(trainer.device),
+                           "threads": torch.get_num_threads(),
+                           "final": bool(trainer.stop or trainer.epoch + 1 >= trainer.epochs)}
+    _write_sessions(train_dir, state)
 
 
 def epoch_seconds(train_dir: Path) -> list[float]:
-    """Seconds from the start of training to the end of each epoch in results.csv, counted over every session."""
+    """Seconds from the start of training to the end of each row of results.csv, counted over every session."""
     import pandas as pd
 
     if not (train_dir / "results.csv").is_file():
         return []
     times = pd.read_csv(train_dir / "results.csv").rename(columns=str.strip)["time"].tolist()
     offsets = [0.0] * len(times)
-    path = train_dir / SESSIONS
-    for session in json.loads(path.read_text()) if path.is_file() else []:
-        offsets[session["rows_before"]:] = [session["seconds_before"]] * (len(times) - session["rows_before"])
+    for resume in sessions(train_dir)["resumes"]:
+        offsets[resume["rows_before"]:] = [resume["clock_before"]] * (len(times) - resume["rows_before"])
     return [round(offset + t, 3) for offset, t in zip(offsets, times)]
 
 

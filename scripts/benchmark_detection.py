@@ -90,15 +90,20 @@ def learning_curve(results_csv: Path) -> dict:
         return {}
     table = pd.read_csv(results_csv).rename(columns=str.strip)
     table["time"] = epoch_seconds(results_csv.parent)
+    # a session cut between ultralytics' results row and its checkpoint trains that epoch again: keep the last row
+    table = table.drop_duplicates("epoch", keep="last")
     keep = {"epoch": "epoch", "time": "seconds", "train/box_loss": "train_box_loss", "train/cls_loss": "train_cls_loss",
             "val/box_loss": "valid_box_loss", "metrics/mAP50(B)": "valid_map50", "metrics/mAP50-95(B)": "valid_map50_95"}
     return {new: table[old].round(5).tolist() for old, new in keep.items() if old in table}
 
 
-def train_hardware(device: str) -> dict:
-    """What trained: the GPU's name where one was used, else the CPU with the threads torch used."""
+def train_hardware(device: str, training: dict) -> dict:
+    """What trained: the GPU's name where one was used, else the CPU with the threads torch used (as the training
+    process recorded them in training.json; this process's where it predates them)."""
     import torch
 
+    if training.get("device") == "cpu":
+        return {"device": "cpu", "threads": training["threads"]}
     if device != "cpu" and torch.cuda.is_available():
         return {"device": torch.cuda.get_device_name(0), "gpus": torch.cuda.device_count()}
     return {"device": "cpu", "threads": torch.get_num_threads()}
@@ -134,7 +139,7 @@ def part(args) -> dict:
         "preset": args.preset, "config": run.recipe.to_dict(), "run": str(run.path),
         "kaggle_det": variants["plain"]["test"], "variants": variants,
         "train_seconds": training["train_seconds"], "train_device": args.device or "auto",
-        "train_hardware": train_hardware(args.device), "epochs_run": epochs_run,
+        "train_hardware": train_hardware(args.device, training), "epochs_run": epochs_run,
         "seconds_per_epoch": median_epoch(curve),
         "learning_curve": curve,
         "pretrain_seconds": json.loads(pretrain.read_text())["seconds"] if pretrain.is_file() else 0,
@@ -195,10 +200,10 @@ def hardware_of(part: dict) -> str:
 
 def threads_of(part: dict) -> int | None:
     """The threads torch trained with on a CPU (None on a GPU). Parts written before train_hardware ran before
-    `detection.offline.use_every_core`, under ultralytics' own setting for a CPU: cpu_count - 1."""
+    `detection.offline.use_every_core`, under ultralytics' own NUM_THREADS: min(8, max(1, cpu_count - 1))."""
     if "train_hardware" in part:
         return part["train_hardware"].get("threads")
-    return part["hardware"]["cpu_count"] - 1
+    return min(8, max(1, part["hardware"]["cpu_count"] - 1))
 
 
 def median_epoch(curve: dict) -> float | None:

@@ -29,7 +29,7 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "yolov8n-inpretrain-e40-224px-seed0/tta": "in-domain pretrained + TTA",
     "yolov8n-steel-e40-224px-seed0/plain": "steel augmentation (`yolov8n-steel`: vertical flips, no hue/saturation jitter)",
     "yolov8n-steel-e40-224px-seed0/tta": "steel augmentation + TTA",
-    "lite0-imagenet-e100-224px-seed0/plain": "ImageNet Lite0 backbone, long schedule: 100 epochs (2 threads)",
+    "lite0-imagenet-e100-224px-seed0/plain": "ImageNet Lite0 backbone (`lite0-imagenet`), long schedule",
     "lite0-imagenet-e100-224px-seed0/tta": "ImageNet Lite0, 100 epochs + TTA",
     "yolov8n-320-t6min-320px-seed0-gpu/plain": "GPU, 6 min: stock YOLOv8n from scratch (control)",
     "yolov8n-320-t6min-320px-seed0-gpu/tta": "GPU, 6 min: stock + TTA",

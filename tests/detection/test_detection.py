@@ -1,6 +1,7 @@
 """YOLO detector on synthetic NEU-DET: offline train / val / predict / ONNX export, outputs and errors."""
 import json
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -301,14 +302,25 @@ def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_
             with pytest.raises(Interrupted):
                 task.train(recipe("cut"), progress=False)
         assert (tmp_path / "cut" / "train" / "weights" / "last.pt").is_file()
+        started = time.perf_counter()
         resumed = task.train(recipe("cut"), progress=False)
+        second_session = time.perf_counter() - started
+        # cut during ultralytics' final evaluation: last.pt is marked finished and model.pt not yet written
+        weights = torch.load(straight.path / "model.pt", weights_only=True)
+        (straight.path / "model.pt").unlink()
+        task.train(recipe("straight"), progress=False)
+        again = torch.load(straight.path / "model.pt", weights_only=True)
+        assert all(torch.equal(weights[k], again[k]) for k in weights)
     table = pd.read_csv(resumed.path / "train" / "results.csv")
     assert table["epoch"].tolist() == [1, 2, 3]
     # ultralytics' clock restarts with the session: the seconds trained count the first session too
     raw = table["time"].tolist()
     seconds = epoch_seconds(resumed.path / "train")
     assert seconds == pytest.approx([raw[0], raw[0] + raw[1], raw[0] + raw[2]], abs=1e-3)
-    assert json.loads((resumed.path / "training.json").read_text())["train_seconds"] >= seconds[-1]
+    training = json.loads((resumed.path / "training.json").read_text())
+    assert training["train_seconds"] > second_session and training["train_seconds"] >= seconds[-1]
+    # recorded by the training process: ultralytics' one thread on a CPU is raised to every core
+    assert training["device"] == "cpu" and training["threads"] == len(os.sched_getaffinity(0))
     a = torch.load(straight.path / "model.pt", weights_only=True)
     b = torch.load(resumed.path / "model.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
