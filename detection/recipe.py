@@ -27,7 +27,8 @@ class DetectorRecipe(Recipe):
     head: str = option("yolov8", "Lite backbone: the neck and head put on it, YOLOv8n's or YOLO26n's (NMS-free, "
                                  "ultralytics' yolo26.yaml); stock models pick theirs with model=",
                        choices=("yolov8", "yolo26"))
-    pretrained: str = option("", "a local .pt whose matching layers (name and shape) start the detector")
+    pretrained: str = option("", "a detection run folder (or its model.pt, tensors only) whose layers of matching name "
+                                 "and shape start the detector, e.g. to train a GPU-trained run on")
     pretrain_epochs: int = option(0, "first train the backbone as a classifier of the train pictures for this many "
                                      "epochs (0 = from scratch)")
     epochs: int = option(70, "training epochs")
@@ -41,6 +42,8 @@ class DetectorRecipe(Recipe):
         if self.backbone and self.pretrain_epochs > 0:
             raise ValueError("detection recipe: an ImageNet backbone and in-domain pretraining are alternatives; "
                              "pick one")
+        if self.pretrained and self.pretrain_epochs > 0:
+            raise ValueError("detection recipe: pretrained= and pretrain_epochs= both start the detector; pick one")
         if self.head != "yolov8" and not self.backbone:
             raise ValueError("detection recipe: head= applies to a Lite backbone; a stock YOLO26n is "
                              "model=yolo26n.yaml")

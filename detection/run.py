@@ -98,24 +98,29 @@ def save_model(net, run_dir: Path) -> None:
     torch.save({k: v.detach().float().cpu() for k, v in net.state_dict().items()}, run_dir / "model.pt")
 
 
-def build_yolo(run_dir: Path, classes: list[str]):
-    """An ultralytics YOLO object from model.yaml + model.pt (safe loader)."""
+def read_weights(file: Path) -> dict:
+    """A run's model.pt: a state_dict of tensors, read with torch's safe loader (pickled objects are refused)."""
     import torch
 
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, EOFError) as error:
+        raise DataError(file, "not a plain weights file (pickled objects are refused: loading them could run code); "
+                              f"re-run `defectlab detection train` for this run ({type(error).__name__})") from None
+    if not isinstance(state, dict) or "model.0.conv.weight" not in state and not any(k.startswith("model.0.") for k in state):
+        raise DataError(file, "not a detector state_dict; re-run `defectlab detection train`")
+    return state
+
+
+def build_yolo(run_dir: Path, classes: list[str]):
+    """An ultralytics YOLO object from model.yaml + model.pt (safe loader)."""
     cfg = yaml.safe_load((run_dir / "model.yaml").read_text())
     if any("LiteFeatures" in str(layer) for layer in cfg.get("backbone", [])):
         from .lite_backbone import register
 
         register()
-    try:
-        state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, AttributeError, EOFError) as error:
-        raise DataError(run_dir / "model.pt", "not a plain weights file (pickled objects are refused: loading them "
-                        "could run code); re-run `defectlab detection train` for this run "
-                        f"({type(error).__name__})") from None
+    state = read_weights(run_dir / "model.pt")
     yolo = ultralytics_module().YOLO(str(run_dir / "model.yaml"), task="detect")
-    if not isinstance(state, dict) or "model.0.conv.weight" not in state and not any(k.startswith("model.0.") for k in state):
-        raise DataError(run_dir / "model.pt", "not a detector state_dict; re-run `defectlab detection train`")
     try:
         yolo.model.load_state_dict(state, strict=True)
     except RuntimeError as error:

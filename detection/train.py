@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 from shared.suite.console import silenced
+from shared.suite.errors import DataError
 
 from .data import prepare_data
 from .offline import ultralytics_module
 from .recipe import DetectorRecipe
-from .run import DetectorRun, build_yolo, load, save_model
+from .run import DetectorRun, build_yolo, load, read_weights, save_model
 
 
 def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
@@ -21,6 +22,7 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
         return load(run_dir)
     if (run_dir / "config.json").is_file() and DetectorRecipe.load(run_dir / "config.json") != recipe:
         raise ValueError(f"{run_dir} holds a run with another recipe; choose another name= or delete it")
+    start = start_weights(recipe.pretrained) if recipe.pretrained else None  # a bad file fails before anything
     data = prepare_data(recipe, run_dir / "data", progress=progress)  # bad data fails before training
     run = DetectorRun(run_dir, recipe, data.classes, data.info(recipe), data=data)
     run.save_description()
@@ -31,8 +33,8 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     before = note_resume(run_dir / "train") if resume else new_sessions(run_dir / "train")
     if resume and (sessions(run_dir / "train")["checkpoint"] or {}).get("final"):
         return _finish(run, data, before, started)  # cut after its last epoch (ultralytics' last.pt cannot resume)
-    pretrained = recipe.pretrained or False
-    if recipe.pretrain_epochs > 0 and not resume:
+    pretrained = False
+    if recipe.pretrain_epochs > 0 and not resume:  # ultralytics reads the classifier checkpoint it wrote itself
         from .pretrain import pretrain_backbone
 
         pretrained = str(pretrain_backbone(recipe, data.index, data.split, run_dir, progress=progress))
@@ -49,6 +51,8 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     model.add_callback("on_model_save", lambda trainer: save_exact_state(trainer, exact))
     model.add_callback("on_model_save", lambda trainer: note_checkpoint(trainer, before + time.perf_counter() - started))
     model.add_callback("on_pretrain_routine_end", lambda trainer: load_exact_state(trainer, exact))
+    if start is not None and not resume:
+        model.add_callback("on_pretrain_routine_end", lambda trainer: load_start_weights(trainer, start, recipe.pretrained))
     with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
         model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
                     batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
@@ -70,6 +74,29 @@ def _finish(run: DetectorRun, data, before: float, started: float) -> DetectorRu
                                      "boxes": data.export.boxes})
     run.model = build_yolo(run.path, data.classes)
     return run
+
+
+def start_weights(path: str) -> dict:
+    """The tensors of a detection run's model.pt (the run folder or the file), read with the safe loader."""
+    file = Path(path) / "model.pt" if Path(path).is_dir() else Path(path)
+    if not file.is_file():
+        raise DataError(file, "no such file; pretrained= takes a detection run folder or its model.pt")
+    return read_weights(file)
+
+
+def load_start_weights(trainer, state: dict, source: str) -> None:
+    """An ultralytics callback once the network and its EMA exist: the tensors of `state` whose name and shape
+    match replace the initial ones in both (the EMA would otherwise pull the weights back to the start)."""
+    from ultralytics.utils.torch_utils import unwrap_model
+
+    net = unwrap_model(trainer.model)
+    own = net.state_dict()
+    matching = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not matching:
+        raise DataError(source, "no layer matches the detector's by name and shape (another architecture?)")
+    net.load_state_dict(matching, strict=False)
+    trainer.ema.ema.load_state_dict(net.state_dict())
+    print(f"[detection] started from {source}: {len(matching)} of {len(own)} tensors")
 
 
 EXACT_STATE = "exact_state.pt"

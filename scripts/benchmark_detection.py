@@ -117,9 +117,9 @@ def part(args) -> dict:
     extra = {"time": args.hours} if args.hours else {}
     recipe = task.Recipe.from_preset(args.preset, data=str(args.data), epochs=args.epochs, image_size=args.imgsz,
                                      batch_size=args.batch, device=args.device, seed=args.seed, out=str(args.runs),
-                                     workers=args.workers,
+                                     workers=args.workers, pretrained=str(args.pretrained) if args.pretrained else None,
                                      name=f"{args.preset}-{budget}-{args.imgsz}px-seed{args.seed}{args.suffix}")
-    recipe.extra = {**recipe.extra, **extra}
+    recipe.extra = {**recipe.extra, **json.loads(args.extra), **extra}
     run = task.train(recipe, progress=args.progress)
     training = json.loads((run.path / "training.json").read_text())  # also when the run folder was reused
     curve = learning_curve(run.path / "train" / "results.csv")
@@ -253,6 +253,8 @@ def main(argv=None) -> int:
                         help="skip the ONNX export and the CPU speed figures (on a GPU machine)")
     parser.add_argument("--parts", type=Path, default=PARTS, help="where the part JSON goes")
     parser.add_argument("--suffix", default="", help="appended to the run name, e.g. -h200")
+    parser.add_argument("--pretrained", type=Path, help="start from this detection run's weights (recipe pretrained=)")
+    parser.add_argument("--extra", default="{}", help="further ultralytics train arguments as JSON (recipe extra=)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-detection"))
     parser.add_argument("--progress", action="store_true")

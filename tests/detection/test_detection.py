@@ -194,6 +194,49 @@ def test_a_tampered_model_file_is_refused_not_executed(det_run, tmp_path):
     assert not (tmp_path / "executed.txt").exists()
 
 
+def test_a_run_starts_from_another_runs_weights(trained, synthetic_root, tmp_path):
+    """pretrained=RUN: the new detector starts from RUN's tensors (at learning rate 0 it ends where it started)."""
+    import torch
+
+    from detection import task
+
+    recipe = task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="next",
+                                     pretrained=str(trained.path), epochs=1,
+                                     extra={"optimizer": "AdamW", "lr0": 0.0, "warmup_epochs": 0})
+    with network_blocked():
+        run = task.train(recipe, progress=False)
+    start = torch.load(trained.path / "model.pt", weights_only=True)
+    end = torch.load(run.path / "model.pt", weights_only=True)
+    weights = [k for k, _ in run.model.model.named_parameters()]
+    assert all(torch.allclose(start[k], end[k], atol=1e-3) for k in weights)
+    fresh = task.Recipe.from_dict(dict(recipe.to_dict(), pretrained="", name="scratch"))
+    with network_blocked():
+        other = torch.load(task.train(fresh, progress=False).path / "model.pt", weights_only=True)
+    assert not all(torch.allclose(start[k], other[k], atol=1e-3) for k in weights)  # the control: it did matter
+
+
+def test_pretrained_takes_tensors_only_and_says_what_is_wrong(tmp_path, synthetic_root):
+    import torch
+
+    from detection import task
+
+    class Payload:
+        def __reduce__(self):
+            return exec, (f"open({str(tmp_path / 'executed.txt')!r}, 'w').write('executed')",)
+
+    torch.save({"model.0.conv.weight": Payload()}, tmp_path / "pickled.pt")
+    torch.save({"model.0.conv.weight": torch.zeros(1, 1, 1, 1)}, tmp_path / "other.pt")
+    cases = {tmp_path / "pickled.pt": "not a plain weights file", tmp_path / "absent": "no such file",
+             tmp_path / "other.pt": "no layer matches"}
+    for path, problem in cases.items():
+        recipe = task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path / "runs"),
+                                         name=path.stem, pretrained=str(path), epochs=1)
+        with network_blocked(), pytest.raises(DataError, match=problem) as error:
+            task.train(recipe, progress=False)
+        assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
+    assert not (tmp_path / "executed.txt").exists()
+
+
 def test_frozen_blocks_decide_which_lite_blocks_learn():
     import torch
 
