@@ -25,6 +25,8 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     start = start_weights(recipe.pretrained) if recipe.pretrained else None  # a bad file fails before anything
     data = prepare_data(recipe, run_dir / "data", progress=progress)  # bad data fails before training
     run = DetectorRun(run_dir, recipe, data.classes, data.info(recipe), data=data)
+    if recipe.pretrained:
+        same_split(Path(recipe.pretrained), recipe, run.data_info["data_fingerprint"])
     run.save_description()
     started = time.perf_counter()
     ul = ultralytics_module()
@@ -82,6 +84,25 @@ def start_weights(path: str) -> dict:
     if not file.is_file():
         raise DataError(file, "no such file; pretrained= takes a detection run folder or its model.pt")
     return read_weights(file)
+
+
+SPLIT_FIELDS = ("split", "folds", "fold", "seed", "valid_fraction")
+
+
+def same_split(source: Path, recipe: DetectorRecipe, fingerprint: str) -> None:
+    """A run that starts from another run's weights must split the same data the same way: otherwise that run's
+    validation or test pictures may be in this run's training side. (A bare model.pt carries no split to check.)"""
+    if not (source / "config.json").is_file():
+        return
+    other = DetectorRecipe.load(source / "config.json")
+    differ = [f"{field} {getattr(other, field)} (here {getattr(recipe, field)})" for field in SPLIT_FIELDS
+              if getattr(other, field) != getattr(recipe, field)]
+    info = json.loads((source / "data.json").read_text()) if (source / "data.json").is_file() else {}
+    if info.get("data_fingerprint") not in (None, fingerprint):
+        differ.append(f"data {info['data_fingerprint']} (here {fingerprint})")
+    if differ:
+        raise DataError(source, f"trained on another split: {', '.join(differ)}; its validation or test pictures "
+                                "could be in this run's training side")
 
 
 def load_start_weights(trainer, state: dict, source: str) -> None:

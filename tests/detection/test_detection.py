@@ -194,13 +194,13 @@ def test_a_tampered_model_file_is_refused_not_executed(det_run, tmp_path):
     assert not (tmp_path / "executed.txt").exists()
 
 
-def test_a_run_starts_from_another_runs_weights(trained, synthetic_root, tmp_path):
+def test_a_run_starts_from_another_runs_weights(trained, tmp_path):
     """pretrained=RUN: the new detector starts from RUN's tensors (at learning rate 0 it ends where it started)."""
     import torch
 
     from detection import task
 
-    recipe = task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path), name="next",
+    recipe = task.Recipe.from_preset("smoke", data=trained.recipe.data, out=str(tmp_path), name="next",
                                      pretrained=str(trained.path), epochs=1,
                                      extra={"optimizer": "AdamW", "lr0": 0.0, "warmup_epochs": 0})
     with network_blocked():
@@ -235,6 +235,21 @@ def test_pretrained_takes_tensors_only_and_says_what_is_wrong(tmp_path, syntheti
             task.train(recipe, progress=False)
         assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
     assert not (tmp_path / "executed.txt").exists()
+
+
+def test_pretrained_from_a_run_on_another_split_is_refused(trained, synthetic_root, tmp_path):
+    """Another seed (another validation carve-out) and other data are both refused, naming what differs."""
+    from detection import task
+
+    recipe = task.Recipe.from_preset("smoke", data=trained.recipe.data, out=str(tmp_path), name="leak",
+                                     pretrained=str(trained.path), seed=trained.recipe.seed + 1, epochs=1)
+    with network_blocked(), pytest.raises(DataError, match="another split: seed"):
+        task.train(recipe, progress=False)
+    assert not (tmp_path / "leak" / "train").exists()  # refused before any training
+    other_data = task.Recipe.from_dict(dict(recipe.to_dict(), seed=trained.recipe.seed, name="other",
+                                            data=str(synthetic_root / "NEU-DET")))
+    with network_blocked(), pytest.raises(DataError, match="another split: data"):
+        task.train(other_data, progress=False)
 
 
 def test_frozen_blocks_decide_which_lite_blocks_learn():
