@@ -31,6 +31,8 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "yolov8n-steel-e40-224px-seed0/tta": "steel augmentation + TTA",
     "lite0-imagenet-e100-224px-seed0/plain": "ImageNet Lite0 backbone (`lite0-imagenet`), long schedule",
     "lite0-imagenet-e100-224px-seed0/tta": "ImageNet Lite0, 100 epochs + TTA",
+    "lite2-unfrozen-e15-320px-seed0-from-gpu5/plain": "GPU x5 Lite2 trained on: +15 epochs on this CPU (`pretrained=`, SGD 0.002)",
+    "lite2-unfrozen-e15-320px-seed0-from-gpu5/tta": "Lite2 trained on, CPU + TTA",
     "yolov8n-320-t6min-320px-seed0-gpu/plain": "GPU, 6 min: stock YOLOv8n from scratch (control)",
     "yolov8n-320-t6min-320px-seed0-gpu/tta": "GPU, 6 min: stock + TTA",
     "lite0-imagenet-t6min-320px-seed0-gpu/plain": "GPU, 6 min: ImageNet Lite0 backbone, blocks 0-1 frozen",
