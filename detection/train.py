@@ -92,12 +92,11 @@ SPLIT_FIELDS = ("split", "folds", "fold", "seed", "valid_fraction")
 def same_split(source: Path, recipe: DetectorRecipe, fingerprint: str) -> None:
     """A run that starts from another run's weights must split the same data the same way: otherwise that run's
     validation or test pictures may be in this run's training side. (A bare model.pt carries no split to check.)"""
-    if not (source / "config.json").is_file():
+    if not any((source / name).is_file() for name in ("config.json", "data.json")):
         return
-    other = DetectorRecipe.load(source / "config.json")
+    other, _, info = DetectorRun.read_description(source, DetectorRecipe)
     differ = [f"{field} {getattr(other, field)} (here {getattr(recipe, field)})" for field in SPLIT_FIELDS
               if getattr(other, field) != getattr(recipe, field)]
-    info = json.loads((source / "data.json").read_text()) if (source / "data.json").is_file() else {}
     if info.get("data_fingerprint") not in (None, fingerprint):
         differ.append(f"data {info['data_fingerprint']} (here {fingerprint})")
     if differ:

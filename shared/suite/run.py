@@ -100,7 +100,7 @@ class Run:
                                   f"`defectlab {cls.TASK} train data=...`")
         info = json.loads((path / "data.json").read_text())
         if info.get("task") != cls.TASK:
-            raise DataError(path, f"a {info.get('task')} run, not a {cls.TASK} run")
+            raise DataError(path, f"a run of the {info.get('task')} task, not of the {cls.TASK} task")
         if info.get("run_format") != RUN_FORMAT:
             raise DataError(path, f"run folder format {info.get('run_format')} (this defectlab reads {RUN_FORMAT}); "
                                   f"{retrain}")

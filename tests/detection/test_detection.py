@@ -250,6 +250,15 @@ def test_pretrained_from_a_run_on_another_split_is_refused(trained, synthetic_ro
                                             data=str(synthetic_root / "NEU-DET")))
     with network_blocked(), pytest.raises(DataError, match="another split: data"):
         task.train(other_data, progress=False)
+    foreign = tmp_path / "foreign"  # another task's run folder holding a model.pt: its own description says so
+    foreign.mkdir()
+    for name in ("config.json", "model.pt"):
+        (foreign / name).write_bytes((trained.path / name).read_bytes())
+    info = json.loads((trained.path / "data.json").read_text())
+    (foreign / "data.json").write_text(json.dumps(dict(info, task="anomaly")))
+    with network_blocked(), pytest.raises(DataError, match="a run of the anomaly task, not of the detection task"):
+        task.train(task.Recipe.from_dict(dict(recipe.to_dict(), seed=trained.recipe.seed, name="foreign-start",
+                                              pretrained=str(foreign))), progress=False)
 
 
 def test_frozen_blocks_decide_which_lite_blocks_learn():
