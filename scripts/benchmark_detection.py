@@ -173,7 +173,8 @@ def merge() -> Path:
             "per_class_ap50": v["variants"][variant]["test"]["per_class_ap50"],
             "preset": v["preset"], "epochs": v.get("epochs_run", v["config"]["epochs"]), "imgsz": image_size(v["config"]),
             "pretrain_epochs": v["config"].get("pretrain_epochs", 0), "backbone": v["config"].get("backbone", ""),
-            "backbone_imagenet": v["config"].get("backbone_imagenet", False) and bool(v["config"].get("backbone")),
+            # absent in parts older than the field, which then always meant ImageNet weights
+            "backbone_imagenet": v["config"].get("backbone_imagenet", True) and bool(v["config"].get("backbone")),
             "frozen_blocks": v["config"].get("frozen_blocks", 2) if v["config"].get("backbone") else None,
             "train_seconds": v["train_seconds"], "seconds_per_epoch": seconds_per_epoch(v),
             "hardware": hardware_of(v), "threads": threads_of(v), "train_device": v["train_device"],
