@@ -144,7 +144,7 @@ def detection_table(results):
         test = [f3(r["map50"]), f3(r["map50_95"])]
         if key == headline:
             label, test = f"{label} — headline", [bold(t) for t in test]
-        if key.endswith("/tta"):
+        if not key.endswith("/plain"):  # TTA variants: the model of the row above
             train = "same model"
         else:
             threads = f", {r['threads']} thread{'s' * (r['threads'] > 1)}" if r.get("threads") else ""

@@ -391,3 +391,55 @@ def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_
     a = torch.load(straight.path / "model.pt", weights_only=True)
     b = torch.load(resumed.path / "model.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_flipped_view_maps_its_boxes_back(trained, monkeypatch):
+    import copy
+
+    import torch
+
+    from detection import tta
+
+    net = copy.deepcopy(trained.model.model).float().eval()  # the session's run keeps ultralytics' own TTA
+    picture = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        own = net(picture, augment=True)[0]
+        plain = net(picture)[0]  # (batch, 4 + classes, anchors): centre x, centre y, width, height, scores
+        monkeypatch.setitem(tta.VIEWS, "left-right only", ((1.0, 3),))
+        tta.use_views(net, "left-right only")
+        seen_flipped = net(picture.flip(3), augment=True)[0]  # the view flips it back: the network sees `picture`
+        tta.use_views(net, "scales")
+        again = net(picture, augment=True)[0]
+    assert torch.allclose(seen_flipped[:, 0], 64 - plain[:, 0], atol=1e-4)  # x mirrored onto the flipped input
+    assert torch.allclose(seen_flipped[:, 1:], plain[:, 1:], atol=1e-4)
+    assert torch.equal(again, own)  # "scales" is ultralytics' own again
+    with pytest.raises(ValueError, match="unknown TTA views 'rot'"):
+        tta.use_views(net, "rot")
+
+
+def test_view_sets_from_the_cli_and_as_benchmark_variants(det_run, tmp_path, capsys, monkeypatch):
+    import importlib.util
+    import shutil
+
+    from shared.suite.cli import main
+
+    runs = tmp_path / "runs"
+    run = shutil.copytree(det_run, runs / det_run.name)  # evaluations write into the run folder
+    with network_blocked():
+        assert main(["detection", "evaluate", str(run), "--tta", "--views", "flips"]) == 0
+        assert main(["detection", "evaluate", str(run), "--views", "flips"]) == 2  # views without --tta: one line
+    assert "views=flips is a test-time augmentation: add tta" in capsys.readouterr().err
+    assert json.loads((run / "tta_metrics.json").read_text())["tta_views"] == "flips"
+
+    spec = importlib.util.spec_from_file_location("bench", Path(__file__).parents[2] / "scripts" / "benchmark_detection.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "PARTS", tmp_path)
+    kept = {"plain": {"valid": {"map50_95": 0.1}}, "tta": {"valid": {"map50_95": 0.2}}}  # as trained, not rescored
+    (tmp_path / f"{det_run.name}.json").write_text(json.dumps({"variants": kept}))
+    with network_blocked():
+        assert bench.views_variants(det_run.name, runs, []) == ["tta-flips", "tta-scales-ud", "tta-upscale"]
+        assert bench.views_variants(det_run.name, runs, []) == []
+    part = json.loads((tmp_path / f"{det_run.name}.json").read_text())
+    assert {k: part["variants"][k] for k in kept} == kept
+    assert set(part["variants"]["tta-upscale"]) == {"valid", "test"} and "git_commit" in part["views_provenance"]
