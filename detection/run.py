@@ -17,7 +17,6 @@ from . import plots
 from .offline import ultralytics_module
 from .predict import DetectorPredictor
 from .recipe import DetectorRecipe
-from .tta import use_views
 
 YOLO_SPLIT = {"test": "test", "valid": "val", "train": "train"}
 
@@ -58,20 +57,15 @@ class DetectorRun(Run):
             self.check_same_data(data.info(self.recipe)["data_fingerprint"])
         return path
 
-    def evaluate(self, side: str = "test", tta: bool = False, views: str = "scales") -> dict:
+    def evaluate(self, side: str = "test", tta: bool = False) -> dict:
         """mAP50, mAP50-95, per-class AP, precision, recall, PR curves and the confusion matrix on one side;
-        `tta` adds test-time augmentation with the view set `views` (detection.tta; default ultralytics' own flips
-        and scales). Writes [tta_][side_]metrics.json (every view set the same file; `tta_views` says which)."""
-        if views != "scales" and not tta:
-            raise ValueError(f"views={views} is a test-time augmentation: add tta")
-        use_views(self.model.model, views)
+        `tta` adds ultralytics' test-time augmentation (flips and scales). Writes [tta_][side_]metrics.json."""
         recipe = self.recipe
         result = self.model.val(data=str(self.data_yaml()), split=YOLO_SPLIT[side], imgsz=recipe.image_size,
                                 batch=recipe.batch_size, device=recipe.device or None, plots=True,
                                 project=str(self.path), name=f"val_{'tta_' if tta else ''}{side}", exist_ok=True,
                                 verbose=False, workers=recipe.workers, augment=tta)
-        metrics = {"image_size": recipe.image_size, **({"tta_views": views} if tta else {}),
-                   **metrics_from_validator(result, self.model.names)}
+        metrics = {"image_size": recipe.image_size, **metrics_from_validator(result, self.model.names)}
         metrics = self.write_metrics(metrics, side, tta)
         plots.pr_curve_png(metrics, self.plots_dir() / self.file("pr_curve.png", side, tta).name)
         plots.confusion_png(metrics, self.plots_dir() / self.file("confusion.png", side, tta).name)

@@ -16,17 +16,13 @@ EXAMPLES = """examples:
   defectlab detection train data=../shared/data/NEU-DET preset=cpu-lite0-imagenet
                                           ImageNet EfficientNet-Lite0 backbone (offline wheel) + YOLOv8n head
   defectlab detection evaluate runs/detection/yolov8n-320-kaggle-det-seed0 --side valid --tta
-  defectlab detection evaluate RUN --side valid --tta --views flips        another TTA view set (detection/tta.py)
   defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + pictures with boxes
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics).
 """
-EVALUATE_OPTIONS = {"tta": (bool, False, "test-time augmentation (flips and scales); writes tta_* files"),
-                    "views": (str, "scales", "with --tta, its view set: scales (ultralytics': as is, 0.83 "
-                                             "left-right flipped, 0.67), flips (as is, left-right, up-down), "
-                                             "scales-ud (scales + up-down), upscale (as is, left-right, 1.25x)")}
+EVALUATE_OPTIONS = {"tta": (bool, False, "test-time augmentation (flips and scales); writes tta_* files")}
 PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
                    "onnx": (bool, False, "run the exported model.onnx with ONNX Runtime")}
 
@@ -37,8 +33,7 @@ export = lazy("detection.export:export_checked")  # (run) -> (model.onnx, max |P
 
 
 def summary(metrics: dict) -> str:
-    tta = f" (TTA, {metrics.get('tta_views', 'scales')} views)" if metrics.get("tta") else ""
-    lines = [f"{metrics['split_side']}{tta}: mAP50 {metrics['map50']:.3f}, "
+    lines = [f"{metrics['split_side']}{' (TTA)' if metrics.get('tta') else ''}: mAP50 {metrics['map50']:.3f}, "
              f"mAP50-95 {metrics['map50_95']:.3f}, precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}"]
     return "\n".join(lines + [f"  {name:<16} AP50 {ap:.3f}" for name, ap in metrics["per_class_ap50"].items()])
 

@@ -29,58 +29,29 @@ console.setup()  # framework guard and a quiet console before any ML import (ult
 
 from shared.datasets.index import read_dataset  # noqa: E402
 from shared.suite.provenance import common_fingerprint, write_result  # noqa: E402
-from detection.tta import VIEWS  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"
-
-
-def add_to_part(name: str, runs: Path, argv, field: str, measure) -> dict:
-    """A part trained earlier or elsewhere, measured here: `measure(part, run)` fills the part from its run folder
-    under `runs` and returns what `field` records beside this command's provenance (None: nothing to add, the part
-    is left as it was)."""
-    from detection import task
-    from shared.suite.provenance import provenance, write_json
-
-    path = PARTS / f"{name}.json"
-    part = json.loads(path.read_text())
-    run = task.load(runs / name)
-    run.data_yaml()  # its YOLO view (rebuilt when the folder came without it)
-    found = measure(part, run)
-    if found is not None:
-        part[field] = {**provenance(command=this_command(argv)), **found}
-        write_json(path, part)
-    return part
-
-
-def this_command(argv) -> str:
-    return "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
 
 def cpu_speeds(name: str, runs: Path, argv) -> dict:
     """A part trained on another machine: its run's CPU images/s here, as `--speed` measures them after training."""
     import os
 
-    def measure(part: dict, run) -> dict:
-        part["infer_images_per_second_cpu"] = cpu_speed(run)
-        part["infer_setup"] = f"{run.recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25"
-        return {"load_average": os.getloadavg()}
+    from detection import task
+    from shared.suite.provenance import provenance, write_json
 
-    return add_to_part(name, runs, argv, "cpu_speed_provenance", measure)["infer_images_per_second_cpu"]
-
-
-def views_variants(name: str, runs: Path, argv) -> list[str]:
-    """A part trained before the TTA view sets: its run scored with each (valid and test), the variants added to
-    the part; --merge then chooses among every variant on validation, as always."""
-    scored = []
-
-    def measure(part: dict, run) -> dict | None:
-        scored.extend(k for k in VARIANTS if k not in part["variants"])
-        part["variants"].update(score_variants(run, {k: VARIANTS[k] for k in scored}))
-        return {"variants": scored} if scored else None
-
-    add_to_part(name, runs, argv, "views_provenance", measure)
-    return scored
+    path = PARTS / f"{name}.json"
+    part = json.loads(path.read_text())
+    run = task.load(runs / name)
+    run.data_yaml()  # the test pictures of its YOLO view (rebuilt when the folder came without it)
+    speeds = cpu_speed(run)
+    part["infer_images_per_second_cpu"] = speeds
+    part["infer_setup"] = f"{run.recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25"
+    command = "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    part["cpu_speed_provenance"] = {**provenance(command=command), "load_average": os.getloadavg()}
+    write_json(path, part)
+    return speeds
 
 
 def cpu_speed(run) -> dict:
@@ -138,22 +109,6 @@ def train_hardware(device: str, training: dict) -> dict:
     return {"device": "cpu", "threads": torch.get_num_threads()}
 
 
-# name -> (TTA, view set): plain, ultralytics' TTA ("tta", as in every part) and every other view set of detection.tta
-VARIANTS = {"plain": (False, "scales"), "tta": (True, "scales"),
-            **{f"tta-{views}": (True, views) for views in VIEWS if views != "scales"}}
-
-
-def score_variants(run, variants: dict) -> dict:
-    """Each variant's metrics on the validation carve-out and on test (ultralytics' validator)."""
-    keys = ("map50", "map50_95", "precision", "recall", "per_class_ap50", "per_class_ap50_95")
-    scores = {}
-    for name, (tta, views) in variants.items():
-        for side in ("valid", "test"):
-            found = run.evaluate(side, tta=tta, views=views)
-            scores.setdefault(name, {})[side] = {k: found[k] for k in keys}
-    return scores
-
-
 def part(args) -> dict:
     from detection import task
 
@@ -168,7 +123,14 @@ def part(args) -> dict:
     run = task.train(recipe, progress=args.progress)
     training = json.loads((run.path / "training.json").read_text())  # also when the run folder was reused
     curve = learning_curve(run.path / "train" / "results.csv")
-    variants = score_variants(run, VARIANTS)  # training no longer evaluates: every variant is scored here
+    keys = ("map50", "map50_95", "precision", "recall", "per_class_ap50", "per_class_ap50_95")
+
+    def metrics(side: str, tta: bool) -> dict:  # training no longer evaluates: every (side, TTA) is scored here
+        found = run.evaluate(side, tta=tta)
+        return {k: found[k] for k in keys}
+
+    variants = {name: {side: metrics(side, tta) for side in ("valid", "test")}
+                for name, tta in (("plain", False), ("tta", True))}
     pretrain = run.path / "pretrain" / "pretrain.json"
     # the saved model, as a user loads it
     speeds = cpu_speed(task.load(run.path)) if args.speed else None
@@ -223,9 +185,8 @@ def merge() -> Path:
                             for k, v in parts.items() if v.get("learning_curve")},
     }
     result["data_fingerprint"] = common_fingerprint(parts.values())
-    if variant != "plain":
-        views = VARIANTS[variant][1]
-        result["infer_note"] = f"speeds are without TTA; its view set {views} runs {len(VIEWS[views])} passes per image"
+    if variant == "tta":
+        result["infer_note"] = "speeds are without TTA; ultralytics TTA runs three passes (flips, scales) per image"
     path = write_result(RESULTS / "detection.json", result, split="kaggle-det (test side, 360 pictures)",
                         command="python scripts/benchmark_detection.py --merge")
     curves_png(result["learning_curves"], RESULTS / "detection_curves.png")
@@ -307,14 +268,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cpu-speeds", nargs="+", metavar="PART", default=[],
                         help="measure this CPU's images/s (PyTorch and ONNX Runtime) of parts trained elsewhere (GPU), "
                              "their run folders under --runs; written into each part with its own provenance")
-    parser.add_argument("--views", nargs="+", metavar="PART", default=[],
-                        help="score parts trained before the TTA view sets (detection.tta) with each of them, on valid "
-                             "and test (their run folders under --runs); the variants are added to each part")
     args = parser.parse_args(argv)
-    if args.views:
-        for name in args.views:
-            print(f"{name}: scored {', '.join(views_variants(name, args.runs, argv)) or 'nothing new'}")
-        return 0
     if args.cpu_speeds:
         for name in args.cpu_speeds:
             print(f"{name}: {cpu_speeds(name, args.runs, argv)}")
@@ -324,7 +278,7 @@ def main(argv=None) -> int:
         return 0
     index, _ = read_dataset(args.data, progress=False)
     payload = part(args)
-    command = this_command(argv)
+    command = "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
     name = payload["run"].rsplit("/", 1)[-1]
     write_result(args.parts / f"{name}.json", payload, split="kaggle-det (test side, 360 pictures)", index=index,
                  command=command)

@@ -31,6 +31,10 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "yolov8n-steel-e40-224px-seed0/tta": "steel augmentation + TTA",
     "lite0-imagenet-e100-224px-seed0/plain": "ImageNet Lite0 backbone (`lite0-imagenet`), long schedule",
     "lite0-imagenet-e100-224px-seed0/tta": "ImageNet Lite0, 100 epochs + TTA",
+    # other TTA view sets, scored at cfe28c4 (`--views`, removed after they lost on validation)
+    "lite0-imagenet-e100-224px-seed0/tta-flips": "ImageNet Lite0, 100 epochs + TTA views as is, left-right, up-down",
+    "lite0-imagenet-e100-224px-seed0/tta-scales-ud": "ImageNet Lite0, 100 epochs + TTA + an up-down view",
+    "lite0-imagenet-e100-224px-seed0/tta-upscale": "ImageNet Lite0, 100 epochs + TTA views as is, left-right, 1.25x",
     "lite2-unfrozen-e15-320px-seed0-from-gpu5/plain": "GPU x5 Lite2 trained on: +15 epochs on this CPU (`pretrained=`, SGD 0.002)",
     "lite2-unfrozen-e15-320px-seed0-from-gpu5/tta": "Lite2 trained on, CPU + TTA",
     "yolov8n-320-t6min-320px-seed0-gpu/plain": "GPU, 6 min: stock YOLOv8n from scratch (control)",

@@ -10,7 +10,7 @@ set -uo pipefail
 data=$1 out=$2 hours=${3:-0.09} imgsz=${IMGSZ:-320} workers=${WORKERS:-3}
 presets=${PRESETS:-"lite0-unfrozen lite1-unfrozen lite2-unfrozen lite0-yolo26 yolo26n-320"}
 runs=${RUNS:-/tmp/gpu-runs} parts=${RUNS:-/tmp/gpu-runs}/parts
-limit=$(python3 -c "print(int(float('$hours') * 3600 + 240))")  # training budget + setup and scoring (5 variants)
+limit=$(python3 -c "print(int(float('$hours') * 3600 + 200))")  # training budget + setup and scoring
 mkdir -p "$runs" "$parts" "$out"
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 DEFECTLAB_HOME=/tmp/defectlab-home
 for preset in $presets; do
