@@ -25,7 +25,7 @@ from shared.datasets.boxes import clean_boxes  # noqa: E402
 from shared.datasets.images import load_image  # noqa: E402
 from shared.datasets.index import read_dataset  # noqa: E402
 from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.provenance import write_result  # noqa: E402
+from shared.suite.provenance import script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 WEAK = ("crazing", "rolled-in_scale")
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     payload = {"run": str(args.run), "tta": args.tta, "confidence": args.conf, "per_class": per_class,
                "picture": picture.name, "picture_rows": "top: crazing, bottom: rolled-in scale; the test pictures "
                "of the class with the most true boxes not found; true boxes white, predicted in colour"}
-    command = "python scripts/analyze_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     print(f"wrote {write_result(args.out, payload, split=f'{r.split_name()} (test side)', index=index, command=command)}")
     return 0
 

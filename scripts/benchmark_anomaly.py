@@ -43,7 +43,7 @@ from shared.datasets.export_arrays import to_arrays  # noqa: E402
 from shared.datasets.index import class_names, read_dataset  # noqa: E402
 from shared.datasets.splits import make_split  # noqa: E402
 from shared.suite.memory_guard import peak_memory_mb  # noqa: E402
-from shared.suite.provenance import common_fingerprint, write_result  # noqa: E402
+from shared.suite.provenance import common_fingerprint, script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "anomaly_parts"
@@ -362,7 +362,7 @@ def main(argv=None) -> int:
                "speed": part_speed}[args.part](args, index)
     name = f"library-{library_name(args)}" if args.part == "library" else args.part
     PARTS.mkdir(parents=True, exist_ok=True)
-    command = "python scripts/benchmark_anomaly.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     write_result(PARTS / f"{name}.json", payload, split=SPLIT, index=index, command=command)
     summary = {k: payload.get(k) for k in ("loco_mean_auroc", "one_class_mean_auroc", "peak_memory_mb")}
     summary.update({p: payload[p]["mean_auroc"] for p in ("loco", "one_class") if p in payload and "mean_auroc" in payload[p]})

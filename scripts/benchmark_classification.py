@@ -28,7 +28,7 @@ from PIL import Image, ImageFilter  # noqa: E402
 from shared.datasets.export_arrays import to_arrays  # noqa: E402
 from shared.datasets.index import class_names, read_dataset  # noqa: E402
 from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.provenance import common_fingerprint, write_result  # noqa: E402
+from shared.suite.provenance import common_fingerprint, script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "classification_parts"
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         return 0
     index, _ = read_dataset(args.data, progress=False)
     PARTS.mkdir(parents=True, exist_ok=True)
-    command = "python scripts/benchmark_classification.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     if args.part == "cv":
         for fold in args.folds:
             payload = part_cv(args, index, fold)

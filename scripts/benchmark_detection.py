@@ -28,7 +28,7 @@ from shared.suite import console
 console.setup()  # framework guard and a quiet console before any ML import (ultralytics goes offline on use)
 
 from shared.datasets.index import read_dataset  # noqa: E402
-from shared.suite.provenance import common_fingerprint, write_result  # noqa: E402
+from shared.suite.provenance import common_fingerprint, script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"
@@ -48,13 +48,9 @@ def cpu_speeds(name: str, runs: Path, argv) -> dict:
     speeds = cpu_speed(run)
     part["infer_images_per_second_cpu"] = speeds
     part["infer_setup"] = f"{run.recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25"
-    part["cpu_speed_provenance"] = {**provenance(command=this_command(argv)), "load_average": os.getloadavg()}
+    part["cpu_speed_provenance"] = {**provenance(command=script_command(__file__, argv)), "load_average": os.getloadavg()}
     write_json(path, part)
     return speeds
-
-
-def this_command(argv) -> str:
-    return "python scripts/benchmark_detection.py " + " ".join(argv if argv is not None else sys.argv[1:])
 
 
 def cpu_speed(run) -> dict:
@@ -281,7 +277,7 @@ def main(argv=None) -> int:
         return 0
     index, _ = read_dataset(args.data, progress=False)
     payload = part(args)
-    command = this_command(argv)
+    command = script_command(__file__, argv)
     name = payload["run"].rsplit("/", 1)[-1]
     write_result(args.parts / f"{name}.json", payload, split="kaggle-det (test side, 360 pictures)", index=index,
                  command=command)

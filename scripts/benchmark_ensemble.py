@@ -31,7 +31,7 @@ from shared.datasets.boxes import clean_boxes  # noqa: E402
 from shared.datasets.images import load_image  # noqa: E402
 from shared.datasets.index import read_dataset  # noqa: E402
 from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.provenance import write_result  # noqa: E402
+from shared.suite.provenance import script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         "speed_note": "CPU images/s of this machine, batch 16, sum of the members' times; TTA = 3 passes",
         "load_average": os.getloadavg(),
     }
-    command = "python scripts/benchmark_ensemble.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     path = write_result(args.out, payload, split=f"{recipe.split_name()} (valid carve-out and test side)",
                         index=index, command=command)
     print(f"chosen single {best_single}: test {singles[best_single]['test']}")

@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from shared.datasets.export_arrays import to_arrays  # noqa: E402
 from shared.datasets.index import class_names, read_dataset  # noqa: E402
 from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.provenance import write_result  # noqa: E402
+from shared.suite.provenance import script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "fewlabels_parts"
@@ -396,7 +396,7 @@ def main(argv=None) -> int:
         print(f"wrote {merge()}")
         return 0
     index = neu_cls(args.data)
-    command = "python scripts/benchmark_fewlabels.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     started = time.perf_counter()
     payload = PART_FUNCTIONS[args.part](args, index)
     payload["part_seconds"] = round(time.perf_counter() - started, 1)

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         return 0
 
     from shared.suite.evaluate import test_pictures
-    from shared.suite.provenance import write_result
+    from shared.suite.provenance import script_command, write_result
 
     configs = {task: json.loads((Path(p) / "config.json").read_text()) for task, p in runs.items()}
     split = configs.get("detection", next(iter(configs.values())))["split"]
@@ -126,7 +126,7 @@ def main(argv=None) -> int:
                 "novel flag, in one process using both cores (each runtime's own threads); medians of "
                 f"{args.repeats} passes; per-model figures are each model alone on the same decoded pictures",
     }
-    command = "python scripts/benchmark_inspect.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     path = write_result(args.out, payload, split=f"{split} (test side)", index=index, command=command)
     print(f"wrote {path}: {payload['images_per_second']} images/s ({best})")
     return 0

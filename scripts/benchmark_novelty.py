@@ -31,7 +31,7 @@ from shared.datasets.images import load_image  # noqa: E402
 from shared.datasets.index import class_names, read_dataset  # noqa: E402
 from shared.datasets.splits import make_split  # noqa: E402
 from shared.suite.inspect import NOVEL_RULE  # noqa: E402
-from shared.suite.provenance import write_result  # noqa: E402
+from shared.suite.provenance import script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     result = measure(args.data, args.runs, args.classes)
     index, _ = read_dataset(args.data, progress=False)
-    command = "python scripts/benchmark_novelty.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     path = write_result(args.out, result, split="kaggle-det (test side), leave one class out", index=index,
                         command=command)
     stated = result["mean"][result["stated_rule_key"]]

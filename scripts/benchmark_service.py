@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from shared.suite.evaluate import test_pictures
-    from shared.suite.provenance import write_result
+    from shared.suite.provenance import script_command, write_result
 
     test, index = test_pictures(args.data, "kaggle-det")
     pictures = [Path(p["path"]).read_bytes() for p in test]
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
         "target": {"requests_per_second": 15, "p99_ms": 300, "errors": 0, "rss_growth_mb": 50},
         "load_average": os.getloadavg(),
     }
-    command_line = "python scripts/benchmark_service.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command_line = script_command(__file__, argv)
     path = write_result(args.out, payload, split="kaggle-det (test pictures as requests)", index=index,
                         command=command_line)
     print({k: payload[k] for k in ("requests_per_second", "p50_ms", "p99_ms", "errors", "rss_growth_mb")})

@@ -17,7 +17,7 @@ from shared.suite import console
 console.setup()
 
 from shared.datasets.index import read_dataset  # noqa: E402
-from shared.suite.provenance import write_result  # noqa: E402
+from shared.suite.provenance import script_command, write_result  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         print(f"[threads] {label} ({threads} threads): median {rows[label]['median_seconds_per_epoch']} s/epoch")
     speedup = rows["ultralytics_default"]["median_seconds_per_epoch"] / rows["every_core"]["median_seconds_per_epoch"]
     index, _ = read_dataset(args.data, progress=False)
-    command = "python scripts/benchmark_threads.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = script_command(__file__, argv)
     path = write_result(args.out, {"preset": args.preset, "epochs": args.epochs, "runs": rows,
                                    "speedup": round(speedup, 2), "load_note": "both trainings ran alone, one after "
                                    "the other, in one process"}, split="kaggle-det (train side)", index=index,

@@ -79,6 +79,12 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+def script_command(script: str, argv: list[str] | None = None) -> str:
+    """The command line that reproduces a benchmark script's run, `python scripts/NAME.py ARGS`, quoted so that it
+    can be pasted back into a shell (argv defaults to this process's arguments)."""
+    return shlex.join(["python", f"scripts/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)])
+
+
 def provenance(split: str | None = None, index: pd.DataFrame | None = None, command: str | None = None,
                fingerprint: str | None = None) -> dict:
     """The provenance keys. The data fingerprint comes from `fingerprint` (captured once, e.g. at train time)

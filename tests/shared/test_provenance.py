@@ -1,10 +1,11 @@
 import json
+import shlex
 import shutil
 
 import pytest
 
 from shared.datasets.index import read_dataset
-from shared.suite.provenance import data_fingerprint, write_result
+from shared.suite.provenance import data_fingerprint, script_command, write_result
 
 
 def test_fingerprint_follows_content_not_location(synthetic_root, synthetic_index, tmp_path):
@@ -42,3 +43,10 @@ def test_an_announced_commit_wins_over_the_copied_git_folder(monkeypatch):
     here = git_commit()
     monkeypatch.setenv("DEFECTLAB_GIT_COMMIT", "0123abc")
     assert git_commit() == "0123abc" != here
+
+
+def test_script_command_pastes_back_into_a_shell():
+    argv = ["--data", "../shared/data/NEU-DET", "--extra", '{"optimizer": "SGD", "lr0": 0.002}']
+    command = script_command("/anywhere/scripts/benchmark_detection.py", argv)
+    assert command.startswith("python scripts/benchmark_detection.py --data")
+    assert shlex.split(command)[2:] == argv  # the JSON option comes back as one argument, quotes intact
