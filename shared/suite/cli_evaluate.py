@@ -51,9 +51,10 @@ def register(tasks, common) -> None:
 
 def run_evaluate(args) -> int:
     from .evaluate import evaluate_suite
+    from .provenance import script_command
 
     script = sys.argv[0].endswith(".py")  # python scripts/evaluate.py ... or defectlab evaluate ...
-    command = shlex.join(["python", sys.argv[0], *sys.argv[1:]] if script else ["defectlab", *sys.argv[1:]])
+    command = script_command(sys.argv[0]) if script else shlex.join(["defectlab", *sys.argv[1:]])
     result = evaluate_suite(args.data, args.split, task_pairs(args.runs, "--runs"), args.runs_root, args.out,
                             args.train_missing, task_pairs(args.preset, "--preset"), args.tasks, args.batch_size,
                             command=command)

@@ -91,7 +91,7 @@ def provenance(split: str | None = None, index: pd.DataFrame | None = None, comm
     or is computed from `index`."""
     return {
         "schema_version": SCHEMA_VERSION,
-        "command": command or " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "command": command or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "git_commit": git_commit(),
         "split": split,
         "data_fingerprint": fingerprint or (data_fingerprint(index) if index is not None else None),
