@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from shared.suite.console import silenced
-from shared.suite.memory_guard import cap_mmap_threshold, peak_memory_mb
+from shared.suite.memory_guard import capped_mmap_threshold, peak_memory_mb
 
 from . import models
 from .data import load_data
@@ -18,7 +18,6 @@ from .run import AnomalyRun, batches
 
 def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRun:
     """`index`: a labelled dataset's index already read (protocols fit one model per class on it)."""
-    cap_mmap_threshold()  # PatchCore's coreset otherwise grows memory until the process dies
     data = load_data(recipe, progress=progress, index=index)  # fails before anything is written
     run = AnomalyRun(recipe.run_dir(), recipe, ["normal", "anomalous"], data.info, data=data)
     run.save_description()
@@ -26,7 +25,8 @@ def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRu
     model = models.create_model(recipe)
     if progress:
         print(f"[anomaly] fitting {recipe.model} on {len(data.part('fit'))} normal pictures", file=sys.stderr)
-    with silenced():  # anomalib's coreset selection draws a bar of its own
+    # capped: PatchCore's coreset otherwise grows memory until the process dies; anomalib draws a bar of its own
+    with capped_mmap_threshold(), silenced():
         models.fit(model, batches(data.pixels("fit"), recipe.batch_size), recipe.coreset_ratio, recipe.backbone,
                    recipe.coreset_sampler, recipe.seed)
     fit_seconds = time.perf_counter() - started

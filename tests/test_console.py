@@ -35,7 +35,7 @@ for words in commands:
     print(f"EXIT {code} {' '.join(words[:2])}", flush=True)
 """
 # what conftest's console.setup() put in this process's environment must not help the fresh process
-SET_BY_SETUP = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "GLOG_minloglevel", "YOLO_VERBOSE", "MALLOC_MMAP_THRESHOLD_")
+SET_BY_SETUP = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "GLOG_minloglevel", "YOLO_VERBOSE")
 ENV = {k: v for k, v in os.environ.items() if k not in SET_BY_SETUP}
 OWN_LINE = re.compile(r"^(defectlab: |\[(classification|detection|anomaly|demo|inspect|evaluate)\] )")
 

@@ -1,5 +1,5 @@
 """The one place that changes the process, called by the CLI and the service (never by an import):
-the framework guard, glibc's mmap threshold (PatchCore's coreset), and a quiet console. Quiet means a user
+the framework guard and a quiet console. Quiet means a user
 sees defectlab's own progress, results and errors, not library start-up noise (TensorFlow's oneDNN / cuInit /
 absl lines, ultralytics' requirement notes, timm / anomalib FutureWarnings); verbose brings it back."""
 from __future__ import annotations
@@ -20,9 +20,6 @@ NOISY_MODULES = r"(tensorflow|keras|absl|timm|anomalib|lightning|torch|torchvisi
 def setup(verbose: bool = False) -> None:
     """Idempotent. Call before any ML framework is imported (TensorFlow reads its log level at import)."""
     framework_guard.install(quiet_tensorflow=not verbose)
-    from .memory_guard import cap_mmap_threshold
-
-    cap_mmap_threshold()
     if verbose:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")      # oneDNN, cuInit, CPU-feature lines
