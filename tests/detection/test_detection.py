@@ -391,3 +391,25 @@ def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_
     a = torch.load(straight.path / "model.pt", weights_only=True)
     b = torch.load(resumed.path / "model.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_benchmark_phase_clock_splits_each_epoch_and_leaves_no_hook(synthetic_root, tmp_path):
+    """scripts/benchmark_threads.py times an epoch's phases from ultralytics' events; the phases add up to the
+    epoch, and the hooks leave ultralytics' defaults when the training ends (the next training starts clean)."""
+    import argparse
+    import importlib.util
+
+    from ultralytics.utils.callbacks import base
+
+    spec = importlib.util.spec_from_file_location("threads", Path(__file__).parents[2] / "scripts" / "benchmark_threads.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    before = {name: len(hooks) for name, hooks in base.default_callbacks.items()}
+    args = argparse.Namespace(data=synthetic_root / "NEU-DET", preset="smoke", epochs=2, image_size=0, fraction=1.0,
+                              runs=tmp_path)
+    row = bench.train_one(args, "clocked")
+    phases = row["median_phase_seconds"]  # epoch 2 alone
+    assert set(phases) == {"batches", "loader_wait", "validation", "checkpoint", "total", "other"}
+    assert phases["batches"] > 0 and phases["validation"] > 0 and phases["other"] >= -0.05
+    assert abs(sum(v for k, v in phases.items() if k != "total") - phases["total"]) < 0.05
+    assert {name: len(hooks) for name, hooks in base.default_callbacks.items()} == before
