@@ -37,6 +37,8 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "lite0-imagenet-e100-224px-seed0/tta-upscale": "ImageNet Lite0, 100 epochs + TTA views as is, left-right, 1.25x",
     "lite2-unfrozen-t6300s-320px-seed0/plain": "ImageNet Lite2 backbone, all trained (`lite2-unfrozen`), 1.75 h on this CPU",
     "lite2-unfrozen-t6300s-320px-seed0/tta": "Lite2, 1.75 h on this CPU + TTA",
+    "lite2-unfrozen-t6300s-320px-seed1/plain": "Lite2 all trained, 1.75 h on this CPU, seed 1, glibc's default allocator",
+    "lite2-unfrozen-t6300s-320px-seed1/tta": "Lite2, seed 1, 1.75 h on this CPU + TTA",
     "lite0-unfrozen-t6840s-320px-seed0/plain": "ImageNet Lite0 backbone, all trained (`lite0-unfrozen`), 1.9 h on this CPU",
     "lite0-unfrozen-t6840s-320px-seed0/tta": "Lite0 all trained, 1.9 h on this CPU + TTA",
     "lite2-unfrozen-e15-320px-seed0-from-gpu5/plain": "GPU x5 Lite2 trained on: +15 epochs on this CPU (`pretrained=`, SGD 0.002)",
