@@ -73,35 +73,30 @@ class PhaseClock:
         for name, hook in self.hooks.items():
             base.default_callbacks[name].remove(hook)
 
+    # the phase each event closes: the seconds since the previous event go to it
+    CLOSES = {"on_train_batch_start": "loader_wait", "on_train_batch_end": "batches", "on_val_end": "validation",
+              "on_model_save": "checkpoint"}
+
     def epochs(self) -> list[dict]:
         found, epoch, last = [], None, 0.0
         for name, t in self.events:
             if name == "on_train_epoch_start":
-                epoch, last = {"start": t, "batches": 0.0, "loader_wait": 0.0, "validation": 0.0}, t
+                epoch, start = {"batches": 0.0, "loader_wait": 0.0, "validation": 0.0}, t
             elif epoch is None:
                 continue
-            elif name == "on_train_batch_start":
-                epoch["loader_wait"] += t - last
-                last = t
-            elif name == "on_train_batch_end":
-                epoch["batches"] += t - last
-                last = t
-            elif name == "on_val_start":
-                last = t
-            elif name == "on_val_end":
-                epoch["validation"] += t - last
-                last = t
-            elif name == "on_model_save":
-                epoch["checkpoint"] = t - last
+            elif name in self.CLOSES:
+                epoch[self.CLOSES[name]] = epoch.get(self.CLOSES[name], 0.0) + t - last
             elif name == "on_fit_epoch_end":
-                epoch["total"] = t - epoch.pop("start")
-                found.append(epoch)
+                epoch["total"] = t - start
+                found.append({k: round(v, 2) for k, v in epoch.items()})
                 epoch = None
-        return [{k: round(v, 2) for k, v in e.items()} for e in found]
+            last = t
+        return found
 
     def medians(self) -> dict:
         """Medians over epochs 2.. (epoch 1 holds the set-up), 'other' being what the named phases leave."""
-        rows = self.epochs()[1:] or self.epochs()
+        every = self.epochs()
+        rows = every[1:] or every
         for row in rows:
             row["other"] = round(row["total"] - sum(v for k, v in row.items() if k != "total"), 2)
         return {k: round(statistics.median(row.get(k, 0.0) for row in rows), 2) for k in rows[0]} if rows else {}

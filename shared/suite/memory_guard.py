@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import resource
 
@@ -20,14 +21,20 @@ RELEASED_TRIM = 2 * RELEASED_MMAP
 ENV = "MALLOC_MMAP_THRESHOLD_"
 
 
-def _mallopt(param: int, value: int) -> bool:
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """glibc, looked up once (find_library runs ldconfig); None where there is none."""
     name = ctypes.util.find_library("c")
-    if not name:
-        return False
     try:
-        return bool(ctypes.CDLL(name).mallopt(param, value))
-    except (OSError, AttributeError):
-        return False
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def _mallopt(param: int, value: int) -> None:
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(param, value)
 
 
 @contextlib.contextmanager
