@@ -9,22 +9,22 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .predict import VALIDATOR_BORDER, framed_boxes
+
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCO's, as ultralytics' validator
 
 
-def raw_boxes(run, images: list[np.ndarray], tta: bool = False, batch_size: int = 16, conf: float = 0.001) -> list:
-    """The run's boxes for RGB arrays, with the validator's low confidence floor and NMS (what mAP is computed on)."""
-    found = []
+def raw_boxes(run, images: list[np.ndarray], tta: bool = False, batch_size: int = 16, conf: float = 0.001,
+              border: float = VALIDATOR_BORDER) -> list:
+    """The run's boxes for RGB arrays, with the validator's low confidence floor, NMS and grey frame (what mAP is
+    computed on)."""
+    found, stride = [], int(run.model.model.stride.max())
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
-        bgr = [np.ascontiguousarray(image[..., ::-1]) for image in chunk]
-        results = run.model.predict(bgr, imgsz=run.recipe.image_size, conf=conf, iou=0.7, max_det=300,
-                                    augment=tta, verbose=False)
-        for image, result in zip(chunk, results):
-            height, width = image.shape[:2]
-            xyxy = result.boxes.xyxy.cpu().numpy() / np.array([width, height, width, height])
-            found.append(np.column_stack([xyxy.clip(0, 1), result.boxes.conf.cpu().numpy(),
-                                          result.boxes.cls.cpu().numpy()]).astype(np.float32))
+        scale = np.array([[image.shape[1], image.shape[0]] * 2 + [1, 1] for image in chunk], np.float32)
+        for boxes, size in zip(framed_boxes(run.model, chunk, run.recipe.image_size, stride, border, conf=conf,
+                                            iou=0.7, max_det=300, augment=tta), scale):
+            found.append(boxes / size)
     return found
 
 

@@ -2,7 +2,12 @@
 between calls and are not thread-safe: use one predictor per thread or process.
 
 Record (beside the shared `image`, `width`, `height` or `error`):
-  boxes   [{class, confidence, xmin, ymin, xmax, ymax}] in pixels of the input picture, most confident first"""
+  boxes   [{class, confidence, xmin, ymin, xmax, ymax}] in pixels of the input picture, most confident first
+
+The picture is shown to the network as ultralytics' validator shows it, which is what every mAP of the suite
+measures: scaled to image_size and framed by a grey border half a stride wide (the validator's rectangular batches
+pad by 0.5 stride). On the bare picture the headline detector scores 0.692 test mAP50 instead of 0.707: boxes that
+touch the picture's edge, common for crazing and rolled-in scale, are found better away from the canvas edge."""
 from __future__ import annotations
 
 import numpy as np
@@ -14,26 +19,45 @@ from .plots import draw_boxes
 BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
 
+GREY = 114  # ultralytics' letterbox fill
+VALIDATOR_BORDER = 0.5  # strides of grey on each side (ultralytics' rect batches: pad=0.5)
+
+
+def framed_boxes(model, images: list[np.ndarray], image_size: int, stride: int, border: float = VALIDATOR_BORDER,
+                 **predict_args) -> list[np.ndarray]:
+    """One (N, 6) array a picture: xmin, ymin, xmax, ymax in its pixels, confidence, class; the picture is framed
+    by `border` strides of grey at the network's scale, then scaled to image_size plus the border."""
+    canvas = image_size + 2 * round(border * stride)
+    framed, pads = [], []
+    for image in images:
+        pad = round(border * stride * max(image.shape[:2]) / image_size)  # the border at the picture's own scale
+        bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics takes arrays as BGR
+        framed.append(np.pad(bgr, ((pad, pad), (pad, pad), (0, 0)), constant_values=GREY) if pad else bgr)
+        pads.append(pad)
+    out = []
+    for image, pad, result in zip(images, pads, model.predict(framed, imgsz=canvas, verbose=False, **predict_args)):
+        height, width = image.shape[:2]
+        xyxy = (result.boxes.xyxy.cpu().numpy() - pad).clip(0, [width, height, width, height])
+        out.append(np.column_stack([xyxy, result.boxes.conf.cpu().numpy(),
+                                    result.boxes.cls.cpu().numpy()]).astype(np.float32).reshape(-1, 6))
+    return out
+
+
 class DetectorPredictor(Predictor):
     task = "detection"
 
-    def __init__(self, model, classes: list[str], image_size: int, conf: float = 0.25, batch_size: int = 16,
-                 onnx_file: str | None = None):
-        self.model, self.classes, self.image_size, self.conf = model, list(classes), image_size, conf
-        self.batch_size, self.onnx_file = batch_size, onnx_file
+    def __init__(self, model, classes: list[str], image_size: int, stride: int, conf: float = 0.25,
+                 border: float = VALIDATOR_BORDER, batch_size: int = 16, onnx_file: str | None = None):
+        self.model, self.classes, self.image_size, self.stride = model, list(classes), image_size, stride
+        self.conf, self.border, self.batch_size, self.onnx_file = conf, border, batch_size, onnx_file
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
-        bgr = [np.ascontiguousarray(image[..., ::-1]) for image in images]  # ultralytics takes arrays as BGR
-        results = self.model.predict(bgr, imgsz=self.image_size, conf=self.conf, verbose=False)
+        found = framed_boxes(self.model, images, self.image_size, self.stride, self.border, conf=self.conf)
         if self.onnx_file and not getattr(self, "_own_session", False):
             self._use_own_session()
-        records = []
-        for result in results:
-            boxes = result.boxes
-            records.append({"boxes": [
-                {"class": self.classes[int(c)], "confidence": float(s), **dict(zip(BOX_KEYS, np.round(xyxy, 2).tolist()))}
-                for xyxy, s, c in zip(boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy())]})
-        return records
+        return [{"boxes": [{"class": self.classes[int(c)], "confidence": float(s),
+                            **dict(zip(BOX_KEYS, np.round(xyxy, 2).tolist()))} for *xyxy, s, c in boxes]}
+                for boxes in found]
 
     def _use_own_session(self) -> None:
         """ultralytics builds its ONNX Runtime session with default options (threads spinning after each run);

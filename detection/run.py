@@ -15,7 +15,7 @@ from shared.suite.run import Run
 
 from . import plots
 from .offline import ultralytics_module
-from .predict import DetectorPredictor
+from .predict import VALIDATOR_BORDER, DetectorPredictor
 from .recipe import DetectorRecipe
 
 YOLO_SPLIT = {"test": "test", "valid": "val", "train": "train"}
@@ -71,15 +71,16 @@ class DetectorRun(Run):
         plots.confusion_png(metrics, self.plots_dir() / self.file("confusion.png", side, tta).name)
         return metrics
 
-    def predictor(self, conf: float = 0.25, onnx: bool = False, batch_size: int = 16) -> DetectorPredictor:
+    def predictor(self, conf: float = 0.25, border: float = VALIDATOR_BORDER, onnx: bool = False,
+                  batch_size: int = 16) -> DetectorPredictor:
         model = self.model
         if onnx:
             path = self.path / "model.onnx"
             if not path.is_file():
                 raise DataError(path, "no ONNX model yet; run `defectlab detection export RUN` first")
             model = ultralytics_module().YOLO(str(path), task="detect")
-        return DetectorPredictor(model, self.classes, self.recipe.image_size, conf, batch_size,
-                                 str(self.path / "model.onnx") if onnx else None)
+        return DetectorPredictor(model, self.classes, self.recipe.image_size, int(self.model.model.stride.max()),
+                                 conf, border, batch_size, str(self.path / "model.onnx") if onnx else None)
 
 
 def architecture(net) -> dict:

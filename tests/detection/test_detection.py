@@ -413,3 +413,31 @@ def test_benchmark_phase_clock_splits_each_epoch_and_leaves_no_hook(synthetic_ro
     assert phases["batches"] > 0 and phases["validation"] > 0 and phases["other"] >= -0.05
     assert abs(sum(v for k, v in phases.items() if k != "total") - phases["total"]) < 0.05
     assert {name: len(hooks) for name, hooks in base.default_callbacks.items()} == before
+
+
+def test_the_predictor_shows_the_network_what_the_validator_shows_it(trained, tmp_path):
+    """Every mAP of the suite comes from ultralytics' validator, which frames each picture with half a stride of
+    grey; the predictor must feed the same canvas, or users get other numbers than evaluate reports."""
+    import torch
+
+    seen = []
+    hook = trained.model.model.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    try:
+        with network_blocked():
+            trained.model.val(data=str(trained.data_yaml()), split="val", imgsz=trained.recipe.image_size, batch=8,
+                              plots=False, project=str(tmp_path), name="val", verbose=False, workers=0)
+            validator = torch.cat([x for x in seen if x.shape[1:] == seen[-1].shape[1:]])  # not the warm-up
+            shown = {}
+            picture = sorted((trained.path / "data" / "images" / "val").glob("*"))[0]
+            for border in (0.5, 0.0):
+                seen.clear()
+                trained.predictor(border=border).predict([picture])
+                shown[border] = seen[-1]
+    finally:
+        hook.remove()
+    framed, bare = shown[0.5][0], shown[0.0][0]
+    assert framed.shape == validator.shape[1:] and bare.shape != framed.shape
+    # the same picture is among the validator's inputs, up to JPEG decoders (PIL here, OpenCV there)
+    assert float((validator - framed).abs().mean(dim=(1, 2, 3)).min()) < 0.01
+    edge = framed[:, :8, :].flatten()  # the grey frame (ultralytics' letterbox fill)
+    assert float((edge - 114 / 255).abs().max()) < 1e-6
