@@ -183,6 +183,7 @@ def merge() -> Path:
         "learning_curves": {k: {c: v["learning_curve"][c] for c in ("epoch", "seconds", "valid_map50", "valid_map50_95")}
                             for k, v in parts.items() if v.get("learning_curve")},
     }
+    with_frames(result, parts)
     result["data_fingerprint"] = common_fingerprint(parts.values())
     if variant == "tta":
         result["infer_note"] = "speeds are without TTA; ultralytics TTA runs three passes (flips, scales) per image"
@@ -190,6 +191,29 @@ def merge() -> Path:
                         command="python scripts/benchmark_detection.py --merge")
     curves_png(result["learning_curves"], RESULTS / "detection_curves.png")
     return path
+
+
+def with_frames(result: dict, parts: dict) -> None:
+    """The grey-frame route (detection_frames.json, benchmark_ensemble.py --borders): its rows join the routes, scored
+    by detection.ensemble.box_map; where validation chose another frame of the headline's model than the validator's
+    (0.5 stride), that frame is the headline, with its test numbers from the same scorer (the rule in its script)."""
+    path = RESULTS / "detection_frames.json"
+    if not path.is_file():
+        return
+    frames = json.loads(path.read_text())
+    for key, scored in frames["singles"].items():
+        part_name, variant = key.split("/", 1)
+        if part_name not in parts:
+            continue
+        like = result["routes"][f"{part_name}/{variant.split('/')[0]}"]
+        result["routes"][key] = {**like, "map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
+                                 "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
+                                 "per_class_ap50": scored["test"]["per_class_ap50"], "scorer": "box_map",
+                                 "command": frames["command"], "git_commit": frames["git_commit"]}
+    part_name, variant = frames["chosen"].split("/", 1)
+    if part_name == result["headline_part"] and not variant.endswith("/frame0.5"):
+        result.update(kaggle_det=frames["singles"][frames["chosen"]]["test"], headline_variant=variant,
+                      selected_by=result["selected_by"] + "; then the grey frame, on validation (detection_frames.json)")
 
 
 def hardware_of(part: dict) -> str:

@@ -39,6 +39,13 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "lite2-unfrozen-t6300s-320px-seed0/tta": "Lite2, 1.75 h on this CPU + TTA",
     "lite2-unfrozen-t6300s-320px-seed1/plain": "Lite2 all trained, 1.75 h on this CPU, seed 1, glibc's default allocator",
     "lite2-unfrozen-t6300s-320px-seed1/tta": "Lite2, seed 1, 1.75 h on this CPU + TTA",
+    # the grey-frame route: the same model through detection.ensemble.box_map (predictor path), frames in strides
+    "lite2-unfrozen-t6300s-320px-seed1/plain/frame0.5": "Lite2 seed 1, the validator's grey frame (0.5 stride), box_map",
+    "lite2-unfrozen-t6300s-320px-seed1/tta/frame0.5": "Lite2 seed 1, 0.5-stride frame + TTA, box_map",
+    "lite2-unfrozen-t6300s-320px-seed1/plain/frame0": "Lite2 seed 1, bare picture (`border=0`), box_map",
+    "lite2-unfrozen-t6300s-320px-seed1/tta/frame0": "Lite2 seed 1, bare picture + TTA, box_map",
+    "lite2-unfrozen-t6300s-320px-seed1/tta/frame1": "Lite2 seed 1, 1-stride frame + TTA, box_map",
+    "lite2-unfrozen-t6300s-320px-seed1/tta/frame2": "Lite2 seed 1, 2-stride frame + TTA, box_map",
     "lite0-unfrozen-t6840s-320px-seed0/plain": "ImageNet Lite0 backbone, all trained (`lite0-unfrozen`), 1.9 h on this CPU",
     "lite0-unfrozen-t6840s-320px-seed0/tta": "Lite0 all trained, 1.9 h on this CPU + TTA",
     "lite2-unfrozen-e15-320px-seed0-from-gpu5/plain": "GPU x5 Lite2 trained on: +15 epochs on this CPU (`pretrained=`, SGD 0.002)",
