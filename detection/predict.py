@@ -4,10 +4,10 @@ between calls and are not thread-safe: use one predictor per thread or process.
 Record (beside the shared `image`, `width`, `height` or `error`):
   boxes   [{class, confidence, xmin, ymin, xmax, ymax}] in pixels of the input picture, most confident first
 
-The picture is shown to the network as ultralytics' validator shows it, which is what every mAP of the suite
-measures: scaled to image_size and framed by a grey border half a stride wide (the validator's rectangular batches
-pad by 0.5 stride). On the bare picture the headline detector scores 0.692 test mAP50 instead of 0.707: boxes that
-touch the picture's edge, common for crazing and rolled-in scale, are found better away from the canvas edge."""
+`border` frames each picture with grey (in strides of the network) before it is scaled to image_size plus the
+frame. The default, half a stride, is what ultralytics' validator shows the network (its rectangular batches pad
+by 0.5 stride), so `predict` returns the boxes whose mAP `evaluate` reports. Validation could not tell it from the
+bare picture (`border=0`, about 1.2x faster; scripts/benchmarks/results/detection_frames*.json)."""
 from __future__ import annotations
 
 import numpy as np
