@@ -34,6 +34,10 @@ RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"
 
 
+# the predictor's default frame since 7c0d539 (0.5 stride of grey: the picture fills 320 of a 352 px canvas)
+INFER_SETUP = "{} px, grey frame of 0.5 stride, batch 16, 64 test images, median of 3 passes, conf 0.25"
+
+
 def cpu_speeds(name: str, runs: Path, argv) -> dict:
     """A part trained on another machine: its run's CPU images/s here, as `--speed` measures them after training."""
     import os
@@ -47,7 +51,7 @@ def cpu_speeds(name: str, runs: Path, argv) -> dict:
     run.data_yaml()  # the test pictures of its YOLO view (rebuilt when the folder came without it)
     speeds = cpu_speed(run)
     part["infer_images_per_second_cpu"] = speeds
-    part["infer_setup"] = f"{run.recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25"
+    part["infer_setup"] = INFER_SETUP.format(run.recipe.image_size)
     part["cpu_speed_provenance"] = {**provenance(command=script_command(__file__, argv)), "load_average": os.getloadavg()}
     write_json(path, part)
     return speeds
@@ -143,7 +147,7 @@ def part(args) -> dict:
         "learning_curve": curve,
         "pretrain_seconds": json.loads(pretrain.read_text())["seconds"] if pretrain.is_file() else 0,
         "infer_images_per_second_cpu": speeds,
-        "infer_setup": f"{recipe.image_size} px, batch 16, 64 test images, median of 3 passes, conf 0.25",
+        "infer_setup": INFER_SETUP.format(recipe.image_size),
     }
 
 
