@@ -35,7 +35,7 @@ PARTS = RESULTS / "detection_parts"
 
 
 # the predictor's default frame since 7c0d539 (0.5 stride of grey: the picture fills 320 of a 352 px canvas)
-INFER_SETUP = "{} px, grey frame of 0.5 stride, batch 16, 64 test images, median of 3 passes, conf 0.25"
+INFER_SETUP = "{} px, grey frame of 0.5 stride (_bare: none), batch 16, 64 test images, median of 3 passes, conf 0.25"
 
 
 def cpu_speeds(name: str, runs: Path, argv) -> dict:
@@ -58,24 +58,30 @@ def cpu_speeds(name: str, runs: Path, argv) -> dict:
 
 
 def cpu_speed(run) -> dict:
-    """Images/s of the run on this CPU with PyTorch and with ONNX Runtime (exported here), 64 test pictures."""
+    """Images/s of the run on this CPU with PyTorch and with ONNX Runtime (exported here), 64 test pictures, as
+    `predict` shows them (the grey frame) and bare (`_bare`), the two timed in turn so that load hits both alike."""
     from detection.export import to_onnx
 
     to_onnx(run)
     images = sorted((run.path / "data" / "images" / "test").iterdir())[:64]
-    return {"pytorch": inference_speed(run, images), "onnx": inference_speed(run, images, onnx=True)}
+    return {f"{engine}{kind}": speed for engine in ("pytorch", "onnx")
+            for kind, speed in inference_speeds(run, images, onnx=engine == "onnx").items()}
 
 
-def inference_speed(run, images: list[Path], onnx: bool = False, repeats: int = 3) -> float:
-    """Images per second through the run's Predictor (batch 16, CPU), median of `repeats` passes."""
-    predictor = run.predictor(conf=0.25, onnx=onnx, batch_size=16)
-    predictor.predict(images[:4])  # warm-up
-    speeds = []
+def inference_speeds(run, images: list[Path], onnx: bool = False, repeats: int = 3) -> dict:
+    """Images per second through the run's Predictor (batch 16, CPU), framed ("") and bare ("_bare"), median of
+    `repeats` passes of each."""
+    predictors = {"": run.predictor(conf=0.25, onnx=onnx, batch_size=16),
+                  "_bare": run.predictor(conf=0.25, border=0, onnx=onnx, batch_size=16)}
+    speeds = {kind: [] for kind in predictors}
+    for predictor in predictors.values():
+        predictor.predict(images[:4])  # warm-up
     for _ in range(repeats):
-        started = time.perf_counter()
-        predictor.predict(images)
-        speeds.append(len(images) / (time.perf_counter() - started))
-    return round(statistics.median(speeds), 1)
+        for kind, predictor in predictors.items():
+            started = time.perf_counter()
+            predictor.predict(images)
+            speeds[kind].append(len(images) / (time.perf_counter() - started))
+    return {kind: round(statistics.median(values), 1) for kind, values in speeds.items()}
 
 
 def image_size(config: dict) -> int:
