@@ -7,7 +7,7 @@ Record (beside the shared `image`, `width`, `height` or `error`):
 `border` frames each picture with grey (in strides of the network) before it is scaled to image_size plus the
 frame. The default, half a stride, is what ultralytics' validator shows the network (its rectangular batches pad
 by 0.5 stride), so `predict` returns the boxes whose mAP `evaluate` reports. Validation could not tell it from the
-bare picture (`border=0`; the frame's canvas has 1.21x the pixels), scripts/benchmarks/results/detection_frames*.json."""
+bare picture (`border=0`, about 1.35x faster on a 2-core CPU): scripts/benchmarks/results/detection_frames*.json."""
 from __future__ import annotations
 
 import numpy as np
