@@ -424,9 +424,15 @@ def test_the_predictor_shows_the_network_what_the_validator_shows_it(trained, tm
     """Every mAP of the suite comes from ultralytics' validator, which frames each picture with half a stride of
     grey; the predictor must feed the same canvas, or users get other numbers than evaluate reports."""
     import torch
+    from ultralytics.nn.tasks import DetectionModel
 
     seen = []
-    hook = trained.model.model.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+
+    def keep(module, args):  # every network's input: ultralytics' predictor may run a copy of trained.model.model
+        if isinstance(module, DetectionModel):
+            seen.append(args[0].detach().clone())
+
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(keep)
     try:
         with network_blocked():
             trained.model.val(data=str(trained.data_yaml()), split="val", imgsz=trained.recipe.image_size, batch=8,
