@@ -34,7 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"
 
 
-# the predictor's default frame since 7c0d539 (0.5 stride of grey: the picture fills 320 of a 352 px canvas)
+# the predictor's default frame since e4d0752 (0.5 stride of grey: the picture fills 320 of a 352 px canvas)
 INFER_SETUP = "{} px, grey frame of 0.5 stride (_bare: none), batch 16, 64 test images, median of 3 passes, conf 0.25"
 
 
