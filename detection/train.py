@@ -9,6 +9,7 @@ from pathlib import Path
 from shared.suite.console import silenced
 from shared.suite.errors import DataError
 
+from .bf16 import bf16_epochs
 from .data import prepare_data
 from .offline import ultralytics_module
 from .recipe import DetectorRecipe
@@ -55,7 +56,8 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     model.add_callback("on_pretrain_routine_end", lambda trainer: load_exact_state(trainer, exact))
     if start is not None and not resume:
         model.add_callback("on_pretrain_routine_end", lambda trainer: load_start_weights(trainer, start, recipe.pretrained))
-    with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
+    # ultralytics draws its own bars (image caching) whatever `verbose` says
+    with silenced(not progress), bf16_epochs(model, recipe.bf16):
         model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
                     batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
                     device=recipe.device or None, cache=recipe.cache or False, seed=recipe.seed, deterministic=True,

@@ -452,3 +452,50 @@ def test_the_predictor_shows_the_network_what_the_validator_shows_it(trained, tm
     assert float((validator - framed).abs().mean(dim=(1, 2, 3)).min()) < 0.01
     edge = framed[:, :8, :].flatten()  # the grey frame (ultralytics' letterbox fill)
     assert float((edge - 114 / 255).abs().max()) < 1e-6
+
+
+def test_bf16_runs_the_forward_in_bfloat16_and_the_loss_in_float32():
+    import torch
+    from torch.utils._pytree import tree_leaves
+
+    from detection.bf16 import float32_loss
+    from detection.offline import ultralytics_module
+
+    ultralytics_module()
+    from ultralytics.nn.tasks import DetectionModel
+
+    net = DetectionModel("yolov8n.yaml", nc=2, verbose=False)
+    seen = []
+
+    def criterion(preds, batch):  # what the loss is computed from, and whether autocast is still on
+        seen.append(({t.dtype for t in tree_leaves(preds) if isinstance(t, torch.Tensor)},
+                     torch.is_autocast_enabled("cpu")))
+        return torch.zeros(3), torch.zeros(3)
+
+    net.criterion = criterion
+    batch = {"img": torch.rand(2, 3, 64, 64)}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        net(batch)  # ultralytics' own loss: bfloat16 predictions under autocast
+        float32_loss(net)
+        net(batch)
+    assert seen == [({torch.bfloat16}, True), ({torch.float32}, False)]
+
+
+def test_a_bf16_run_trains_differently_and_leaves_autocast_off(synthetic_root, tmp_path):
+    import torch
+
+    from detection import task
+
+    def train(name, bf16):
+        recipe = task.Recipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), out=str(tmp_path),
+                                         name=name, bf16=bf16)
+        return task.train(recipe, progress=False)
+
+    with network_blocked():
+        plain, bf16 = train("fp32", False), train("bf16", True)
+    assert not torch.is_autocast_enabled("cpu")  # validation, saving and the next test run in float32
+    assert task.Recipe.load(bf16.path / "config.json").bf16
+    a = torch.load(plain.path / "model.pt", weights_only=True)
+    b = torch.load(bf16.path / "model.pt", weights_only=True)
+    assert a.keys() == b.keys() and all(torch.isfinite(v).all() for v in b.values() if v.is_floating_point())
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # same seed and data: only the precision differs
