@@ -35,8 +35,6 @@ class DetectorRecipe(Recipe):
     patience: int = option(30, "early stopping on validation mAP")
     workers: int = option(2, "data-loading processes")
     device: str = option("", "'cpu', '0', ... (empty: GPU when present)")
-    bf16: bool = option(False, "CPU training: forward passes in bfloat16 autocast, loss and weights in float32 "
-                               "(faster on CPUs with AVX-512 BF16; a GPU keeps ultralytics' AMP)")
     cache: str = option("ram", "ultralytics image cache: ram, disk or empty")
     extra: dict = option(help="further ultralytics train arguments as JSON, e.g. '{\"flipud\": 0.5}'", factory=dict)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from shared.suite.console import silenced
 from shared.suite.errors import DataError
 
-from .bf16 import bf16_epochs
 from .data import prepare_data
 from .offline import ultralytics_module
 from .recipe import DetectorRecipe
@@ -56,8 +55,7 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     model.add_callback("on_pretrain_routine_end", lambda trainer: load_exact_state(trainer, exact))
     if start is not None and not resume:
         model.add_callback("on_pretrain_routine_end", lambda trainer: load_start_weights(trainer, start, recipe.pretrained))
-    # ultralytics draws its own bars (image caching) whatever `verbose` says
-    with silenced(not progress), bf16_epochs(model, recipe.bf16):
+    with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
         model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
                     batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
                     device=recipe.device or None, cache=recipe.cache or False, seed=recipe.seed, deterministic=True,

@@ -5,15 +5,11 @@
 core (detection/offline.py's default), in one process. --compare malloc: glibc's mmap threshold capped at 1 MiB (what
 console.setup() applied to every CLI process until 02e9b31; the anomaly fit keeps it) against glibc's default, each
 in a fresh process (the cap must be in place before the first large buffer), with the processes' CPU seconds
-(user, system) beside them. --compare bf16: float32 against bfloat16 forward passes (recipe bf16=true), each in
-a fresh process with glibc's default allocator.
+(user, system) beside them.
 
   python scripts/benchmark_threads.py --data ../shared/data/NEU-DET --preset demo --epochs 4
   python scripts/benchmark_threads.py --data ../shared/data/NEU-DET --compare malloc --preset lite2-unfrozen \\
       --image-size 320 --epochs 3 --fraction 0.1
-  python scripts/benchmark_threads.py --data ../shared/data/NEU-DET --compare bf16 --preset lite2-unfrozen \\
-      --image-size 320 --epochs 3 --fraction 0.1 --runs runs/bench-bf16b \\
-      --out scripts/benchmarks/results/detection_bf16_uncapped.json
 """
 from __future__ import annotations
 
@@ -118,8 +114,6 @@ def train_one(args, label: str, threads: int | None = None) -> dict:
     if threads:
         torch_utils.NUM_THREADS = threads
     fields = {"image_size": args.image_size} if args.image_size else {}
-    if label == "bf16":
-        fields["bf16"] = True
     if args.fraction < 1:  # ultralytics' share of the training pictures per epoch
         fields["extra"] = {**task.Recipe.from_preset(args.preset).extra, "fraction": args.fraction}
     recipe = task.Recipe.from_preset(args.preset, data=str(args.data), epochs=args.epochs, out=str(args.runs),
@@ -129,7 +123,7 @@ def train_one(args, label: str, threads: int | None = None) -> dict:
     finally:
         clock.close()
     per_epoch = epoch_seconds(run.path / "train" / "results.csv")
-    return {"threads": torch_utils.NUM_THREADS, "bf16": recipe.bf16, "seconds_per_epoch": per_epoch,
+    return {"threads": torch_utils.NUM_THREADS, "seconds_per_epoch": per_epoch,
             "median_seconds_per_epoch": statistics.median(per_epoch), "median_phase_seconds": clock.medians(),
             "train_seconds": run.timings.get("train_seconds"), "image_size": recipe.image_size,
             "valid_map50_95_last_epoch": _last_fitness(run.path / "train" / "results.csv")}
@@ -154,11 +148,11 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--image-size", type=int, default=0, help="0: the preset's")
-    parser.add_argument("--compare", choices=("threads", "malloc", "bf16"), default="threads")
+    parser.add_argument("--compare", choices=("threads", "malloc"), default="threads")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of the training pictures each epoch uses")
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-threads"))
-    parser.add_argument("--out", type=Path, help="default: benchmarks/results/detection_{threads,malloc,bf16}.json")
-    parser.add_argument("--child", help=argparse.SUPPRESS)  # malloc, bf16: one training, its row on stdout
+    parser.add_argument("--out", type=Path, help="default: benchmarks/results/detection_{threads,malloc}.json")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # --compare malloc: one training, its row on stdout
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.child:
@@ -178,11 +172,10 @@ def main(argv=None) -> int:
         note = "both trainings ran alone, one after the other, in one process"
     else:
         free = {k: v for k, v in os.environ.items() if k != MMAP_ENV}
-        ways = ([("mmap_capped_1mib", dict(free, **{MMAP_ENV: str(THRESHOLD)})), ("glibc_default", free)]
-                if args.compare == "malloc" else [("float32", free), ("bf16", free)])
+        ways = [("mmap_capped_1mib", dict(free, **{MMAP_ENV: str(THRESHOLD)})), ("glibc_default", free)]
         for label, env in ways:
             rows[label] = train_in_child(argv, label, env)
-            print(f"[{args.compare}] {label}: median {rows[label]['median_seconds_per_epoch']} s/epoch, CPU seconds "
+            print(f"[malloc] {label}: median {rows[label]['median_seconds_per_epoch']} s/epoch, CPU seconds "
                   f"{rows[label]['cpu_user_seconds']} user / {rows[label]['cpu_system_seconds']} system")
         note = "both trainings ran alone, one after the other, each in a fresh process"
     slow, fast = (rows[label]["median_seconds_per_epoch"] for label, _ in ways)
