@@ -18,11 +18,11 @@ def raw_boxes(run, images: list[np.ndarray], tta: bool = False, batch_size: int 
               border: float = VALIDATOR_BORDER) -> list:
     """The run's boxes for RGB arrays, with the validator's low confidence floor, NMS and grey frame (what mAP is
     computed on)."""
-    found, stride = [], int(run.model.model.stride.max())
+    found = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         scale = np.array([[image.shape[1], image.shape[0]] * 2 + [1, 1] for image in chunk], np.float32)
-        for boxes, size in zip(framed_boxes(run.model, chunk, run.recipe.image_size, stride, border, conf=conf,
+        for boxes, size in zip(framed_boxes(run.model, chunk, run.recipe.image_size, run.stride, border, conf=conf,
                                             iou=0.7, max_det=300, augment=tta), scale):
             found.append(boxes / size)
     return found

@@ -31,8 +31,9 @@ def framed_boxes(model, images: list[np.ndarray], image_size: int, stride: int, 
     framed, pads = [], []
     for image in images:
         pad = round(border * stride * max(image.shape[:2]) / image_size)  # the border at the picture's own scale
-        bgr = np.ascontiguousarray(image[..., ::-1])  # ultralytics takes arrays as BGR
-        framed.append(np.pad(bgr, ((pad, pad), (pad, pad), (0, 0)), constant_values=GREY) if pad else bgr)
+        bgr = image[..., ::-1]  # ultralytics takes arrays as BGR; np.pad writes a contiguous copy itself
+        framed.append(np.pad(bgr, ((pad, pad), (pad, pad), (0, 0)), constant_values=GREY) if pad
+                      else np.ascontiguousarray(bgr))
         pads.append(pad)
     out = []
     for image, pad, result in zip(images, pads, model.predict(framed, imgsz=canvas, verbose=False, **predict_args)):

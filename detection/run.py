@@ -71,6 +71,11 @@ class DetectorRun(Run):
         plots.confusion_png(metrics, self.plots_dir() / self.file("confusion.png", side, tta).name)
         return metrics
 
+    @property
+    def stride(self) -> int:
+        """The network's largest stride: the unit of the predictor's grey frame."""
+        return int(self.model.model.stride.max())
+
     def predictor(self, conf: float = 0.25, border: float = VALIDATOR_BORDER, onnx: bool = False,
                   batch_size: int = 16) -> DetectorPredictor:
         model = self.model
@@ -79,7 +84,7 @@ class DetectorRun(Run):
             if not path.is_file():
                 raise DataError(path, "no ONNX model yet; run `defectlab detection export RUN` first")
             model = ultralytics_module().YOLO(str(path), task="detect")
-        return DetectorPredictor(model, self.classes, self.recipe.image_size, int(self.model.model.stride.max()),
+        return DetectorPredictor(model, self.classes, self.recipe.image_size, self.stride,
                                  conf, border, batch_size, str(self.path / "model.onnx") if onnx else None)
 
 

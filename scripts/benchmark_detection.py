@@ -220,8 +220,10 @@ def with_frames(result: dict, parts: dict) -> None:
                                  "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
                                  "per_class_ap50": scored["test"]["per_class_ap50"], "scorer": "box_map",
                                  "command": frames["command"], "git_commit": frames["git_commit"]}
+    from detection.predict import VALIDATOR_BORDER
+
     part_name, variant = frames["chosen"].split("/", 1)
-    if part_name == result["headline_part"] and not variant.endswith("/frame0.5"):
+    if part_name == result["headline_part"] and not variant.endswith(f"/frame{VALIDATOR_BORDER:g}"):
         result.update(kaggle_det=frames["singles"][frames["chosen"]]["test"], headline_variant=variant,
                       selected_by=result["selected_by"] + "; then the grey frame, on validation (detection_frames.json)")
 

@@ -96,7 +96,7 @@ def main(argv=None) -> int:
            for side, rows in sides.items()}  # boxes of the picture's own class
 
     def suffix(tta: str, border: float) -> str:
-        return tta if args.borders == [0.5] else f"{tta}/frame{border:g}"
+        return tta if args.borders == parser.get_default("borders") else f"{tta}/frame{border:g}"
 
     boxes, singles, seconds = {}, {}, {}
     for run, border in itertools.product(runs, args.borders):
