@@ -105,7 +105,7 @@ def load_data(recipe, progress: bool = False, index: pd.DataFrame | None = None)
         info = {"split": f"anomaly folders {root}", "data_fingerprint": _folder_fingerprint(table)}
     else:
         table, info = _from_labelled(recipe, progress, index)
-    fit, valid = split_normal(table, recipe.valid_fraction, recipe.seed)
+    fit, valid = split_normal(table, recipe.valid_fraction, recipe.data_seed())
     test = table[table.role == "test"].reset_index(drop=True)
     info = {**info, "dataset": str(recipe.data),
             "sizes": {"fit": int(len(fit)), "valid": int(len(valid)), "test_normal": int((test.label == 0).sum()),
@@ -123,7 +123,7 @@ def _from_labelled(recipe, progress: bool, index: pd.DataFrame | None) -> tuple[
     unknown = set(normal) - set(index["class_name"])
     if unknown:
         raise DataError(recipe.data, f"normal classes not in the dataset: {', '.join(sorted(unknown))}")
-    split = make_split(index, recipe.split, folds=recipe.folds, fold=recipe.fold, seed=recipe.seed)
+    split = make_split(index, recipe.split, folds=recipe.folds, fold=recipe.fold, seed=recipe.data_seed())
     rows = index.assign(side=split).sort_values("source", key=lambda s: ~s.isin(BOXED_SOURCES))
     rows = rows.drop_duplicates("picture_id")
     rows = rows.assign(file=[f"{p.replace('/', '__')}{Path(q).suffix}" for p, q in zip(rows.picture_id, rows.path)])

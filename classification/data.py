@@ -77,10 +77,10 @@ def load_data(recipe, progress: bool = True) -> ClassificationData:
     unlabelled = index["class_name"] == UNLABELLED
     split = pd.Series("pool", index=index.index, name="split")
     split[~unlabelled] = make_split(index[~unlabelled].reset_index(drop=True), recipe.split, folds=recipe.folds,
-                                    fold=recipe.fold, seed=recipe.seed,
+                                    fold=recipe.fold, seed=recipe.data_seed(),
                                     valid_fraction=recipe.valid_fraction or 0.1).to_numpy()  # never select on test
     if recipe.labels_per_class:
-        split = hide_labels(index, split, recipe.labels_per_class, recipe.seed)
+        split = hide_labels(index, split, recipe.labels_per_class, recipe.data_seed())
     for side in ("train",) if recipe.labels_per_class else ("train", "valid"):
         if not (split == side).any():
             raise DataError(recipe.data, f"split {recipe.split!r} leaves no {side} pictures")

@@ -39,7 +39,7 @@ def prepare_data(recipe, out_dir: Path, progress: bool = False) -> DetectionData
     if not index["source"].isin(BOXED_SOURCES).any():
         raise DataError(recipe.data, "no box annotations found: detection needs a VOC layout (IMAGES/ + "
                                      "ANNOTATIONS/, such as NEU-DET) or a YOLO layout (images/, labels/, data.yaml)")
-    split = make_split(index, recipe.split, folds=recipe.folds, fold=recipe.fold, seed=recipe.seed,
+    split = make_split(index, recipe.split, folds=recipe.folds, fold=recipe.fold, seed=recipe.data_seed(),
                        valid_fraction=recipe.valid_fraction)
     if out_dir.exists():
         shutil.rmtree(out_dir)

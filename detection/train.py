@@ -86,7 +86,11 @@ def start_weights(path: str) -> dict:
     return read_weights(file)
 
 
-SPLIT_FIELDS = ("split", "folds", "fold", "seed", "valid_fraction")
+SPLIT_FIELDS = ("split", "folds", "fold", "data_seed", "valid_fraction")
+
+
+def split_values(recipe: DetectorRecipe) -> dict:
+    return {field: recipe.data_seed() if field == "data_seed" else getattr(recipe, field) for field in SPLIT_FIELDS}
 
 
 def same_split(source: Path, recipe: DetectorRecipe, fingerprint: str) -> None:
@@ -95,8 +99,8 @@ def same_split(source: Path, recipe: DetectorRecipe, fingerprint: str) -> None:
     if not any((source / name).is_file() for name in ("config.json", "data.json")):
         return
     other, _, info = DetectorRun.read_description(source, DetectorRecipe)
-    differ = [f"{field} {getattr(other, field)} (here {getattr(recipe, field)})" for field in SPLIT_FIELDS
-              if getattr(other, field) != getattr(recipe, field)]
+    theirs, ours = split_values(other), split_values(recipe)
+    differ = [f"{field} {theirs[field]} (here {ours[field]})" for field in SPLIT_FIELDS if theirs[field] != ours[field]]
     if info.get("data_fingerprint") not in (None, fingerprint):
         differ.append(f"data {info['data_fingerprint']} (here {fingerprint})")
     if differ:

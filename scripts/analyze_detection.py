@@ -70,7 +70,7 @@ def main(argv=None) -> int:
     run = task.load(args.run)
     index, _ = read_dataset(args.data, progress=False)
     r = run.recipe
-    split = make_split(index, r.split, folds=r.folds, fold=r.fold, seed=r.seed, valid_fraction=r.valid_fraction)
+    split = make_split(index, r.split, folds=r.folds, fold=r.fold, seed=r.data_seed(), valid_fraction=r.valid_fraction)
     test = index[split == "test"]
     images = [load_image(p) for p in test["path"]]
     stats, misses = {}, []

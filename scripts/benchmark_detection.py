@@ -124,10 +124,12 @@ def part(args) -> dict:
     # budgets in seconds: minutes rounded made 0.09 h and 0.1 h the same name (parts t6min-...-gpu, -gpu5)
     budget = f"t{round(args.hours * 3600)}s" if args.hours else f"e{args.epochs}"
     extra = {"time": args.hours} if args.hours else {}
+    split_tag = f"-split{args.split_seed}" if args.split_seed >= 0 else ""
     recipe = task.Recipe.from_preset(args.preset, data=str(args.data), epochs=args.epochs, image_size=args.imgsz,
                                      batch_size=args.batch, device=args.device, seed=args.seed, out=str(args.runs),
+                                     split_seed=args.split_seed,
                                      workers=args.workers, pretrained=str(args.pretrained) if args.pretrained else None,
-                                     name=f"{args.preset}-{budget}-{args.imgsz}px-seed{args.seed}{args.suffix}")
+                                     name=f"{args.preset}-{budget}-{args.imgsz}px-seed{args.seed}{split_tag}{args.suffix}")
     recipe.extra = {**recipe.extra, **json.loads(args.extra), **extra}
     run = task.train(recipe, progress=args.progress)
     training = json.loads((run.path / "training.json").read_text())  # also when the run folder was reused
@@ -297,6 +299,8 @@ def main(argv=None) -> int:
     parser.add_argument("--pretrained", type=Path, help="start from this detection run's weights (recipe pretrained=)")
     parser.add_argument("--extra", default="{}", help="further ultralytics train arguments as JSON (recipe extra=)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--split-seed", type=int, default=-1,
+                        help="seed of the validation carve-out alone (-1: --seed); parts that share it can be fused")
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-detection"))
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--merge", action="store_true")

@@ -27,6 +27,19 @@ The candidates are the Lite2 run's frames; the Lite0 run is scored alone on its 
 
   python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 1 2 \
       --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 --out scripts/benchmarks/results/detection_frames.json
+
+A second Lite2 for a pair, the rule stated before it trained (2026-12-06, this commit): the same recipe with seed 2
+on seed 1's carve-out (split_seed 1, so both runs hold out the same 144 validation pictures), for 1.5 h on this CPU
+(what the session leaves; seed 1 had 1.75 h). The candidates are each run plain and with TTA at frames 0 and 0.5,
+and the pair fused by WBF, plain and with TTA, at frames 0 and 0.5 (12 in all; frames 1 and 2 are left out, below
+both on validation in the frame run). The one with the best validation mAP50-95 of this scorer becomes the
+headline with its test numbers from this scorer; the present headline (seed 1, TTA, frame 0) is one of them.
+
+  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset lite2-unfrozen --hours 1.5 \
+      --imgsz 320 --batch 16 --workers 2 --seed 2 --split-seed 1 --runs runs/cpu --progress
+  python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 \
+      --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 runs/cpu/lite2-unfrozen-t5400s-320px-seed2-split1 \
+      --out scripts/benchmarks/results/detection_pair.json
 """
 from __future__ import annotations
 
@@ -80,12 +93,13 @@ def main(argv=None) -> int:
     if any(r.recipe.split_name() != recipe.split_name() or r.classes != classes for r in runs):
         sys.exit("the runs were trained on different splits or classes")
     index, _ = read_dataset(args.data, progress=False)
-    splits = [make_split(index, r.recipe.split, folds=r.recipe.folds, fold=r.recipe.fold, seed=r.recipe.seed,
+    splits = [make_split(index, r.recipe.split, folds=r.recipe.folds, fold=r.recipe.fold, seed=r.recipe.data_seed(),
                          valid_fraction=r.recipe.valid_fraction) for r in runs]
     for run, other in zip(runs[1:], splits[1:]):
-        if not other.equals(splits[0]):  # the carve-out follows the seed: one run's validation is another's training
-            sys.exit(f"{run.path} carved its validation pictures with seed {run.recipe.seed}, {runs[0].path} with "
-                     f"seed {recipe.seed}: runs scored together must share one validation side")
+        if not other.equals(splits[0]):  # the carve-out follows the split seed: one run's validation is another's training
+            sys.exit(f"{run.path} carved its validation pictures with seed {run.recipe.data_seed()}, {runs[0].path} "
+                     f"with seed {recipe.data_seed()}: runs scored together must share one validation side "
+                     "(train them with the same split_seed)")
     split = splits[0]
     sides = {side: index[split == side] for side in ("valid", "test")}
     if args.limit:

@@ -37,6 +37,9 @@ class Recipe:
     folds: int = option(5, "kfold: number of folds")
     fold: int = option(0, "kfold: which fold is test")
     seed: int = option(0, "seed for splits, initialisation and augmentation")
+    split_seed: int = option(-1, "seed for the split alone (folds, validation carve-out; -1: seed): runs of other "
+                                 "seeds that share it share their validation pictures, so they can be compared "
+                                 "and fused on them")
     valid_fraction: float = option(0.1, "share of the training pictures held out as validation when the split "
                                         "has no validation part of its own (model selection never sees test)")
     image_size: int = option(224, "input size in pixels", aliases=("imgsz",))
@@ -82,6 +85,8 @@ class Recipe:
                 raise ValueError(f"{self.TASK} recipe: {name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.valid_fraction < 1:
             raise ValueError(f"{self.TASK} recipe: valid_fraction must be in [0, 1), got {self.valid_fraction}")
+        if self.split_seed < -1:
+            raise ValueError(f"{self.TASK} recipe: split_seed must be -1 (the seed) or >= 0, got {self.split_seed}")
         if not 0 <= self.fold < self.folds:
             raise ValueError(f"{self.TASK} recipe: fold must be in 0..{self.folds - 1}, got {self.fold}")
         self.check()
@@ -90,9 +95,13 @@ class Recipe:
         """Cross-field rules of a task (raise ValueError)."""
 
     # -- names and files -----------------------------------------------------------------------------------
+    def data_seed(self) -> int:
+        """The seed that splits the data: split_seed where given, else the run's seed."""
+        return self.seed if self.split_seed < 0 else self.split_seed
+
     def split_name(self) -> str:
         """The split as results name it, e.g. 'kaggle-cls' or 'kfold fold 3/5 seed 0'."""
-        return self.split + (f" fold {self.fold}/{self.folds} seed {self.seed}" if self.split == "kfold" else "")
+        return self.split + (f" fold {self.fold}/{self.folds} seed {self.data_seed()}" if self.split == "kfold" else "")
 
     def run_name(self) -> str:
         fold = f"-fold{self.fold}" if self.split == "kfold" else ""

@@ -248,7 +248,7 @@ def test_pretrained_from_a_run_on_another_split_is_refused(trained, synthetic_ro
 
     recipe = task.Recipe.from_preset("smoke", data=trained.recipe.data, out=str(tmp_path), name="leak",
                                      pretrained=str(trained.path), seed=trained.recipe.seed + 1, epochs=1)
-    with network_blocked(), pytest.raises(DataError, match="another split: seed"):
+    with network_blocked(), pytest.raises(DataError, match="another split: data_seed"):
         task.train(recipe, progress=False)
     assert not (tmp_path / "leak" / "train").exists()  # refused before any training
     other_data = task.Recipe.from_dict(dict(recipe.to_dict(), seed=trained.recipe.seed, name="other",
@@ -264,6 +264,31 @@ def test_pretrained_from_a_run_on_another_split_is_refused(trained, synthetic_ro
     with network_blocked(), pytest.raises(DataError, match="a run of the anomaly task, not of the detection task"):
         task.train(task.Recipe.from_dict(dict(recipe.to_dict(), seed=trained.recipe.seed, name="foreign-start",
                                               pretrained=str(foreign))), progress=False)
+
+
+def test_split_seed_lets_runs_of_other_seeds_share_their_validation_pictures(trained, tmp_path):
+    """The carve-out follows split_seed where given (from CLI strings too), else the seed; a run of another seed
+    with the trained run's split_seed may start from its weights, since neither has seen the other's validation."""
+    from detection import task
+    from detection.data import prepare_data
+    from detection.train import same_split
+
+    base = trained.recipe.to_dict()
+    def valid_side(**fields):
+        recipe = task.Recipe.from_dict({**base, **fields})
+        split = prepare_data(recipe, tmp_path / "view").split
+        return set(split.index[split == "valid"])
+
+    own = valid_side()
+    shared = valid_side(seed=str(trained.recipe.seed + 1), split_seed=str(trained.recipe.seed))
+    other = valid_side(seed=trained.recipe.seed + 1)
+    assert own and shared == own and other != own
+    fingerprint = json.loads((trained.path / "data.json").read_text())["data_fingerprint"]
+    same_split(trained.path, task.Recipe.from_dict({**base, "seed": 7, "split_seed": trained.recipe.seed}), fingerprint)
+    with pytest.raises(DataError, match=rf"data_seed {trained.recipe.seed} \(here 7\)"):
+        same_split(trained.path, task.Recipe.from_dict({**base, "seed": 7}), fingerprint)
+    with pytest.raises(ValueError, match="split_seed must be"):
+        task.Recipe.from_dict({**base, "split_seed": -2})
 
 
 def test_frozen_blocks_decide_which_lite_blocks_learn():
