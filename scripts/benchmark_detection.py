@@ -195,10 +195,11 @@ def merge() -> Path:
         "learning_curves": {k: {c: v["learning_curve"][c] for c in ("epoch", "seconds", "valid_map50", "valid_map50_95")}
                             for k, v in parts.items() if v.get("learning_curve")},
     }
-    with_frames(result, parts)
-    result["data_fingerprint"] = common_fingerprint(parts.values())
     if variant == "tta":
         result["infer_note"] = "speeds are without TTA; ultralytics TTA runs three passes (flips, scales) per image"
+    with_frames(result, parts)
+    with_pair(result, parts)
+    result["data_fingerprint"] = common_fingerprint(parts.values())
     path = write_result(RESULTS / "detection.json", result, split="kaggle-det (test side, 360 pictures)",
                         command="python scripts/benchmark_detection.py --merge")
     curves_png(result["learning_curves"], RESULTS / "detection_curves.png")
@@ -228,6 +229,49 @@ def with_frames(result: dict, parts: dict) -> None:
     if part_name == result["headline_part"] and not variant.endswith(f"/frame{VALIDATOR_BORDER:g}"):
         result.update(kaggle_det=frames["singles"][frames["chosen"]]["test"], headline_variant=variant,
                       selected_by=result["selected_by"] + "; then the grey frame, on validation (detection_frames.json)")
+
+
+def with_pair(result: dict, parts: dict) -> None:
+    """The pair route (detection_pair.json, benchmark_ensemble.py on two runs of one carve-out): each run's rows and
+    the WBF pair's join the routes, scored by box_map (rows the frame route already holds keep its numbers). Where
+    the headline's run is one of the pair, the pair file's chosen candidate becomes the headline, with its test
+    numbers (the rule in its script: the present headline is one of its candidates)."""
+    path = RESULTS / "detection_pair.json"
+    if not path.is_file():
+        return
+    pair = json.loads(path.read_text())
+    scored_by = {"scorer": "box_map", "command": pair["command"], "git_commit": pair["git_commit"]}
+
+    def scores(scored: dict) -> dict:
+        return {"map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
+                "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
+                "per_class_ap50": scored["test"]["per_class_ap50"]}
+
+    for key, scored in pair["singles"].items():
+        part_name, variant = key.split("/", 1)
+        if part_name in parts:
+            like = result["routes"][f"{part_name}/{variant.split('/')[0]}"]
+            result["routes"].setdefault(key, {**like, **scores(scored), **scored_by})
+    for key, scored in pair["ensembles"].items():
+        members = [result["routes"][f"{m}/plain"] for m in scored["members"]]
+        result["routes"][key] = {
+            **members[0], **scores(scored), **scored_by, "members": scored["members"], "preset": "wbf ensemble",
+            "epochs": [m["epochs"] for m in members], "seconds_per_epoch": [m["seconds_per_epoch"] for m in members],
+            "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
+            "infer_images_per_second_cpu": {"pytorch": round(scored["images_per_second"], 1)}}
+    runs = [Path(r).name for r in pair["runs"]]
+    if result["headline_part"] not in runs:
+        return
+    chosen = pair["chosen"]
+    part_name, variant = chosen.split("/", 1)
+    route = result["routes"][chosen]
+    result.update(kaggle_det={**pair["singles"], **pair["ensembles"]}[chosen]["test"], headline_part=part_name,
+                  headline_variant=variant, train_seconds=route["train_seconds"],
+                  selected_by=result["selected_by"] + "; then the pair route, on validation (detection_pair.json)")
+    if "+" in part_name:
+        result["infer_images_per_second_cpu"] = route["infer_images_per_second_cpu"]
+        result["infer_note"] = ("the pair's speed: both members one after the other through the predictor, with "
+                                "the chosen TTA and frame, on the scoring machine (detection_pair.json)")
 
 
 def hardware_of(part: dict) -> str:

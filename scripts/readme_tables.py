@@ -46,6 +46,17 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "lite2-unfrozen-t6300s-320px-seed1/tta/frame0": "Lite2 seed 1, bare picture + TTA, box_map",
     "lite2-unfrozen-t6300s-320px-seed1/tta/frame1": "Lite2 seed 1, 1-stride frame + TTA, box_map",
     "lite2-unfrozen-t6300s-320px-seed1/tta/frame2": "Lite2 seed 1, 2-stride frame + TTA, box_map",
+    # the pair route: a second Lite2 (seed 2) on seed 1's validation carve-out (split_seed=1), then both fused by WBF
+    "lite2-unfrozen-t6300s-320px-seed2-split1/plain": "Lite2 all trained, 1.75 h on this CPU, seed 2 on seed 1's carve-out (`split_seed=1`)",
+    "lite2-unfrozen-t6300s-320px-seed2-split1/tta": "Lite2 seed 2 + TTA",
+    "lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5": "Lite2 seed 2, 0.5-stride frame, box_map",
+    "lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5": "Lite2 seed 2, 0.5-stride frame + TTA, box_map",
+    "lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0": "Lite2 seed 2, bare picture, box_map",
+    "lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0": "Lite2 seed 2, bare picture + TTA, box_map",
+    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5": "Lite2 seeds 1 + 2 fused (WBF), 0.5-stride frame, box_map",
+    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5": "Lite2 seeds 1 + 2 fused, 0.5-stride frame + TTA, box_map",
+    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0": "Lite2 seeds 1 + 2 fused, bare picture, box_map",
+    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0": "Lite2 seeds 1 + 2 fused, bare picture + TTA, box_map",
     "lite0-unfrozen-t6840s-320px-seed0/plain": "ImageNet Lite0 backbone, all trained (`lite0-unfrozen`), 1.9 h on this CPU",
     "lite0-unfrozen-t6840s-320px-seed0/tta": "Lite0 all trained, 1.9 h on this CPU + TTA",
     "lite2-unfrozen-e15-320px-seed0-from-gpu5/plain": "GPU x5 Lite2 trained on: +15 epochs on this CPU (`pretrained=`, SGD 0.002)",
@@ -161,7 +172,9 @@ def detection_table(results):
         test = [f3(r["map50"]), f3(r["map50_95"])]
         if key == headline:
             label, test = f"{label} — headline", [bold(t) for t in test]
-        if not key.endswith("/plain"):  # TTA variants: the model of the row above
+        if "+" in key.split("/")[0]:  # an ensemble of parts listed above
+            train = f"the two models above ({secs(r['train_seconds'])} in all)"
+        elif not key.endswith("/plain"):  # TTA variants: the model of the row above
             train = "same model"
         else:
             threads = f", {r['threads']} thread{'s' * (r['threads'] > 1)}" if r.get("threads") else ""
