@@ -36,7 +36,7 @@ class Recipe:
     split: str = option("kaggle-cls", "named split (see `defectlab data split --help`)", choices=SPLIT_NAMES)
     folds: int = option(5, "kfold: number of folds")
     fold: int = option(0, "kfold: which fold is test")
-    seed: int = option(0, "seed for splits, initialisation and augmentation")
+    seed: int = option(0, "seed for initialisation and augmentation, and for the split unless split_seed is given")
     split_seed: int = option(-1, "seed for the split alone (folds, validation carve-out; -1: seed): runs of other "
                                  "seeds that share it share their validation pictures, so they can be compared "
                                  "and fused on them")
