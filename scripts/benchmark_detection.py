@@ -219,9 +219,7 @@ def with_frames(result: dict, parts: dict) -> None:
         if part_name not in parts:
             continue
         like = result["routes"][f"{part_name}/{variant.split('/')[0]}"]
-        result["routes"][key] = {**like, "map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
-                                 "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
-                                 "per_class_ap50": scored["test"]["per_class_ap50"], "scorer": "box_map",
+        result["routes"][key] = {**like, **box_scores(scored), "scorer": "box_map",
                                  "command": frames["command"], "git_commit": frames["git_commit"]}
     from detection.predict import VALIDATOR_BORDER
 
@@ -231,47 +229,58 @@ def with_frames(result: dict, parts: dict) -> None:
                       selected_by=result["selected_by"] + "; then the grey frame, on validation (detection_frames.json)")
 
 
+PAIR_FILES = ("detection_pair.json", "detection_pair_iou70.json")  # WBF at iou_thr 0.55, then at 0.7 (NMS's)
+
+
 def with_pair(result: dict, parts: dict) -> None:
-    """The pair route (detection_pair.json, benchmark_ensemble.py on two runs of one carve-out): each run's rows and
-    the WBF pair's join the routes, scored by box_map (rows the frame route already holds keep its numbers). Where
-    the headline's run is one of the pair, the pair file's chosen candidate becomes the headline, with its test
-    numbers (the rule in its script: the present headline is one of its candidates)."""
-    path = RESULTS / "detection_pair.json"
-    if not path.is_file():
-        return
-    pair = json.loads(path.read_text())
-    scored_by = {"scorer": "box_map", "command": pair["command"], "git_commit": pair["git_commit"]}
-
-    def scores(scored: dict) -> dict:
-        return {"map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
-                "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
-                "per_class_ap50": scored["test"]["per_class_ap50"]}
-
-    for key, scored in pair["singles"].items():
-        part_name, variant = key.split("/", 1)
-        if part_name in parts:
-            like = result["routes"][f"{part_name}/{variant.split('/')[0]}"]
-            result["routes"].setdefault(key, {**like, **scores(scored), **scored_by})
-    for key, scored in pair["ensembles"].items():
-        members = [result["routes"][f"{m}/plain"] for m in scored["members"]]
-        result["routes"][key] = {
-            **members[0], **scores(scored), **scored_by, "members": scored["members"], "preset": "wbf ensemble",
-            "epochs": [m["epochs"] for m in members], "seconds_per_epoch": [m["seconds_per_epoch"] for m in members],
-            "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
-            "infer_images_per_second_cpu": {"pytorch": round(scored["images_per_second"], 1)}}
-    runs = [Path(r).name for r in pair["runs"]]
+    """The pair route (PAIR_FILES, benchmark_ensemble.py on two runs of one carve-out): each run's rows and the WBF
+    pair's join the routes, scored by box_map (rows the frame route already holds keep its numbers; pairs fused at
+    another IoU than 0.55 end in /wbf<iou>). Where the headline's run is one of the pair, the candidate of all files
+    with the best validation mAP50-95 becomes the headline, with its test numbers (the rules in the script: the
+    present headline is one of the candidates)."""
+    candidates, runs, sources = {}, set(), []
+    for path in (RESULTS / name for name in PAIR_FILES):
+        if not path.is_file():
+            continue
+        pair = json.loads(path.read_text())
+        sources.append(path.name)
+        runs |= {Path(r).name for r in pair["runs"]}
+        scored_by = {"scorer": "box_map", "command": pair["command"], "git_commit": pair["git_commit"]}
+        tag = "" if pair.get("wbf_iou", 0.55) == 0.55 else f"/wbf{pair['wbf_iou']:g}"
+        for key, scored in pair["singles"].items():
+            part_name, variant = key.split("/", 1)
+            if part_name in parts:
+                like = result["routes"][f"{part_name}/{variant.split('/')[0]}"]
+                result["routes"].setdefault(key, {**like, **box_scores(scored), **scored_by})
+                candidates.setdefault(key, scored)
+        for key, scored in pair["ensembles"].items():
+            members = [result["routes"][f"{m}/plain"] for m in scored["members"]]
+            result["routes"][key + tag] = {
+                **members[0], **box_scores(scored), **scored_by, "members": scored["members"],
+                "preset": "wbf ensemble", "wbf_iou": pair.get("wbf_iou", 0.55), "epochs": [m["epochs"] for m in members],
+                "seconds_per_epoch": [m["seconds_per_epoch"] for m in members],
+                "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
+                "infer_images_per_second_cpu": {"pytorch": round(scored["images_per_second"], 1)}}
+            candidates[key + tag] = scored
     if result["headline_part"] not in runs:
         return
-    chosen = pair["chosen"]
+    chosen = max(candidates, key=lambda k: candidates[k]["valid"]["map50_95"])
     part_name, variant = chosen.split("/", 1)
     route = result["routes"][chosen]
-    result.update(kaggle_det={**pair["singles"], **pair["ensembles"]}[chosen]["test"], headline_part=part_name,
-                  headline_variant=variant, train_seconds=route["train_seconds"],
-                  selected_by=result["selected_by"] + "; then the pair route, on validation (detection_pair.json)")
+    result.update(kaggle_det=candidates[chosen]["test"], headline_part=part_name, headline_variant=variant,
+                  train_seconds=route["train_seconds"],
+                  selected_by=result["selected_by"] + f"; then the pair route, on validation ({', '.join(sources)})")
     if "+" in part_name:
         result["infer_images_per_second_cpu"] = route["infer_images_per_second_cpu"]
         result["infer_note"] = ("the pair's speed: both members one after the other through the predictor, with "
-                                "the chosen TTA and frame, on the scoring machine (detection_pair.json)")
+                                "the chosen TTA and frame, on the scoring machine")
+
+
+def box_scores(scored: dict) -> dict:
+    """A route's numbers from a box_map entry (valid and test sides)."""
+    return {"map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
+            "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
+            "per_class_ap50": scored["test"]["per_class_ap50"]}
 
 
 def hardware_of(part: dict) -> str:
