@@ -215,12 +215,8 @@ def with_frames(result: dict, parts: dict) -> None:
         return
     frames = json.loads(path.read_text())
     for key, scored in frames["singles"].items():
-        part_name, variant = key.split("/", 1)
-        if part_name not in parts:
-            continue
-        like = result["routes"][f"{part_name}/{variant.split('/')[0]}"]
-        result["routes"][key] = {**like, **box_scores(scored), "scorer": "box_map",
-                                 "command": frames["command"], "git_commit": frames["git_commit"]}
+        if key.split("/")[0] in parts:
+            result["routes"][key] = box_row(result, key, scored, frames)
     from detection.predict import VALIDATOR_BORDER
 
     part_name, variant = frames["chosen"].split("/", 1)
@@ -245,18 +241,15 @@ def with_pair(result: dict, parts: dict) -> None:
         pair = json.loads(path.read_text())
         sources.append(path.name)
         runs |= {Path(r).name for r in pair["runs"]}
-        scored_by = {"scorer": "box_map", "command": pair["command"], "git_commit": pair["git_commit"]}
         tag = "" if pair.get("wbf_iou", 0.55) == 0.55 else f"/wbf{pair['wbf_iou']:g}"
         for key, scored in pair["singles"].items():
-            part_name, variant = key.split("/", 1)
-            if part_name in parts:
-                like = result["routes"][f"{part_name}/{variant.split('/')[0]}"]
-                result["routes"].setdefault(key, {**like, **box_scores(scored), **scored_by})
+            if key.split("/")[0] in parts:
+                result["routes"].setdefault(key, box_row(result, key, scored, pair))
                 candidates.setdefault(key, scored)
         for key, scored in pair["ensembles"].items():
             members = [result["routes"][f"{m}/plain"] for m in scored["members"]]
             result["routes"][key + tag] = {
-                **members[0], **box_scores(scored), **scored_by, "members": scored["members"],
+                **box_row(result, f"{scored['members'][0]}/plain", scored, pair), "members": scored["members"],
                 "preset": "wbf ensemble", "wbf_iou": pair.get("wbf_iou", 0.55), "epochs": [m["epochs"] for m in members],
                 "seconds_per_epoch": [m["seconds_per_epoch"] for m in members],
                 "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
@@ -276,11 +269,15 @@ def with_pair(result: dict, parts: dict) -> None:
                                 "the chosen TTA and frame, on the scoring machine")
 
 
-def box_scores(scored: dict) -> dict:
-    """A route's numbers from a box_map entry (valid and test sides)."""
-    return {"map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
+def box_row(result: dict, key: str, scored: dict, source: dict) -> dict:
+    """A route scored by box_map (a benchmark_ensemble.py entry): the row of its model's validator route (part/plain
+    or part/tta) with the box_map numbers of both sides and the scoring file's command."""
+    part_name, variant = key.split("/", 1)
+    return {**result["routes"][f"{part_name}/{variant.split('/')[0]}"],
+            "map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
             "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
-            "per_class_ap50": scored["test"]["per_class_ap50"]}
+            "per_class_ap50": scored["test"]["per_class_ap50"], "scorer": "box_map",
+            "command": source["command"], "git_commit": source["git_commit"]}
 
 
 def hardware_of(part: dict) -> str:
