@@ -50,6 +50,27 @@ with that caveat); the candidate with the best validation mAP50-95 of both files
   python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 --wbf-iou 0.7 \
       --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 runs/cpu/lite2-unfrozen-t6300s-320px-seed2-split1 \
       --out scripts/benchmarks/results/detection_pair_iou70.json
+
+Fusions that keep the best box's place, the rule stated before any was scored (2026-12-06, this commit): with
+conf_type "avg", a WBF cluster's confidence is the mean of all its boxes, so one model's low-confidence neighbours
+of a good box (kept by NMS below IoU 0.7, down to confidence 0.001) dilute it and pull its corners. Three fusions at
+IoU 0.7 (--fusions): `wbf-floor0.05` (boxes under confidence 0.05 left out before fusing), `wbf-max` (a cluster
+keeps its best confidence), `nms` (the pair's boxes pooled, then NMS: every box keeps its own place and score).
+Each on the pair, plain and TTA, frames 0 and 0.5; with the 24 candidates of the two files above, the one with the
+best validation mAP50-95 is the headline.
+
+  python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 --wbf-iou 0.7 \
+      --fusions wbf-floor0.05 wbf-max nms \
+      --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 runs/cpu/lite2-unfrozen-t6300s-320px-seed2-split1 \
+      --out scripts/benchmarks/results/detection_pair_fusions.json
+
+The long schedule on this CPU, the rule stated before it trained (2026-12-06, this commit): seed 1's recipe at twice
+its budget (3.5 h, about 60 epochs; seed 1's validation curve still rose at its 30th epoch), trained across two
+sessions (resume). It is scored as seed 1 (validator rows; box_map frames 0 and 0.5, plain and TTA) and fused with
+seed 2 by the fusions above; the best validation mAP50-95 of every candidate is the headline.
+
+  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset lite2-unfrozen --hours 3.5 \
+      --imgsz 320 --batch 16 --workers 2 --seed 1 --runs runs/cpu --progress
 """
 from __future__ import annotations
 
