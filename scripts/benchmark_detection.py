@@ -225,13 +225,14 @@ def with_frames(result: dict, parts: dict) -> None:
                       selected_by=result["selected_by"] + "; then the grey frame, on validation (detection_frames.json)")
 
 
-PAIR_FILES = ("detection_pair.json", "detection_pair_iou70.json")  # WBF at iou_thr 0.55, then at 0.7 (NMS's)
+# WBF at iou_thr 0.55, then at 0.7 (NMS's), then fusions that keep the best box's place (keys tagged by the script)
+PAIR_FILES = ("detection_pair.json", "detection_pair_iou70.json", "detection_pair_fusions.json")
 
 
 def with_pair(result: dict, parts: dict) -> None:
     """The pair route (PAIR_FILES, benchmark_ensemble.py on two runs of one carve-out): each run's rows and the WBF
     pair's join the routes, scored by box_map (rows the frame route already holds keep its numbers; pairs fused at
-    another IoU than 0.55 end in /wbf<iou>). Where the headline's run is one of the pair, the candidate of all files
+    another IoU than 0.55, or by another fusion, end in /<fusion><iou>). Where the headline's run is one of the pair, the candidate of all files
     with the best validation mAP50-95 becomes the headline, with its test numbers (the rules in the script: the
     present headline is one of the candidates)."""
     candidates, runs, sources = {}, set(), []
@@ -241,7 +242,7 @@ def with_pair(result: dict, parts: dict) -> None:
         pair = json.loads(path.read_text())
         sources.append(path.name)
         runs |= {Path(r).name for r in pair["runs"]}
-        tag = "" if pair.get("wbf_iou", 0.55) == 0.55 else f"/wbf{pair['wbf_iou']:g}"
+        tag = "" if pair.get("wbf_iou", 0.55) == 0.55 or "fusions" in pair else f"/wbf{pair['wbf_iou']:g}"
         for key, scored in pair["singles"].items():
             if key.split("/")[0] in parts:
                 result["routes"].setdefault(key, box_row(result, key, scored, pair))
@@ -250,7 +251,7 @@ def with_pair(result: dict, parts: dict) -> None:
             members = [result["routes"][f"{m}/plain"] for m in scored["members"]]
             result["routes"][key + tag] = {
                 **box_row(result, f"{scored['members'][0]}/plain", scored, pair), "members": scored["members"],
-                "preset": "wbf ensemble", "wbf_iou": pair.get("wbf_iou", 0.55), "epochs": [m["epochs"] for m in members],
+                "preset": f"{scored.get('fusion', 'wbf')} ensemble", "wbf_iou": pair.get("wbf_iou", 0.55), "epochs": [m["epochs"] for m in members],
                 "seconds_per_epoch": [m["seconds_per_epoch"] for m in members],
                 "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
                 "infer_images_per_second_cpu": {"pytorch": round(scored["images_per_second"], 1)}}

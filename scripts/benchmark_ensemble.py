@@ -115,11 +115,19 @@ def main(argv=None) -> int:
                         help="grey frames to try, in strides (0.5: the validator's; 0: the bare picture)")
     parser.add_argument("--wbf-iou", type=float, default=0.55,
                         help="IoU above which weighted box fusion merges boxes of one class (0.7: the NMS threshold)")
+    parser.add_argument("--fusions", nargs="+", default=["wbf"], metavar="FUSION",
+                        help="how members' boxes become one list, each at --wbf-iou: "
+                             "wbf (mean confidence), wbf-max (best confidence), wbf-floor0.05 (boxes under 0.05 "
+                             "left out first), nms (pooled, then NMS); ensembles of other fusions than wbf alone "
+                             "end in /<fusion><iou>")
     parser.add_argument("--limit", type=int, default=0, help="first N pictures of each side (a quick check)")
     args = parser.parse_args(argv)
 
     from detection import task
-    from detection.ensemble import box_map, fuse, guide, raw_boxes, recall_at
+    from detection.ensemble import FUSIONS, box_map, fuse, guide, raw_boxes, recall_at
+
+    if unknown := [f for f in args.fusions if f not in FUSIONS]:
+        parser.error(f"unknown fusion {', '.join(unknown)}; choose from {', '.join(FUSIONS)}")
 
     runs = [task.load(path) for path in args.runs]
     recipe, classes = runs[0].recipe, runs[0].classes
@@ -145,6 +153,12 @@ def main(argv=None) -> int:
     def suffix(tta: str, border: float) -> str:
         return tta if args.borders == parser.get_default("borders") else f"{tta}/frame{border:g}"
 
+    def tag(fusion: str) -> str:  # the files written before --fusions hold plain WBF without a tag
+        if args.fusions == parser.get_default("fusions"):
+            return ""
+        name, _, rest = fusion.partition("-")
+        return f"/{name}{args.wbf_iou:g}" + (f"-{rest}" if rest else "")
+
     boxes, singles, seconds = {}, {}, {}
     for run, border in itertools.product(runs, args.borders):
         name = run.path.name
@@ -160,14 +174,15 @@ def main(argv=None) -> int:
     speed = {k: pictures / s for k, s in seconds.items()}
 
     ensembles, fused = {}, {}
-    for tta, border in itertools.product(("plain", "tta"), args.borders):
+    for tta, border, fusion in itertools.product(("plain", "tta"), args.borders, args.fusions):
         for size in (2, 3):
             for members in itertools.combinations([r.path.name for r in runs], size):
                 keys = [f"{m}/{suffix(tta, border)}" for m in members]
-                key = "+".join(members) + f"/{suffix(tta, border)}"
-                fused[key] = {side: fuse([boxes[k][side] for k in keys], iou_thr=args.wbf_iou) for side in sides}
+                key = "+".join(members) + f"/{suffix(tta, border)}{tag(fusion)}"
+                fused[key] = {side: fuse([boxes[k][side] for k in keys], iou_thr=args.wbf_iou, fusion=fusion)
+                              for side in sides}
                 ensembles[key] = {
-                    "members": list(members), "tta": tta == "tta", "border": border,
+                    "members": list(members), "tta": tta == "tta", "border": border, "fusion": fusion,
                     **{side: box_map(fused[key][side], truths[side], classes) for side in sides},
                     # members run one after the other; fusion itself is negligible beside them
                     "images_per_second": 1 / sum(1 / speed[k] for k in keys)}
@@ -206,7 +221,8 @@ def main(argv=None) -> int:
             guided[key] = entry
 
     payload = {
-        "runs": [str(r.path) for r in runs], "borders": args.borders, "wbf_iou": args.wbf_iou, "image_size": {r.path.name: r.recipe.image_size for r in runs},
+        "runs": [str(r.path) for r in runs], "borders": args.borders, "wbf_iou": args.wbf_iou, "fusions": args.fusions,
+        "image_size": {r.path.name: r.recipe.image_size for r in runs},
         "singles": {k: {**v, "images_per_second": speed[k]} for k, v in singles.items()},
         "ensembles": ensembles, "chosen_single": best_single, "chosen_ensemble": best_ensemble,
         "chosen": best,

@@ -49,3 +49,27 @@ def test_guided_scores_follow_the_classifier():
     assert np.allclose(guided[0][:, 4], [0.45, 0.05]) and np.allclose(guided[1][:, 4], [0.5])
     assert np.allclose(predictions[0][:, 4], 0.5)  # the input is not changed
     assert recall_at(guided, TRUTHS, conf=0.25) == 2 / 3 and recall_at(predictions, TRUTHS, conf=0.25) == 1.0
+
+
+def test_fusions_that_keep_the_best_box():
+    strong = as_predictions(TRUTHS, conf=0.8)
+    weak = [p.copy() for p in strong]  # each box's low-confidence neighbour from the same model: IoU 0.91
+    for p in weak:
+        p[:, 2] += 0.1 * (p[:, 2] - p[:, 0])
+        p[:, 4] = 0.01
+    model = [np.concatenate([s, w]) for s, w in zip(strong, weak)]
+    none = [np.zeros((0, 6), np.float32) for _ in TRUTHS]
+    for fusion in ("wbf-floor0.05", "nms"):  # the neighbour neither moves nor dilutes the good box
+        assert box_map(fuse([model, model], iou_thr=0.7, fusion=fusion), TRUTHS, CLASSES)["map50_95"] > 0.99, fusion
+    diluted = fuse([model, model], iou_thr=0.7)  # plain WBF: confidence (0.8 + 0.01) / 2
+    assert np.allclose(np.sort(diluted[1][:, 4]), 0.405)
+    assert np.allclose(fuse([model, none], iou_thr=0.7, fusion="wbf-max")[1][:, 4], 0.8)  # not damped either
+    assert np.allclose(fuse([model, none], iou_thr=0.7, fusion="nms")[1][:, 4], 0.8)  # the neighbour suppressed
+    empty = fuse([none, none], fusion="nms")
+    assert all(e.shape == (0, 6) for e in empty)
+    try:
+        fuse([model, model], fusion="median")
+    except ValueError as error:
+        assert "median" in str(error) and "wbf-max" in str(error)
+    else:
+        raise AssertionError("an unknown fusion was accepted")
