@@ -9,22 +9,21 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .predict import VALIDATOR_BORDER, framed_boxes
+from .predict import FUSION_FLOOR, VALIDATOR_BORDER
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCO's, as ultralytics' validator
 
 
-def raw_boxes(run, images: list[np.ndarray], tta: bool = False, batch_size: int = 16, conf: float = 0.001,
+def raw_boxes(run, images: list[np.ndarray], tta: bool = False, batch_size: int = 16, conf: float = FUSION_FLOOR,
               border: float = VALIDATOR_BORDER) -> list:
-    """The run's boxes for RGB arrays, with the validator's low confidence floor, NMS and grey frame (what mAP is
-    computed on)."""
+    """The run's boxes for RGB arrays, in [0, 1] of each picture, through its predictor with the validator's low
+    confidence floor, NMS and grey frame (what mAP is computed on)."""
+    predictor = run.predictor(conf=conf, border=border, batch_size=batch_size, tta=tta)
     found = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
         scale = np.array([[image.shape[1], image.shape[0]] * 2 + [1, 1] for image in chunk], np.float32)
-        for boxes, size in zip(framed_boxes(run.model, chunk, run.recipe.image_size, run.stride, border, conf=conf,
-                                            iou=0.7, max_det=300, augment=tta), scale):
-            found.append(boxes / size)
+        found += [boxes / size for boxes, size in zip(predictor.boxes(chunk, conf), scale)]
     return found
 
 

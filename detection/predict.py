@@ -7,7 +7,11 @@ Record (beside the shared `image`, `width`, `height` or `error`):
 `border` frames each picture with grey (in strides of the network) before it is scaled to image_size plus the
 frame. The default, half a stride, is what ultralytics' validator shows the network (its rectangular batches pad
 by 0.5 stride), so `predict` returns the boxes whose mAP `evaluate` reports. Validation could not tell it from the
-bare picture (`border=0`, about 1.35x faster on a 2-core CPU): scripts/benchmarks/results/detection_frames*.json."""
+bare picture (`border=0`, about 1.35x faster on a 2-core CPU): scripts/benchmarks/results/detection_frames*.json.
+
+`tta` adds ultralytics' test-time augmentation (flips and scales). `partners`, other runs' predictors, make an
+ensemble: every model's boxes down to confidence FUSION_FLOOR (what mAP is computed on) are fused
+(detection.ensemble.FUSIONS), then kept from `conf` up; the detection headline is such a pair."""
 from __future__ import annotations
 
 import numpy as np
@@ -21,6 +25,7 @@ BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
 GREY = 114  # ultralytics' letterbox fill
 VALIDATOR_BORDER = 0.5  # strides of grey on each side (ultralytics' rect batches: pad=0.5)
+FUSION_FLOOR = 0.001  # members' boxes are fused from the validator's confidence floor, as the benchmarks fused them
 
 
 def framed_boxes(model, images: list[np.ndarray], image_size: int, stride: int, border: float = VALIDATOR_BORDER,
@@ -48,14 +53,36 @@ class DetectorPredictor(Predictor):
     task = "detection"
 
     def __init__(self, model, classes: list[str], image_size: int, stride: int, conf: float = 0.25,
-                 border: float = VALIDATOR_BORDER, batch_size: int = 16, onnx_file: str | None = None):
+                 border: float = VALIDATOR_BORDER, batch_size: int = 16, onnx_file: str | None = None,
+                 tta: bool = False, partners: tuple = (), fusion: str = "wbf-max", fusion_iou: float = 0.7):
         self.model, self.classes, self.image_size, self.stride = model, list(classes), image_size, stride
         self.conf, self.border, self.batch_size, self.onnx_file = conf, border, batch_size, onnx_file
+        self.tta, self.partners, self.fusion, self.fusion_iou = tta, list(partners), fusion, fusion_iou
 
-    def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
-        found = framed_boxes(self.model, images, self.image_size, self.stride, self.border, conf=self.conf)
+    def boxes(self, images: list[np.ndarray], conf: float) -> list[np.ndarray]:
+        """This model's boxes alone, one (N, 6) array a picture in its pixels (NMS at IoU 0.7, at most 300)."""
+        found = framed_boxes(self.model, images, self.image_size, self.stride, self.border, conf=conf, iou=0.7,
+                             max_det=300, augment=self.tta)
         if self.onnx_file and not getattr(self, "_own_session", False):
             self._use_own_session()
+        return found
+
+    def fused_boxes(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """The boxes of this model and its partners fused, most confident first, from `conf` up."""
+        from .ensemble import fuse
+
+        scales = [np.array([image.shape[1], image.shape[0]] * 2 + [1, 1], np.float32) for image in images]
+        floor = min(FUSION_FLOOR, self.conf)
+        members = [[b / scale for b, scale in zip(m.boxes(images, floor), scales)]
+                   for m in (self, *self.partners)]
+        out = []
+        for boxes, scale in zip(fuse(members, iou_thr=self.fusion_iou, skip_box_thr=floor, fusion=self.fusion), scales):
+            boxes = boxes[boxes[:, 4] >= self.conf] * scale
+            out.append(boxes[np.argsort(-boxes[:, 4], kind="stable")])
+        return out
+
+    def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
+        found = self.fused_boxes(images) if self.partners else self.boxes(images, self.conf)
         return [{"boxes": [{"class": self.classes[int(c)], "confidence": float(s),
                             **dict(zip(BOX_KEYS, np.round(xyxy, 2).tolist()))} for *xyxy, s, c in boxes]}
                 for boxes in found]

@@ -77,15 +77,32 @@ class DetectorRun(Run):
         return int(self.model.model.stride.max())
 
     def predictor(self, conf: float = 0.25, border: float = VALIDATOR_BORDER, onnx: bool = False,
-                  batch_size: int = 16) -> DetectorPredictor:
+                  batch_size: int = 16, tta: bool = False, fuse_with: str | list = "", fusion: str = "wbf-max",
+                  fusion_iou: float = 0.7) -> DetectorPredictor:
+        """Boxes of this run's model, or, with `fuse_with` (other run folders: a list or comma-separated), of the
+        runs' models fused by `fusion` at `fusion_iou` (detection.ensemble.FUSIONS)."""
+        from .ensemble import FUSIONS
+
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion: unknown {fusion!r}; choose one of {', '.join(FUSIONS)}")
+        if not 0 < fusion_iou <= 1:
+            raise ValueError(f"fusion_iou: must be in (0, 1], got {fusion_iou}")
+        partners = []
+        for path in fuse_with.split(",") if isinstance(fuse_with, str) else fuse_with:
+            if str(path).strip():
+                partner = load(str(path).strip())
+                if partner.classes != self.classes:
+                    raise DataError(partner.path, f"its classes {partner.classes} differ from {self.path.name}'s "
+                                                  f"{self.classes}: their boxes cannot be fused")
+                partners.append(partner.predictor(conf, border, onnx, batch_size, tta))
         model = self.model
         if onnx:
             path = self.path / "model.onnx"
             if not path.is_file():
                 raise DataError(path, "no ONNX model yet; run `defectlab detection export RUN` first")
             model = ultralytics_module().YOLO(str(path), task="detect")
-        return DetectorPredictor(model, self.classes, self.recipe.image_size, self.stride,
-                                 conf, border, batch_size, str(self.path / "model.onnx") if onnx else None)
+        return DetectorPredictor(model, self.classes, self.recipe.image_size, self.stride, conf, border, batch_size,
+                                 str(self.path / "model.onnx") if onnx else None, tta, partners, fusion, fusion_iou)
 
 
 def architecture(net) -> dict:

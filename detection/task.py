@@ -17,6 +17,7 @@ EXAMPLES = """examples:
                                           ImageNet EfficientNet-Lite0 backbone (offline wheel) + YOLOv8n head
   defectlab detection evaluate runs/detection/yolov8n-320-kaggle-det-seed0 --side valid --tta
   defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + pictures with boxes
+  defectlab detection predict RUN folder/ --fuse-with RUN2 --tta --border 0  two runs fused (the headline's way)
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
@@ -26,7 +27,13 @@ EVALUATE_OPTIONS = {"tta": (bool, False, "test-time augmentation (flips and scal
 PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
                    "border": (float, 0.5, "grey frame around each picture, in strides of the network: 0.5 shows "
                                           "it what `evaluate` shows it; 0, the bare picture, is about 1.35x faster"),
-                   "onnx": (bool, False, "run the exported model.onnx with ONNX Runtime")}
+                   "onnx": (bool, False, "run the exported model.onnx with ONNX Runtime"),
+                   "tta": (bool, False, "test-time augmentation (flips and scales): 3 passes a picture"),
+                   "fuse_with": (str, "", "other run folders (comma-separated) whose boxes are fused with this "
+                                          "run's: an ensemble, one pass per run"),
+                   "fusion": (str, "wbf-max", "how the runs' boxes merge: wbf-max (corners averaged, best "
+                                              "confidence), wbf, wbf-floor0.05, nms"),
+                   "fusion_iou": (float, 0.7, "IoU above which boxes of one class merge")}
 
 
 train = lazy("detection.train:train")   # (recipe, progress=True) -> Run

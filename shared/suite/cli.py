@@ -80,7 +80,8 @@ def _add_options(parser, table: dict, title: str) -> None:
         if kind is bool:
             group.add_argument(flag, dest=name, action="store_true", help=text)
         else:
-            group.add_argument(flag, dest=name, type=kind, default=default, help=f"{text} (default {default})")
+            shown = f" (default {default})" if default not in ("", None) else ""
+            group.add_argument(flag, dest=name, type=kind, default=default, help=text + shown)
 
 
 def _register_task(tasks, name: str) -> None:

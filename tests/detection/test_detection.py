@@ -477,3 +477,72 @@ def test_the_predictor_shows_the_network_what_the_validator_shows_it(trained, tm
     assert float((validator - framed).abs().mean(dim=(1, 2, 3)).min()) < 0.01
     edge = framed[:, :8, :].flatten()  # the grey frame (ultralytics' letterbox fill)
     assert float((edge - 114 / 255).abs().max()) < 1e-6
+
+
+@pytest.fixture(scope="module")
+def partner(det_run, tmp_path_factory):
+    """A second detector: the smoke run with its weights nudged (noise of 5% of each tensor's spread)."""
+    import shutil
+
+    import torch
+
+    folder = tmp_path_factory.mktemp("partner") / "nudged"
+    shutil.copytree(det_run, folder, ignore=shutil.ignore_patterns("val_*", "train", "data", "model.onnx"))
+    state = torch.load(folder / "model.pt", weights_only=True)
+    generator = torch.Generator().manual_seed(0)
+    torch.save({k: v + 0.05 * v.std() * torch.randn(v.shape, generator=generator) if v.is_floating_point() and v.numel() > 1
+                else v for k, v in state.items()}, folder / "model.pt")
+    return folder
+
+
+def test_an_ensemble_predicts_the_boxes_the_benchmark_fuses(trained, partner, synthetic_root):
+    """The predictor's fused boxes are the ensemble benchmark's (raw boxes of each run, then fuse), kept from conf
+    up; NMS keeps a member's own corners and scores, wbf-max a member's score."""
+    from detection import task
+    from detection.ensemble import fuse, raw_boxes
+    from shared.datasets.images import load_image
+
+    images = [load_image(p) for p in sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("*_1.jpg"))]
+    scale = [np.array([i.shape[1], i.shape[0]] * 2 + [1, 1], np.float32) for i in images]
+    other = task.load(partner)
+    with network_blocked():
+        members = [raw_boxes(trained, images, tta=True, border=0, conf=1e-4),
+                   raw_boxes(other, images, tta=True, border=0, conf=1e-4)]
+        for fusion in ("wbf-max", "nms"):
+            predictor = trained.predictor(conf=1e-4, border=0, tta=True, fuse_with=str(partner), fusion=fusion)
+            got = predictor.fused_boxes(images)
+            want = [b[b[:, 4] >= 1e-4] * s for b, s in zip(fuse(members, iou_thr=0.7, skip_box_thr=1e-4, fusion=fusion), scale)]
+            assert sum(map(len, got)) > 0 and [len(g) for g in got] == [len(w) for w in want]
+            for g, w in zip(got, want):
+                assert np.allclose(g[np.lexsort(g.T)], w[np.lexsort(w.T)], atol=1e-3)
+            pooled = [np.concatenate([a, b]) * s for a, b, s in zip(*members, scale)]
+            for g, p in zip(got, pooled):
+                if fusion == "nms":  # every box is one of the members'
+                    assert all(np.abs(p[:, :6] - box).max(1).min() < 1e-3 for box in g)
+                else:  # every confidence is one of the members'
+                    assert all(np.abs(p[:, 4] - box[4]).min() < 1e-6 for box in g)
+
+
+def test_cli_predicts_with_an_ensemble_and_refuses_what_cannot_be_fused(det_run, partner, synthetic_root, tmp_path,
+                                                                         capsys):
+    import shutil
+
+    from shared.suite.cli import main
+
+    image = str(synthetic_root / "NEU-DET" / "IMAGES" / "inclusion_2.jpg")
+    with network_blocked():
+        assert main(["detection", "predict", str(det_run), image, "--fuse-with", str(partner), "--tta",
+                     "--conf", "0.001", "--out", str(tmp_path / "pair")]) == 0
+        boxes = json.loads((tmp_path / "pair" / "predictions.json").read_text())[0]["boxes"]
+        assert boxes and [b["confidence"] for b in boxes] == sorted((b["confidence"] for b in boxes), reverse=True)
+        assert main(["detection", "predict", str(det_run), image, "--fuse-with", str(partner),
+                     "--fusion", "median"]) == 2
+        assert "unknown 'median'" in capsys.readouterr().err
+        swapped = tmp_path / "swapped"
+        shutil.copytree(partner, swapped)
+        info = json.loads((swapped / "data.json").read_text())
+        info["classes"] = info["classes"][::-1]
+        (swapped / "data.json").write_text(json.dumps(info))
+        assert main(["detection", "predict", str(det_run), image, "--fuse-with", str(swapped)]) != 0
+    err = capsys.readouterr().err
+    assert "swapped" in err and "cannot be fused" in err and len(err.strip().splitlines()) == 1
