@@ -35,7 +35,7 @@ FUSIONS = {  # name -> how the boxes of several models become one list (ensemble
 }
 
 
-def fuse(per_model: list[list[np.ndarray]], weights=None, iou_thr: float = 0.55, skip_box_thr: float = 0.001,
+def fuse(per_model: list[list[np.ndarray]], weights=None, iou_thr: float = 0.55, skip_box_thr: float = FUSION_FLOOR,
          fusion: str = "wbf") -> list:
     """Several models' boxes as one list per picture, by one of FUSIONS. WBF: boxes of one class found by several
     models merge into one whose corners and confidence are their weighted means (a box only one model found is
@@ -50,14 +50,15 @@ def fuse(per_model: list[list[np.ndarray]], weights=None, iou_thr: float = 0.55,
     method = options.pop("method", "wbf")
     fused = []
     for boxes in zip(*per_model):
-        lists = [x[:, :4].tolist() for x in boxes], [x[:, 4].tolist() for x in boxes], [x[:, 5].tolist() for x in boxes]
         with warnings.catch_warnings():  # zero-area boxes (clipped at the border) are skipped, as they should be
             warnings.simplefilter("ignore", UserWarning)
             if method == "nms":  # arrays: an empty list would lose its second axis in ensemble-boxes' concatenate
                 b, s, c = (nms([x[:, :4] for x in boxes], [x[:, 4] for x in boxes], [x[:, 5] for x in boxes],
                                weights=weights, iou_thr=iou_thr) if sum(map(len, boxes)) else ([], [], []))
             else:
-                b, s, c = weighted_boxes_fusion(*lists, weights=weights, iou_thr=iou_thr, **options)
+                b, s, c = weighted_boxes_fusion([x[:, :4].tolist() for x in boxes], [x[:, 4].tolist() for x in boxes],
+                                                [x[:, 5].tolist() for x in boxes], weights=weights, iou_thr=iou_thr,
+                                                **options)
         fused.append(np.column_stack([b, s, c]).astype(np.float32) if len(b) else np.zeros((0, 6), np.float32))
     return fused
 

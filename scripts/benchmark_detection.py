@@ -230,11 +230,11 @@ PAIR_FILES = ("detection_pair.json", "detection_pair_iou70.json", "detection_pai
 
 
 def with_pair(result: dict, parts: dict) -> None:
-    """The pair route (PAIR_FILES, benchmark_ensemble.py on two runs of one carve-out): each run's rows and the WBF
-    pair's join the routes, scored by box_map (rows the frame route already holds keep its numbers; pairs fused at
-    another IoU than 0.55, or by another fusion, end in /<fusion><iou>). Where the headline's run is one of the pair, the candidate of all files
-    with the best validation mAP50-95 becomes the headline, with its test numbers (the rules in the script: the
-    present headline is one of the candidates)."""
+    """The pair route (PAIR_FILES, benchmark_ensemble.py on two runs of one carve-out): each run's rows and the
+    fused pair's join the routes, scored by box_map (rows the frame route already holds keep its numbers; pairs
+    fused at another IoU than 0.55, or by another fusion, end in /<fusion><iou>). Where the headline's run is one of
+    the pair, the candidate of all files with the best validation mAP50-95 becomes the headline, with its test
+    numbers (the rules in the script: the present headline is one of the candidates)."""
     candidates, runs, sources = {}, set(), []
     for path in (RESULTS / name for name in PAIR_FILES):
         if not path.is_file():
@@ -251,7 +251,8 @@ def with_pair(result: dict, parts: dict) -> None:
             members = [result["routes"][f"{m}/plain"] for m in scored["members"]]
             result["routes"][key + tag] = {
                 **box_row(result, f"{scored['members'][0]}/plain", scored, pair), "members": scored["members"],
-                "preset": f"{scored.get('fusion', 'wbf')} ensemble", "wbf_iou": pair.get("wbf_iou", 0.55), "epochs": [m["epochs"] for m in members],
+                "preset": f"{scored.get('fusion', 'wbf')} ensemble", "wbf_iou": pair.get("wbf_iou", 0.55),
+                "epochs": [m["epochs"] for m in members],
                 "seconds_per_epoch": [m["seconds_per_epoch"] for m in members],
                 "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
                 "infer_images_per_second_cpu": {"pytorch": round(scored["images_per_second"], 1)}}

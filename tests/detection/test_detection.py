@@ -490,8 +490,9 @@ def partner(det_run, tmp_path_factory):
     shutil.copytree(det_run, folder, ignore=shutil.ignore_patterns("val_*", "train", "data", "model.onnx"))
     state = torch.load(folder / "model.pt", weights_only=True)
     generator = torch.Generator().manual_seed(0)
-    torch.save({k: v + 0.05 * v.std() * torch.randn(v.shape, generator=generator) if v.is_floating_point() and v.numel() > 1
-                else v for k, v in state.items()}, folder / "model.pt")
+    nudged = {k: v + 0.05 * v.std() * torch.randn(v.shape, generator=generator)
+              if v.is_floating_point() and v.numel() > 1 else v for k, v in state.items()}
+    torch.save(nudged, folder / "model.pt")
     return folder
 
 
@@ -511,7 +512,8 @@ def test_an_ensemble_predicts_the_boxes_the_benchmark_fuses(trained, partner, sy
         for fusion in ("wbf-max", "nms"):
             predictor = trained.predictor(conf=1e-4, border=0, tta=True, fuse_with=str(partner), fusion=fusion)
             got = predictor.fused_boxes(images)
-            want = [b[b[:, 4] >= 1e-4] * s for b, s in zip(fuse(members, iou_thr=0.7, skip_box_thr=1e-4, fusion=fusion), scale)]
+            fused = fuse(members, iou_thr=0.7, skip_box_thr=1e-4, fusion=fusion)
+            want = [b[b[:, 4] >= 1e-4] * s for b, s in zip(fused, scale)]
             assert sum(map(len, got)) > 0 and [len(g) for g in got] == [len(w) for w in want]
             for g, w in zip(got, want):
                 assert np.allclose(g[np.lexsort(g.T)], w[np.lexsort(w.T)], atol=1e-3)
