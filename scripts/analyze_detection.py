@@ -8,6 +8,11 @@ what became of each true box under the predictions a user gets (confidence >= 0.
 Writes results/detection_weak_classes.json and a picture of typical misses (true boxes white, predicted in colour).
 
   python scripts/analyze_detection.py --data ../shared/data/NEU-DET --run runs/gpu/lite2-unfrozen-t6min-320px-seed0-gpu5 --tta
+
+The headline pair (two runs fused, detection predict's --fuse-with), on the bare picture:
+
+  python scripts/analyze_detection.py --data ../shared/data/NEU-DET --run runs/cpu/lite2-unfrozen-t6300s-320px-seed1 \
+      --fuse-with runs/cpu/lite2-unfrozen-t6300s-320px-seed2-split1 --tta --border 0
 """
 from __future__ import annotations
 
@@ -58,13 +63,15 @@ def main(argv=None) -> int:
     parser.add_argument("--run", type=Path, required=True, help="detection run folder")
     parser.add_argument("--tta", action="store_true", help="ultralytics TTA (as the headline variant)")
     parser.add_argument("--conf", type=float, default=0.25)
+    parser.add_argument("--border", type=float, default=0.5, help="grey frame in strides (0: the bare picture)")
+    parser.add_argument("--fuse-with", default="", help="other run folders, comma-separated, fused with --run")
+    parser.add_argument("--fusion", default="wbf-max", help="how the runs' boxes merge (detection predict --fusion)")
     parser.add_argument("--out", type=Path, default=RESULTS / "detection_weak_classes.json")
     args = parser.parse_args(argv)
 
     from PIL import Image
 
     from detection import task
-    from detection.ensemble import raw_boxes
     from detection.plots import draw_boxes
 
     run = task.load(args.run)
@@ -73,11 +80,11 @@ def main(argv=None) -> int:
     split = make_split(index, r.split, folds=r.folds, fold=r.fold, seed=r.data_seed(), valid_fraction=r.valid_fraction)
     test = index[split == "test"]
     images = [load_image(p) for p in test["path"]]
+    predictor = run.predictor(conf=args.conf, border=args.border, tta=args.tta, fuse_with=args.fuse_with,
+                              fusion=args.fusion)  # the boxes a user gets from `detection predict`
     stats, misses = {}, []
-    for row, boxes in zip(test.itertuples(), raw_boxes(run, images, args.tta, conf=args.conf)):
-        scale = np.array([row.width, row.height, row.width, row.height])
-        predictions = [{"class": run.classes[int(b[5])], "confidence": float(b[4]),
-                        **dict(zip(BOX, (b[:4] * scale).tolist()))} for b in boxes]
+    for row, record in zip(test.itertuples(), predictor.predict(images, progress=True)):
+        predictions = record["boxes"]
         truths, _ = clean_boxes(row.boxes, row.width, row.height)
         found = fates(truths, predictions)
         misses.append((sum(f != "found" for f, t in zip(found, truths) if t["name"] in WEAK), row, predictions))
@@ -109,7 +116,8 @@ def main(argv=None) -> int:
         canvas.paste(tile.resize((size, size)), ((k % 4) * size, (k // 4) * size))
     picture = args.out.with_suffix(".png")
     canvas.save(picture)
-    payload = {"run": str(args.run), "tta": args.tta, "confidence": args.conf, "per_class": per_class,
+    payload = {"run": str(args.run), "fuse_with": args.fuse_with, "fusion": args.fusion if args.fuse_with else None,
+               "border": args.border, "tta": args.tta, "confidence": args.conf, "per_class": per_class,
                "picture": picture.name, "picture_rows": "top: crazing, bottom: rolled-in scale; the test pictures "
                "of the class with the most true boxes not found; true boxes white, predicted in colour"}
     command = script_command(__file__, argv)
