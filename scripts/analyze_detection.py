@@ -115,13 +115,13 @@ def main(argv=None) -> int:
         tile = draw_boxes(load_image(row.path, 3), predictions, list(row.boxes), run.classes)
         canvas.paste(tile.resize((size, size)), ((k % 4) * size, (k // 4) * size))
     picture = args.out.with_suffix(".png")
-    canvas.save(picture)
     payload = {"run": str(args.run), "fuse_with": args.fuse_with, "fusion": args.fusion if args.fuse_with else None,
                "border": args.border, "tta": args.tta, "confidence": args.conf, "per_class": per_class,
                "picture": picture.name, "picture_rows": "top: crazing, bottom: rolled-in scale; the test pictures "
                "of the class with the most true boxes not found; true boxes white, predicted in colour"}
     command = script_command(__file__, argv)
     print(f"wrote {write_result(args.out, payload, split=f'{r.split_name()} (test side)', index=index, command=command)}")
+    canvas.save(picture)  # after the JSON, whose commit would read -dirty from a tracked picture just rewritten
     return 0
 
 
