@@ -11,13 +11,14 @@ bare picture (`border=0`, about 1.35x faster on a 2-core CPU): scripts/benchmark
 
 `tta` adds ultralytics' test-time augmentation (flips and scales). `partners`, other runs' predictors, make an
 ensemble: every model's boxes down to confidence FUSION_FLOOR (what mAP is computed on) are fused
-(detection.ensemble.FUSIONS), then kept from `conf` up; the detection headline is such a pair."""
+(detection.fusion.FUSIONS), then kept from `conf` up; the detection headline is such a pair."""
 from __future__ import annotations
 
 import numpy as np
 
 from shared.suite.predictor import Predictor
 
+from .fusion import FUSION_FLOOR, fuse
 from .plots import draw_boxes
 
 BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
@@ -25,7 +26,6 @@ BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
 GREY = 114  # ultralytics' letterbox fill
 VALIDATOR_BORDER = 0.5  # strides of grey on each side (ultralytics' rect batches: pad=0.5)
-FUSION_FLOOR = 0.001  # members' boxes are fused from the validator's confidence floor, as the benchmarks fused them
 
 
 def framed_boxes(model, images: list[np.ndarray], image_size: int, stride: int, border: float = VALIDATOR_BORDER,
@@ -69,8 +69,6 @@ class DetectorPredictor(Predictor):
 
     def fused_boxes(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """The boxes of this model and its partners fused, most confident first, from `conf` up."""
-        from .ensemble import fuse
-
         scales = [np.array([image.shape[1], image.shape[0]] * 2 + [1, 1], np.float32) for image in images]
         floor = min(FUSION_FLOOR, self.conf)
         members = [[b / scale for b, scale in zip(m.boxes(images, floor), scales)]

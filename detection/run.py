@@ -80,8 +80,8 @@ class DetectorRun(Run):
                   batch_size: int = 16, tta: bool = False, fuse_with: str | list = "", fusion: str = "wbf-max",
                   fusion_iou: float = 0.7) -> DetectorPredictor:
         """Boxes of this run's model, or, with `fuse_with` (other run folders: a list or comma-separated), of the
-        runs' models fused by `fusion` at `fusion_iou` (detection.ensemble.FUSIONS)."""
-        from .ensemble import FUSIONS
+        runs' models fused by `fusion` at `fusion_iou` (detection.fusion.FUSIONS)."""
+        from .fusion import FUSIONS
 
         if fusion not in FUSIONS:
             raise ValueError(f"fusion: unknown {fusion!r}; choose one of {', '.join(FUSIONS)}")

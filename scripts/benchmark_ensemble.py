@@ -124,7 +124,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from detection import task
-    from detection.ensemble import FUSIONS, box_map, fuse, guide, raw_boxes, recall_at
+    from detection.ensemble import box_map, guide, raw_boxes, recall_at
+    from detection.fusion import FUSIONS, fuse
 
     if unknown := [f for f in args.fusions if f not in FUSIONS]:
         parser.error(f"unknown fusion {', '.join(unknown)}; choose from {', '.join(FUSIONS)}")

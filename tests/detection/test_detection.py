@@ -500,7 +500,8 @@ def test_an_ensemble_predicts_the_boxes_the_benchmark_fuses(trained, partner, sy
     """The predictor's fused boxes are the ensemble benchmark's (raw boxes of each run, then fuse), kept from conf
     up; NMS keeps a member's own corners and scores, wbf-max a member's score."""
     from detection import task
-    from detection.ensemble import fuse, raw_boxes
+    from detection.ensemble import raw_boxes
+    from detection.fusion import fuse
     from shared.datasets.images import load_image
 
     images = [load_image(p) for p in sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("*_1.jpg"))]

@@ -1,7 +1,8 @@
 """Box fusion, classifier-guided scores and the shared mAP definition (detection.ensemble) on hand-made boxes."""
 import numpy as np
 
-from detection.ensemble import box_map, fuse, guide, recall_at
+from detection.ensemble import box_map, guide, recall_at
+from detection.fusion import fuse
 
 CLASSES = ["crazing", "inclusion"]
 TRUTHS = [np.array([[0, 0.1, 0.1, 0.4, 0.5], [1, 0.6, 0.6, 0.9, 0.8]], np.float32),
