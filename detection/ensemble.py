@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from .fusion import FUSION_FLOOR
-from .predict import VALIDATOR_BORDER
+from .predict import VALIDATOR_BORDER, unit_scale
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCO's, as ultralytics' validator
 
@@ -23,8 +23,7 @@ def raw_boxes(run, images: list[np.ndarray], tta: bool = False, batch_size: int 
     found = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]
-        scale = np.array([[image.shape[1], image.shape[0]] * 2 + [1, 1] for image in chunk], np.float32)
-        found += [boxes / size for boxes, size in zip(predictor.boxes(chunk, conf), scale)]
+        found += [boxes / unit_scale(image) for boxes, image in zip(predictor.boxes(chunk, conf), chunk)]
     return found
 
 

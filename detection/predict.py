@@ -49,6 +49,11 @@ def framed_boxes(model, images: list[np.ndarray], image_size: int, stride: int, 
     return out
 
 
+def unit_scale(image: np.ndarray) -> np.ndarray:
+    """What divides a picture's (N, 6) boxes into [0, 1] of the picture (confidence and class unchanged)."""
+    return np.array([image.shape[1], image.shape[0]] * 2 + [1, 1], np.float32)
+
+
 class DetectorPredictor(Predictor):
     task = "detection"
 
@@ -69,7 +74,7 @@ class DetectorPredictor(Predictor):
 
     def fused_boxes(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """The boxes of this model and its partners fused, most confident first, from `conf` up."""
-        scales = [np.array([image.shape[1], image.shape[0]] * 2 + [1, 1], np.float32) for image in images]
+        scales = [unit_scale(image) for image in images]
         floor = min(FUSION_FLOOR, self.conf)
         members = [[b / scale for b, scale in zip(m.boxes(images, floor), scales)]
                    for m in (self, *self.partners)]
