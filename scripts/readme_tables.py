@@ -39,41 +39,10 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "lite2-unfrozen-t6300s-320px-seed0/tta": "Lite2, 1.75 h on this CPU + TTA",
     "lite2-unfrozen-t6300s-320px-seed1/plain": "Lite2 all trained, 1.75 h on this CPU, seed 1, glibc's default allocator",
     "lite2-unfrozen-t6300s-320px-seed1/tta": "Lite2, seed 1, 1.75 h on this CPU + TTA",
-    # the grey-frame route: the same model through detection.ensemble.box_map (predictor path), frames in strides
-    "lite2-unfrozen-t6300s-320px-seed1/plain/frame0.5": "Lite2 seed 1, the validator's grey frame (0.5 stride), box_map",
-    "lite2-unfrozen-t6300s-320px-seed1/tta/frame0.5": "Lite2 seed 1, 0.5-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1/plain/frame0": "Lite2 seed 1, bare picture (`border=0`), box_map",
-    "lite2-unfrozen-t6300s-320px-seed1/tta/frame0": "Lite2 seed 1, bare picture + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1/tta/frame1": "Lite2 seed 1, 1-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1/tta/frame2": "Lite2 seed 1, 2-stride frame + TTA, box_map",
-    # the pair route: a second Lite2 (seed 2) on seed 1's validation carve-out (split_seed=1), then both fused by WBF
     "lite2-unfrozen-t6300s-320px-seed2-split1/plain": "Lite2 all trained, 1.75 h on this CPU, seed 2 on seed 1's carve-out (`split_seed=1`)",
     "lite2-unfrozen-t6300s-320px-seed2-split1/tta": "Lite2 seed 2 + TTA",
-    "lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5": "Lite2 seed 2, 0.5-stride frame, box_map",
-    "lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5": "Lite2 seed 2, 0.5-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0": "Lite2 seed 2, bare picture, box_map",
-    "lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0": "Lite2 seed 2, bare picture + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5": "Lite2 seeds 1 + 2 fused (WBF), 0.5-stride frame, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5": "Lite2 seeds 1 + 2 fused, 0.5-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0": "Lite2 seeds 1 + 2 fused, bare picture, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0": "Lite2 seeds 1 + 2 fused, bare picture + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5/wbf0.7": "Lite2 seeds 1 + 2 fused at IoU 0.7 (NMS's), 0.5-stride frame, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5/wbf0.7": "Lite2 seeds 1 + 2 fused at IoU 0.7, 0.5-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0/wbf0.7": "Lite2 seeds 1 + 2 fused at IoU 0.7, bare picture, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0/wbf0.7": "Lite2 seeds 1 + 2 fused at IoU 0.7, bare picture + TTA, box_map",
-    # fusions that keep the best box's place (detection_pair_fusions.json)
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5/wbf0.7-floor0.05": "Lite2 seeds 1 + 2, WBF at IoU 0.7 on boxes over 0.05, 0.5-stride frame, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5/wbf0.7-floor0.05": "Lite2 seeds 1 + 2, WBF at IoU 0.7 on boxes over 0.05, 0.5-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0/wbf0.7-floor0.05": "Lite2 seeds 1 + 2, WBF at IoU 0.7 on boxes over 0.05, bare picture, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0/wbf0.7-floor0.05": "Lite2 seeds 1 + 2, WBF at IoU 0.7 on boxes over 0.05, bare picture + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5/wbf0.7-max": "Lite2 seeds 1 + 2, WBF at IoU 0.7 keeping the best confidence, 0.5-stride frame, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5/wbf0.7-max": "Lite2 seeds 1 + 2, WBF at IoU 0.7 keeping the best confidence, 0.5-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0/wbf0.7-max": "Lite2 seeds 1 + 2, WBF at IoU 0.7 keeping the best confidence, bare picture, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0/wbf0.7-max": "Lite2 seeds 1 + 2, WBF at IoU 0.7 keeping the best confidence, bare picture + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0.5/nms0.7": "Lite2 seeds 1 + 2, pooled + NMS at IoU 0.7, 0.5-stride frame, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0.5/nms0.7": "Lite2 seeds 1 + 2, pooled + NMS at IoU 0.7, 0.5-stride frame + TTA, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/plain/frame0/nms0.7": "Lite2 seeds 1 + 2, pooled + NMS at IoU 0.7, bare picture, box_map",
-    "lite2-unfrozen-t6300s-320px-seed1+lite2-unfrozen-t6300s-320px-seed2-split1/tta/frame0/nms0.7": "Lite2 seeds 1 + 2, pooled + NMS at IoU 0.7, bare picture + TTA, box_map",
+    "lite2-unfrozen-t12600s-320px-seed1/plain": "Lite2 all trained, 3.5 h on this CPU (twice the budget), seed 1's recipe and carve-out",
+    "lite2-unfrozen-t12600s-320px-seed1/tta": "Lite2 seed 1, 3.5 h + TTA",
     "lite0-unfrozen-t6840s-320px-seed0/plain": "ImageNet Lite0 backbone, all trained (`lite0-unfrozen`), 1.9 h on this CPU",
     "lite0-unfrozen-t6840s-320px-seed0/tta": "Lite0 all trained, 1.9 h on this CPU + TTA",
     "lite2-unfrozen-e15-320px-seed0-from-gpu5/plain": "GPU x5 Lite2 trained on: +15 epochs on this CPU (`pretrained=`, SGD 0.002)",
@@ -96,6 +65,12 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "yolo26n-320-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: stock YOLO26n from scratch (control)",
     "yolo26n-320-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: stock YOLO26n + TTA",
 }
+BOX_MAP_NAMES = {  # part -> its short name in the box_map rows (detection.ensemble.box_map: the predictor's boxes)
+    "lite2-unfrozen-t6300s-320px-seed1": "Lite2 seed 1",
+    "lite2-unfrozen-t6300s-320px-seed2-split1": "Lite2 seed 2",
+    "lite2-unfrozen-t12600s-320px-seed1": "Lite2 seed 1 (3.5 h)",
+}
+FUSION_NAMES = {"wbf": "WBF", "nms": "pooled + NMS", "max": "keeping the best confidence", "floor": "on boxes over"}
 ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
                   "patchcore": "PatchCore ({sampler} bank {coreset_ratio:.1%})", "dfm": "DFM"}
 ANOMALY_TAGS = {"round1": "round-1 map: calibrated, weight 0.5", "greedy": "160 px"}  # part-name tag -> remark
@@ -178,11 +153,42 @@ def classification_table(results):
     return markdown_table(header, rows)
 
 
+def box_map_label(key):
+    """'a+b/tta/frame0/wbf0.7-max' -> 'Lite2 seed 1 + Lite2 seed 2 (WBF at IoU 0.7 keeping the best confidence),
+    bare picture + TTA, box_map'; the tag after the frame is benchmark_ensemble.py's (none: WBF at IoU 0.55)."""
+    parts, variant, frame, *fusion = key.split("/")
+    label = " + ".join(BOX_MAP_NAMES[p] for p in parts.split("+"))
+    if "+" in parts:
+        name, iou, extra, value = re.fullmatch(r"([a-z]+)([\d.]+)(?:-([a-z]+)([\d.]*))?", fusion[0] if fusion else "wbf0.55").groups()
+        how = " ".join(w for w in (FUSION_NAMES[name], f"at IoU {iou}", extra and FUSION_NAMES[extra], value) if w)
+        label += f" ({how})"
+    stride = frame.removeprefix("frame")
+    view = "bare picture" if stride == "0" else f"{stride}-stride grey frame"
+    return f"{label}, {view}{' + TTA' * (variant == 'tta')}, box_map"
+
+
+def detection_labels(routes):
+    """(key, label) in table order: DETECTION_ROUTES, then after a part's last row there its box_map rows, and the
+    rows of each pair whose other parts come earlier; within them, fusions in the order they were added, then frame."""
+    keys = list(DETECTION_ROUTES)
+    last = {key.split("/")[0]: i for i, key in enumerate(keys)}  # part -> index of its last row
+    tags = list(dict.fromkeys("/".join(k.split("/")[3:]) for k in routes))
+    derived = sorted((k for k in routes if k.count("/") >= 2), key=lambda k: (
+        "+" in k, k.split("/")[0], tags.index("/".join(k.split("/")[3:])),
+        float(k.split("/")[2].removeprefix("frame")), k.split("/")[1]))
+    order = []
+    for i, key in enumerate(keys):
+        order.append((key, DETECTION_ROUTES[key]))
+        order += [(k, box_map_label(k)) for k in derived
+                  if max(last.get(p, -1) for p in k.split("/")[0].split("+")) == i]
+    return order
+
+
 def detection_table(results):
     d = load(results, "detection")
     headline = f"{d['headline_part']}/{d['headline_variant']}"
     rows = []
-    for key, label in DETECTION_ROUTES.items():
+    for key, label in detection_labels(d["routes"]):
         if key not in d["routes"]:
             continue  # a long route still training (it resumes) has no part yet
         r = d["routes"][key]
