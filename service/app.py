@@ -43,19 +43,24 @@ class Models:
 
     def __init__(self, settings: Settings):
         from shared.suite import registry
-        from shared.suite.inspect import find_runs
+        from shared.suite.inspect import find_runs, predict_options
 
         self.paths = find_runs(settings.runs, settings.runs_root, settings.tasks)
+        self.options = predict_options(settings.predict, settings.tasks)
         self.runs = {task: registry.task(task).load(path) for task, path in self.paths.items()}
-        self.predictors = {task: run.predictor(onnx=True) if settings.onnx else run.predictor()
+        self.predictors = {task: run.predictor(**self.options.get(task, {}), **({"onnx": True} if settings.onnx else {}))
                            for task, run in self.runs.items()}
+        # a record names its runs; fused detectors as the benchmarks do, RUN+RUN2
+        self.names = {task: "+".join([run.path.name, *(Path(p.strip()).name for p in str(
+            self.options.get(task, {}).get("fuse_with", "")).split(",") if p.strip())]) for task, run in self.runs.items()}
         self.lock = threading.Lock()  # one request at a time through the predictors (ultralytics' are stateful)
 
     def describe(self) -> list[dict]:
         out = []
         for task, run in self.runs.items():
             data = json.loads((run.path / "data.json").read_text())
-            entry = {"task": task, "run": run.path.name, "classes": list(run.classes),
+            entry = {"task": task, "run": self.names[task], "predict_options": self.options.get(task, {}),
+                     "classes": list(run.classes),
                      "image_size": run.recipe.image_size, "recipe": run.recipe.to_dict(),
                      "provenance": {k: data.get(k) for k in ("split", "data_fingerprint", "dataset")}}
             if getattr(run, "threshold", None) is not None:
@@ -152,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                 buffer = io.BytesIO()
                 picture.save(buffer, format="PNG")
                 body["anomaly"]["heatmap_png"] = base64.b64encode(buffer.getvalue()).decode()
-        body["models"] = {task: models.runs[task].path.name for task in tasks}
+        body["models"] = {task: models.names[task] for task in tasks}
         body["timings_ms"] = {"decode": round((decoded - started) * 1000, 2),
                               **{task: round(s * 1000, 2) for task, s in record["_seconds"].items()},
                               "total": round((time.perf_counter() - started) * 1000, 2)}

@@ -20,6 +20,8 @@ def register(tasks, common) -> None:
                     "Environment variables (service/settings.py) set the same options as the flags.",
         epilog="examples:\n  defectlab serve                                   runs/ defaults, 127.0.0.1:8000\n"
                "  defectlab serve --onnx --port 8080                 ONNX Runtime: about 3x the requests/s\n"
+               "  defectlab serve --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1 detection.border=0"
+               "\n                                                    the detection headline: two runs fused\n"
                "  DEFECTLAB_API_KEY=secret defectlab serve --host 0.0.0.0\n"
                "  curl -F image=@picture.jpg 'http://127.0.0.1:8000/v1/inspect?heatmap=1'")
     serve.add_argument("--host", default=os.environ.get("DEFECTLAB_HOST", "127.0.0.1"),
@@ -39,9 +41,10 @@ def register(tasks, common) -> None:
 
 def run_serve(args) -> int:
     from shared.suite.cli_inspect import chosen_runs
-    from shared.suite.inspect import ensure_onnx
+    from shared.suite.inspect import ensure_onnx, predict_options
 
-    runs = chosen_runs(args)  # a missing run fails here, in one line, before any worker starts
+    runs = chosen_runs(args)  # a missing run or a bad option fails here, in one line, before any worker starts
+    predict_options(args.predict, list(runs))
     if args.onnx:
         for task, path in runs.items():
             ensure_onnx(task, path)  # once, here: workers exporting at the same time would race
@@ -49,6 +52,7 @@ def run_serve(args) -> int:
         "DEFECTLAB_BIND": f"{args.host}:{args.port}", "DEFECTLAB_WORKERS": str(args.workers),
         "DEFECTLAB_RUNS": ",".join(f"{t}={p.resolve()}" for t, p in runs.items()),
         "DEFECTLAB_TASKS": ",".join(runs), "DEFECTLAB_ONNX": "1" if args.onnx else "0",
+        "DEFECTLAB_PREDICT": " ".join(args.predict),
         **({"DEFECTLAB_MAX_UPLOAD_MB": str(args.max_upload_mb)} if args.max_upload_mb else {})})
     print(f"defectlab serve: http://{args.host}:{args.port}/ ({args.workers} workers; Ctrl-C stops)", flush=True)
     command = [sys.executable, "-m", "gunicorn", "--config", str(CONF), APP]

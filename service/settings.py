@@ -4,6 +4,8 @@
   DEFECTLAB_RUNS_ROOT     where default runs are looked for (default runs)
   DEFECTLAB_TASKS         the tasks loaded, comma-separated (default classification,detection,anomaly)
   DEFECTLAB_ONNX          1: every model under ONNX Runtime (model.onnx exported beforehand by `defectlab serve`)
+  DEFECTLAB_PREDICT       prediction options, space-separated TASK.OPTION=VALUE (the --predict flags), e.g.
+                          "detection.fuse_with=runs/detection/RUN2 detection.tta=1"
   DEFECTLAB_API_KEY       when set, every route but /healthz and /readyz wants `Authorization: Bearer <key>`
   DEFECTLAB_MAX_UPLOAD_MB largest accepted request body (default 10; larger -> 413)
 """
@@ -21,6 +23,7 @@ class Settings:
     runs_root: str = "runs"
     tasks: tuple = TASKS
     onnx: bool = False
+    predict: tuple = ()
     api_key: str = ""
     max_upload_mb: float = 10.0
 
@@ -33,5 +36,6 @@ class Settings:
         if unknown:
             raise ValueError(f"DEFECTLAB_TASKS: unknown task(s) {', '.join(sorted(unknown))}; choose from {', '.join(TASKS)}")
         return cls(runs=runs, runs_root=env.get("DEFECTLAB_RUNS_ROOT", "runs"), tasks=tasks,
-                   onnx=env.get("DEFECTLAB_ONNX", "0") == "1", api_key=env.get("DEFECTLAB_API_KEY", ""),
+                   onnx=env.get("DEFECTLAB_ONNX", "0") == "1", predict=tuple(env.get("DEFECTLAB_PREDICT", "").split()),
+                   api_key=env.get("DEFECTLAB_API_KEY", ""),
                    max_upload_mb=float(env.get("DEFECTLAB_MAX_UPLOAD_MB", "10")))

@@ -167,3 +167,20 @@ def generic_runs(classification_data, tmp_path_factory, suite_home):
         return done[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def partner(generic_runs, tmp_path_factory):
+    """A second detector: the generic smoke detection run with its weights nudged (noise of 5% of each tensor's
+    spread), for the tests of fused detectors."""
+    import torch
+
+    folder = tmp_path_factory.mktemp("partner") / "nudged"
+    shutil.copytree(generic_runs("detection")[0].path, folder,
+                    ignore=shutil.ignore_patterns("val_*", "train", "data", "model.onnx"))
+    state = torch.load(folder / "model.pt", weights_only=True)
+    generator = torch.Generator().manual_seed(0)
+    nudged = {k: v + 0.05 * v.std() * torch.randn(v.shape, generator=generator)
+              if v.is_floating_point() and v.numel() > 1 else v for k, v in state.items()}
+    torch.save(nudged, folder / "model.pt")
+    return folder

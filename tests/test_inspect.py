@@ -126,3 +126,37 @@ def test_onnx_inspection_agrees_with_the_frameworks(runs, classification_data, s
         strong = [x for x in a["detection"]["boxes"] if x["confidence"] > 0.3]
         assert [x["class"] for x in strong] == [x["class"] for x in b["detection"]["boxes"][:len(strong)]]
     assert main(["classification", "predict", str(copies["classification"]), str(images[0]), "--onnx"]) == 0
+
+
+def test_predict_options_are_typed_by_the_task_and_bad_ones_named():
+    from shared.suite.inspect import predict_options
+
+    given = ["detection.tta=1", "detection.border=0", "detection.fuse_with=a,b", "classification.tta=no"]
+    assert predict_options(given) == {"detection": {"tta": True, "border": 0.0, "fuse_with": "a,b"},
+                                      "classification": {"tta": False}}
+    for bad, problem in [("detection.tta", "want TASK.OPTION=VALUE"), ("segment.tta=1", "want TASK.OPTION=VALUE"),
+                         ("detection.onnx=1", "detection takes conf, border, tta"), ("anomaly.tta=1", "no options"),
+                         ("detection.tta=maybe", "tta is 1 or 0"), ("detection.conf=high", "conf wants a float")]:
+        with pytest.raises(DataError, match=problem):
+            predict_options([bad])
+    with pytest.raises(DataError, match="TASK one of detection"):  # a task not loaded takes no options
+        predict_options(["classification.tta=1"], tasks=("detection",))
+
+
+def test_inspect_fuses_detectors_named_with_predict(generic_runs, partner, synthetic_root, capsys):
+    """--predict reaches the task's predictor: `inspect` with a partner run answers what the fused predictor does."""
+    from shared.suite.cli import main
+
+    detector = generic_runs("detection")[0].path  # the only run these need
+    images = [str(p) for p in sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("*_1.jpg"))[:3]]
+    fused = registry.task("detection").load(detector).predictor(conf=1e-4, tta=True, fuse_with=str(partner))
+    expected = fused.predict(images)
+    capsys.readouterr()
+    assert main(["inspect", *images, "--tasks", "detection", "--runs", f"detection={detector}",
+                 "--predict", f"detection.fuse_with={partner}", "detection.tta=1", "detection.conf=0.0001"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert _close([r["detection"] for r in records], [{"boxes": e["boxes"]} for e in expected])
+    assert sum(len(r["detection"]["boxes"]) for r in records) > 0  # the comparison holds boxes
+    assert main(["inspect", *images, "--tasks", "detection", "--runs", f"detection={detector}",
+                 "--predict", "detection.fusion=vote"]) == 2
+    assert "fusion: unknown 'vote'" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from shared.suite import registry
+from shared.suite.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,11 +161,39 @@ def test_settings_come_from_the_environment():
     from service.settings import Settings
 
     s = Settings.from_env({"DEFECTLAB_RUNS": "detection=/r/d,anomaly=/r/a", "DEFECTLAB_TASKS": "detection,anomaly",
-                           "DEFECTLAB_API_KEY": "k", "DEFECTLAB_MAX_UPLOAD_MB": "2.5", "DEFECTLAB_ONNX": "1"})
+                           "DEFECTLAB_API_KEY": "k", "DEFECTLAB_MAX_UPLOAD_MB": "2.5", "DEFECTLAB_ONNX": "1",
+                           "DEFECTLAB_PREDICT": "detection.tta=1  detection.fuse_with=/r/e,/r/f"})
     assert s.runs == {"detection": "/r/d", "anomaly": "/r/a"} and s.tasks == ("detection", "anomaly")
+    assert s.predict == ("detection.tta=1", "detection.fuse_with=/r/e,/r/f")
     assert s.api_key == "k" and s.max_upload_mb == 2.5 and s.onnx
     with pytest.raises(ValueError, match="unknown task"):
         Settings.from_env({"DEFECTLAB_TASKS": "classify"})
+
+
+def test_a_fused_detector_is_served_and_named(generic_runs, partner, picture):
+    """Prediction options reach the served predictor: two detectors fused with TTA answer what the predictor built
+    with the same options answers, and the record and /v1/models name both runs."""
+    from service.app import create_app
+    from service.settings import Settings
+
+    detector = generic_runs("detection")[0].path  # the only run these need
+    given = (f"detection.fuse_with={partner}", "detection.tta=1", "detection.conf=0.0001")
+    client = create_app(Settings(runs={"detection": str(detector)}, tasks=("detection",),
+                                 predict=given)).test_client()
+    body = post(client, picture.read_bytes(), picture.name).json
+    fused = registry.task("detection").load(detector).predictor(conf=1e-4, tta=True, fuse_with=str(partner))
+    expected = fused.predict([picture])[0]["boxes"]
+    assert len(expected) > 0 and [b["class"] for b in body["detection"]["boxes"]] == [b["class"] for b in expected]
+    assert [b["confidence"] for b in body["detection"]["boxes"]] == pytest.approx([b["confidence"] for b in expected],
+                                                                                  abs=1e-5)
+    name = f"{Path(detector).name}+nudged"
+    assert body["models"] == {"detection": name}
+    described = client.get("/v1/models").json["models"][0]
+    assert described["run"] == name and described["predict_options"] == {
+        "fuse_with": str(partner), "tta": True, "conf": 1e-4}
+    with pytest.raises(DataError, match="detection takes"):
+        create_app(Settings(runs={"detection": str(detector)}, tasks=("detection",),
+                            predict=("detection.heat=1",)))
 
 
 # --- the real server command ------------------------------------------------------------------------------------

@@ -15,6 +15,9 @@ def add_run_options(parser, verb: str, runs_root: Path = Path("runs")) -> None:
                         help=f"where each task's default run is looked for (default {runs_root})")
     parser.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(registry.TASKS),
                         help=f"which tasks to {verb} (default all)")
+    parser.add_argument("--predict", nargs="+", default=[], metavar="TASK.OPTION=VALUE",
+                        help="a prediction option of one task, as `defectlab TASK predict` takes it (booleans 1/0), "
+                             "e.g. detection.tta=1 detection.border=0 detection.fuse_with=runs/detection/RUN2")
 
 
 def chosen_runs(args) -> dict[str, Path]:
@@ -33,7 +36,9 @@ def register(tasks, common) -> None:
                     "run under --runs-root, or named with --runs TASK=PATH.",
         epilog="examples:\n  defectlab inspect images/ --out runs/inspect\n"
                "  defectlab inspect a.bmp b.bmp --runs classification=runs/classification/smoke "
-               "detection=runs/detection/smoke anomaly=runs/anomaly/smoke-imagenet-seed0")
+               "detection=runs/detection/smoke anomaly=runs/anomaly/smoke-imagenet-seed0\n"
+               "  defectlab inspect images/ --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1  "
+               "two detectors fused")
     inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     add_run_options(inspect, "apply")
     inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")
@@ -48,9 +53,10 @@ def register(tasks, common) -> None:
 
 def run_inspect(args) -> int:
     from ..datasets.images import expand_globs
-    from .inspect import Inspector
+    from .inspect import Inspector, predict_options
 
-    inspector = Inspector.from_runs(chosen_runs(args), args.batch_size, args.onnx)
+    inspector = Inspector.from_runs(chosen_runs(args), args.batch_size, args.onnx,
+                                    options=predict_options(args.predict, args.tasks))
     images = expand_globs(args.images)
     if args.out:
         records = inspector.inspect_to(images, args.out, progress=True, draw=not args.no_pictures)

@@ -42,6 +42,31 @@ def find_runs(given: dict[str, str | Path] | None = None, runs_root: str | Path 
     return found
 
 
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def predict_options(pairs, tasks=tuple(registry.TASKS)) -> dict[str, dict]:
+    """{task: {option: value}} from 'TASK.OPTION=VALUE' strings, typed by the task's PREDICT_OPTIONS (`onnx` is
+    every task's at once: --onnx). A bad one is a one-line DataError listing what the task takes."""
+    options = {}
+    for pair in pairs:
+        head, equals, value = pair.partition("=")
+        task, dot, name = head.partition(".")
+        if not (equals and dot) or task not in tasks:
+            raise DataError(None, f"--predict {pair!r}: want TASK.OPTION=VALUE with TASK one of {', '.join(tasks)}")
+        table = {k: v for k, v in registry.task(task).PREDICT_OPTIONS.items() if k != "onnx"}
+        if name not in table:
+            raise DataError(None, f"--predict {pair!r}: {task} takes {', '.join(table) or 'no options'}")
+        kind = table[name][0]
+        if kind is bool and value.lower() not in TRUE + FALSE:
+            raise DataError(None, f"--predict {pair!r}: {name} is 1 or 0")
+        try:
+            options.setdefault(task, {})[name] = value.lower() in TRUE if kind is bool else kind(value)
+        except ValueError:
+            raise DataError(None, f"--predict {pair!r}: {name} wants a {kind.__name__}") from None
+    return options
+
+
 # A picture of a kind no model was trained on: the anomaly detector flags it (score above the threshold stored with
 # the model) and the classifier, which must still name a known class, is unsure of it. Measured on NEU
 # leave-one-class-out: scripts/benchmark_novelty.py -> scripts/benchmarks/results/novelty.json.
@@ -75,15 +100,16 @@ class Inspector:
 
     @classmethod
     def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16, onnx: bool = False,
-                  threads: bool | None = None) -> "Inspector":
+                  threads: bool | None = None, options: dict | None = None) -> "Inspector":
         """onnx: every model under ONNX Runtime, exported first (and checked) where a run has no model.onnx yet.
-        threads (default: with onnx): the models of a batch at once (33.0 vs 28.7 images/s here, inspect.json)."""
+        threads (default: with onnx): the models of a batch at once (33.0 vs 28.7 images/s here, inspect.json).
+        options: {task: run.predictor's keyword arguments} (predict_options)."""
         predictors = {}
         for task, path in runs.items():
             run = registry.task(task).load(path)
             if onnx:
                 ensure_onnx(task, path, run)
-            predictors[task] = run.predictor(onnx=True) if onnx else run.predictor()
+            predictors[task] = run.predictor(**(options or {}).get(task, {}), **({"onnx": True} if onnx else {}))
         return cls(predictors, batch_size, threads=onnx if threads is None else threads)
 
     def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:

@@ -479,23 +479,6 @@ def test_the_predictor_shows_the_network_what_the_validator_shows_it(trained, tm
     assert float((edge - 114 / 255).abs().max()) < 1e-6
 
 
-@pytest.fixture(scope="module")
-def partner(det_run, tmp_path_factory):
-    """A second detector: the smoke run with its weights nudged (noise of 5% of each tensor's spread)."""
-    import shutil
-
-    import torch
-
-    folder = tmp_path_factory.mktemp("partner") / "nudged"
-    shutil.copytree(det_run, folder, ignore=shutil.ignore_patterns("val_*", "train", "data", "model.onnx"))
-    state = torch.load(folder / "model.pt", weights_only=True)
-    generator = torch.Generator().manual_seed(0)
-    nudged = {k: v + 0.05 * v.std() * torch.randn(v.shape, generator=generator)
-              if v.is_floating_point() and v.numel() > 1 else v for k, v in state.items()}
-    torch.save(nudged, folder / "model.pt")
-    return folder
-
-
 def test_an_ensemble_predicts_the_boxes_the_benchmark_fuses(trained, partner, synthetic_root):
     """The predictor's fused boxes are the ensemble benchmark's (raw boxes of each run, then fuse), kept from conf
     up; NMS keeps a member's own corners and scores, wbf-max a member's score."""
