@@ -2,6 +2,7 @@
 set the DEFECTLAB_* variables (service/settings.py), so the command, Docker's CMD and the tests start it alike."""
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ def register(tasks, common) -> None:
     from shared.suite.cli_inspect import add_run_options
 
     serve = tasks.add_parser(
-        "serve", help="the REST API and web page of the inspection (gunicorn)",
+        "serve", formatter_class=argparse.RawDescriptionHelpFormatter, help="the REST API and web page of the inspection (gunicorn)",
         description="Serve `defectlab inspect` over HTTP: POST /v1/inspect, GET /v1/models, /healthz, /readyz, "
                     "/metrics, /openapi.json and a web page at /. Each worker process loads every run once. "
                     "Environment variables (service/settings.py) set the same options as the flags.",

@@ -1,6 +1,7 @@
 """`defectlab inspect`: every task's run on the same pictures, one record per picture."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def chosen_runs(args) -> dict[str, Path]:
 
 def register(tasks, common) -> None:
     inspect = tasks.add_parser(
-        "inspect", help="class, boxes and anomaly score of each picture, with every task's run at once",
+        "inspect", formatter_class=argparse.RawDescriptionHelpFormatter, help="class, boxes and anomaly score of each picture, with every task's run at once",
         description="Decode each picture once and apply the classification, detection and anomaly runs to it: one "
                     "record per picture with each task's answer under its name. Runs are found as each task's default "
                     "run under --runs-root, or named with --runs TASK=PATH.",
