@@ -226,7 +226,8 @@ def with_frames(result: dict, parts: dict) -> None:
 
 
 # WBF at iou_thr 0.55, then at 0.7 (NMS's), then fusions that keep the best box's place (keys tagged by the script)
-PAIR_FILES = ("detection_pair.json", "detection_pair_iou70.json", "detection_pair_fusions.json")
+PAIR_FILES = ("detection_pair.json", "detection_pair_iou70.json", "detection_pair_fusions.json",
+              "detection_pair_long.json")  # the 3.5-h seed 1 with seed 2
 
 
 def with_pair(result: dict, parts: dict) -> None:
