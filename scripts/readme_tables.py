@@ -159,7 +159,8 @@ def box_map_label(key):
     parts, variant, frame, *fusion = key.split("/")
     label = " + ".join(BOX_MAP_NAMES[p] for p in parts.split("+"))
     if "+" in parts:
-        name, iou, extra, value = re.fullmatch(r"([a-z]+)([\d.]+)(?:-([a-z]+)([\d.]*))?", fusion[0] if fusion else "wbf0.55").groups()
+        tag = fusion[0] if fusion else "wbf0.55"
+        name, iou, extra, value = re.fullmatch(r"([a-z]+)([\d.]+)(?:-([a-z]+)([\d.]*))?", tag).groups()
         how = " ".join(w for w in (FUSION_NAMES[name], f"at IoU {iou}", extra and FUSION_NAMES[extra], value) if w)
         label += f" ({how})"
     stride = frame.removeprefix("frame")
@@ -172,15 +173,18 @@ def detection_labels(routes):
     rows of each pair whose other parts come earlier; within them, fusions in the order they were added, then frame."""
     keys = list(DETECTION_ROUTES)
     last = {key.split("/")[0]: i for i, key in enumerate(keys)}  # part -> index of its last row
-    tags = list(dict.fromkeys("/".join(k.split("/")[3:]) for k in routes))
-    derived = sorted((k for k in routes if k.count("/") >= 2), key=lambda k: (
-        "+" in k, k.split("/")[0], tags.index("/".join(k.split("/")[3:])),
-        float(k.split("/")[2].removeprefix("frame")), k.split("/")[1]))
+    derived = [k.split("/") for k in routes if k.count("/") >= 2 and k not in DETECTION_ROUTES]
+    tags = list(dict.fromkeys("/".join(k[3:]) for k in derived))
+    derived.sort(key=lambda k: ("+" in k[0], k[0], tags.index("/".join(k[3:])), float(k[2].removeprefix("frame")),
+                                k[1]))
+    unplaced = ["/".join(k) for k in derived if not all(p in last for p in k[0].split("+"))]
+    if unplaced:
+        raise SystemExit(f"readme_tables.py: box_map routes of parts without a DETECTION_ROUTES row: {unplaced}")
     order = []
     for i, key in enumerate(keys):
         order.append((key, DETECTION_ROUTES[key]))
-        order += [(k, box_map_label(k)) for k in derived
-                  if max(last.get(p, -1) for p in k.split("/")[0].split("+")) == i]
+        order += [("/".join(k), box_map_label("/".join(k))) for k in derived
+                  if max(last[p] for p in k[0].split("+")) == i]
     return order
 
 

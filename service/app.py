@@ -3,7 +3,7 @@
 
   POST /v1/inspect   multipart field `image`, or the raw body with an image/* content type; query or form fields
                      `tasks` (any of classify,detect,anomaly), `conf` (box confidence floor), `heatmap` (1: PNG)
-  GET  /v1/models    names, classes, input size, thresholds, training provenance of the loaded runs
+  GET  /v1/models    names, prediction options, classes, input size, thresholds, training provenance of the runs
   GET  /healthz      the process answers          GET /readyz   the models are loaded
   GET  /metrics      request count, latency histogram, errors (Prometheus text)
   GET  /openapi.json the API description          GET /          the web page
@@ -43,16 +43,16 @@ class Models:
 
     def __init__(self, settings: Settings):
         from shared.suite import registry
-        from shared.suite.inspect import find_runs, predict_options
+        from shared.suite.inspect import find_runs, member_runs, predict_options, predictor_of
 
         self.paths = find_runs(settings.runs, settings.runs_root, settings.tasks)
         self.options = predict_options(settings.predict, settings.tasks)
         self.runs = {task: registry.task(task).load(path) for task, path in self.paths.items()}
-        self.predictors = {task: run.predictor(**self.options.get(task, {}), **({"onnx": True} if settings.onnx else {}))
+        self.predictors = {task: predictor_of(run, self.options.get(task, {}), settings.onnx)
                            for task, run in self.runs.items()}
         # a record names its runs; fused detectors as the benchmarks do, RUN+RUN2
-        self.names = {task: "+".join([run.path.name, *(Path(p.strip()).name for p in str(
-            self.options.get(task, {}).get("fuse_with", "")).split(",") if p.strip())]) for task, run in self.runs.items()}
+        self.names = {task: "+".join(p.name for p in member_runs(run.path, self.options.get(task, {})))
+                      for task, run in self.runs.items()}
         self.lock = threading.Lock()  # one request at a time through the predictors (ultralytics' are stateful)
 
     def describe(self) -> list[dict]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -15,7 +16,8 @@ def register(tasks, common) -> None:
     from shared.suite.cli_inspect import add_run_options
 
     serve = tasks.add_parser(
-        "serve", formatter_class=argparse.RawDescriptionHelpFormatter, help="the REST API and web page of the inspection (gunicorn)",
+        "serve", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="the REST API and web page of the inspection (gunicorn)",
         description="Serve `defectlab inspect` over HTTP: POST /v1/inspect, GET /v1/models, /healthz, /readyz, "
                     "/metrics, /openapi.json and a web page at /. Each worker process loads every run once. "
                     "Environment variables (service/settings.py) set the same options as the flags.",
@@ -31,7 +33,8 @@ def register(tasks, common) -> None:
     serve.add_argument("--workers", type=int, default=int(os.environ.get("DEFECTLAB_WORKERS", "1")),
                        help="worker processes, each with its own models and cpu_count / workers threads (default "
                             "1: on 2 cores one worker with both beat two with one each, 16.6 vs 11.2 requests/s)")
-    add_run_options(serve, "load", Path(os.environ.get("DEFECTLAB_RUNS_ROOT", "runs")))
+    add_run_options(serve, "load", Path(os.environ.get("DEFECTLAB_RUNS_ROOT", "runs")),
+                    shlex.split(os.environ.get("DEFECTLAB_PREDICT", "")))
     serve.add_argument("--onnx", action="store_true", default=os.environ.get("DEFECTLAB_ONNX") == "1",
                        help="every model under ONNX Runtime (3-5x faster on a CPU); runs without model.onnx are "
                             "exported first, once, here")
@@ -42,18 +45,21 @@ def register(tasks, common) -> None:
 
 def run_serve(args) -> int:
     from shared.suite.cli_inspect import chosen_runs
-    from shared.suite.inspect import ensure_onnx, predict_options
+    from shared.suite.inspect import ensure_onnx, find_runs, member_runs, predict_options
 
-    runs = chosen_runs(args)  # a missing run or a bad option fails here, in one line, before any worker starts
-    predict_options(args.predict, list(runs))
-    if args.onnx:
-        for task, path in runs.items():
-            ensure_onnx(task, path)  # once, here: workers exporting at the same time would race
+    # a missing run, a malformed option or a missing partner run fails here, in one line, before any worker starts
+    runs = chosen_runs(args)
+    options = predict_options(args.predict, list(runs))
+    for task, path in runs.items():
+        for member in member_runs(path, options.get(task, {})):
+            find_runs({task: member}, tasks=(task,))
+            if args.onnx:
+                ensure_onnx(task, member)  # once, here: workers exporting at the same time would race
     os.environ.update({
         "DEFECTLAB_BIND": f"{args.host}:{args.port}", "DEFECTLAB_WORKERS": str(args.workers),
         "DEFECTLAB_RUNS": ",".join(f"{t}={p.resolve()}" for t, p in runs.items()),
         "DEFECTLAB_TASKS": ",".join(runs), "DEFECTLAB_ONNX": "1" if args.onnx else "0",
-        "DEFECTLAB_PREDICT": " ".join(args.predict),
+        "DEFECTLAB_PREDICT": shlex.join(args.predict),
         **({"DEFECTLAB_MAX_UPLOAD_MB": str(args.max_upload_mb)} if args.max_upload_mb else {})})
     print(f"defectlab serve: http://{args.host}:{args.port}/ ({args.workers} workers; Ctrl-C stops)", flush=True)
     command = [sys.executable, "-m", "gunicorn", "--config", str(CONF), APP]

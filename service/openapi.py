@@ -17,7 +17,8 @@ SPEC = {
                 {"name": "tasks", "in": "query", "schema": {"type": "string", "example": "classify,detect,anomaly"},
                  "description": "comma-separated subset of classify, detect, anomaly (default: every loaded one)"},
                 {"name": "conf", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 1},
-                 "description": "lowest box confidence returned (default: the detector's, 0.25)"},
+                 "description": "lowest box confidence returned (default: the detector's, 0.25 unless "
+                                "`--predict detection.conf=` set another)"},
                 {"name": "heatmap", "in": "query", "schema": {"type": "integer", "enum": [0, 1]},
                  "description": "1: add anomaly.heatmap_png, the heatmap over the picture as base64 PNG"},
             ],

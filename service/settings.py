@@ -4,14 +4,15 @@
   DEFECTLAB_RUNS_ROOT     where default runs are looked for (default runs)
   DEFECTLAB_TASKS         the tasks loaded, comma-separated (default classification,detection,anomaly)
   DEFECTLAB_ONNX          1: every model under ONNX Runtime (model.onnx exported beforehand by `defectlab serve`)
-  DEFECTLAB_PREDICT       prediction options, space-separated TASK.OPTION=VALUE (the --predict flags), e.g.
-                          "detection.fuse_with=runs/detection/RUN2 detection.tta=1"
+  DEFECTLAB_PREDICT       prediction options TASK.OPTION=VALUE (the --predict flags), space-separated, quoted as a
+                          shell quotes them: "detection.fuse_with=runs/detection/RUN2 detection.tta=1"
   DEFECTLAB_API_KEY       when set, every route but /healthz and /readyz wants `Authorization: Bearer <key>`
   DEFECTLAB_MAX_UPLOAD_MB largest accepted request body (default 10; larger -> 413)
 """
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 
 TASKS = ("classification", "detection", "anomaly")
@@ -36,6 +37,6 @@ class Settings:
         if unknown:
             raise ValueError(f"DEFECTLAB_TASKS: unknown task(s) {', '.join(sorted(unknown))}; choose from {', '.join(TASKS)}")
         return cls(runs=runs, runs_root=env.get("DEFECTLAB_RUNS_ROOT", "runs"), tasks=tasks,
-                   onnx=env.get("DEFECTLAB_ONNX", "0") == "1", predict=tuple(env.get("DEFECTLAB_PREDICT", "").split()),
-                   api_key=env.get("DEFECTLAB_API_KEY", ""),
+                   onnx=env.get("DEFECTLAB_ONNX", "0") == "1",
+                   predict=tuple(shlex.split(env.get("DEFECTLAB_PREDICT", ""))), api_key=env.get("DEFECTLAB_API_KEY", ""),
                    max_upload_mb=float(env.get("DEFECTLAB_MAX_UPLOAD_MB", "10")))

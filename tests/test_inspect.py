@@ -1,6 +1,7 @@
 """Inspect: every task's run on the same pictures, each picture decoded once; its per-task answers equal what each
 task's own predictor says about the same inputs."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,31 +130,38 @@ def test_onnx_inspection_agrees_with_the_frameworks(runs, classification_data, s
 
 
 def test_predict_options_are_typed_by_the_task_and_bad_ones_named():
-    from shared.suite.inspect import predict_options
+    from shared.suite.inspect import member_runs, predict_options
 
-    given = ["detection.tta=1", "detection.border=0", "detection.fuse_with=a,b", "classification.tta=no"]
-    assert predict_options(given) == {"detection": {"tta": True, "border": 0.0, "fuse_with": "a,b"},
-                                      "classification": {"tta": False}}
+    given = ["detection.tta=1", "detection.border=0", "detection.fuse-with=runs/a=b.v2,runs/c", "classification.tta=no"]
+    options = predict_options(given)
+    assert options == {"detection": {"tta": True, "border": 0.0, "fuse_with": "runs/a=b.v2,runs/c"},
+                       "classification": {"tta": False}}
+    assert member_runs("runs/r", options["detection"]) == [Path("runs/r"), Path("runs/a=b.v2"), Path("runs/c")]
+    assert member_runs("runs/r", options["classification"]) == [Path("runs/r")]
     for bad, problem in [("detection.tta", "want TASK.OPTION=VALUE"), ("segment.tta=1", "want TASK.OPTION=VALUE"),
                          ("detection.onnx=1", "detection takes conf, border, tta"), ("anomaly.tta=1", "no options"),
-                         ("detection.tta=maybe", "tta is 1 or 0"), ("detection.conf=high", "conf wants a float")]:
-        with pytest.raises(DataError, match=problem):
+                         ("detection.tta=maybe", "tta wants 1 or 0"), ("detection.conf=high", "conf wants float")]:
+        with pytest.raises(ValueError, match=problem):
             predict_options([bad])
-    with pytest.raises(DataError, match="TASK one of detection"):  # a task not loaded takes no options
+    with pytest.raises(ValueError, match="classification is not loaded"):
         predict_options(["classification.tta=1"], tasks=("detection",))
 
 
-def test_inspect_fuses_detectors_named_with_predict(generic_runs, partner, synthetic_root, capsys):
-    """--predict reaches the task's predictor: `inspect` with a partner run answers what the fused predictor does."""
+def test_inspect_fuses_the_detectors_given_with_predict(generic_runs, partner, synthetic_root, capsys):
+    """--predict reaches the task's predictor: `inspect` with a partner run answers what the fused predictor does,
+    which is not what the run alone answers."""
     from shared.suite.cli import main
 
     detector = generic_runs("detection")[0].path  # the only run these need
     images = [str(p) for p in sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("*_1.jpg"))[:3]]
-    fused = registry.task("detection").load(detector).predictor(conf=1e-4, tta=True, fuse_with=str(partner))
-    expected = fused.predict(images)
+    run = registry.task("detection").load(detector)
+    expected = run.predictor(conf=1e-4, tta=True, fuse_with=str(partner)).predict(images)
+    alone = run.predictor(conf=1e-4, tta=True).predict(images)
+    assert not _close([e["boxes"] for e in expected], [a["boxes"] for a in alone])
     capsys.readouterr()
     assert main(["inspect", *images, "--tasks", "detection", "--runs", f"detection={detector}",
-                 "--predict", f"detection.fuse_with={partner}", "detection.tta=1", "detection.conf=0.0001"]) == 0
+                 "--predict", f"detection.fuse_with={partner}", "--predict", "detection.tta=1",
+                 "detection.conf=0.0001"]) == 0  # --predict given twice: both count
     records = json.loads(capsys.readouterr().out)
     assert _close([r["detection"] for r in records], [{"boxes": e["boxes"]} for e in expected])
     assert sum(len(r["detection"]["boxes"]) for r in records) > 0  # the comparison holds boxes

@@ -19,7 +19,6 @@ import pytest
 from PIL import Image
 
 from shared.suite import registry
-from shared.suite.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,9 +161,9 @@ def test_settings_come_from_the_environment():
 
     s = Settings.from_env({"DEFECTLAB_RUNS": "detection=/r/d,anomaly=/r/a", "DEFECTLAB_TASKS": "detection,anomaly",
                            "DEFECTLAB_API_KEY": "k", "DEFECTLAB_MAX_UPLOAD_MB": "2.5", "DEFECTLAB_ONNX": "1",
-                           "DEFECTLAB_PREDICT": "detection.tta=1  detection.fuse_with=/r/e,/r/f"})
+                           "DEFECTLAB_PREDICT": "detection.tta=1  'detection.fuse_with=/r/my runs/e,/r/f'"})
     assert s.runs == {"detection": "/r/d", "anomaly": "/r/a"} and s.tasks == ("detection", "anomaly")
-    assert s.predict == ("detection.tta=1", "detection.fuse_with=/r/e,/r/f")
+    assert s.predict == ("detection.tta=1", "detection.fuse_with=/r/my runs/e,/r/f")
     assert s.api_key == "k" and s.max_upload_mb == 2.5 and s.onnx
     with pytest.raises(ValueError, match="unknown task"):
         Settings.from_env({"DEFECTLAB_TASKS": "classify"})
@@ -172,7 +171,7 @@ def test_settings_come_from_the_environment():
 
 def test_a_fused_detector_is_served_and_named(generic_runs, partner, picture):
     """Prediction options reach the served predictor: two detectors fused with TTA answer what the predictor built
-    with the same options answers, and the record and /v1/models name both runs."""
+    with the same options answers (not what the run alone answers), and the record and /v1/models name both runs."""
     from service.app import create_app
     from service.settings import Settings
 
@@ -181,8 +180,9 @@ def test_a_fused_detector_is_served_and_named(generic_runs, partner, picture):
     client = create_app(Settings(runs={"detection": str(detector)}, tasks=("detection",),
                                  predict=given)).test_client()
     body = post(client, picture.read_bytes(), picture.name).json
-    fused = registry.task("detection").load(detector).predictor(conf=1e-4, tta=True, fuse_with=str(partner))
-    expected = fused.predict([picture])[0]["boxes"]
+    run = registry.task("detection").load(detector)
+    expected = run.predictor(conf=1e-4, tta=True, fuse_with=str(partner)).predict([picture])[0]["boxes"]
+    assert expected != run.predictor(conf=1e-4, tta=True).predict([picture])[0]["boxes"]
     assert len(expected) > 0 and [b["class"] for b in body["detection"]["boxes"]] == [b["class"] for b in expected]
     assert [b["confidence"] for b in body["detection"]["boxes"]] == pytest.approx([b["confidence"] for b in expected],
                                                                                   abs=1e-5)
@@ -191,9 +191,29 @@ def test_a_fused_detector_is_served_and_named(generic_runs, partner, picture):
     described = client.get("/v1/models").json["models"][0]
     assert described["run"] == name and described["predict_options"] == {
         "fuse_with": str(partner), "tta": True, "conf": 1e-4}
-    with pytest.raises(DataError, match="detection takes"):
+    with pytest.raises(ValueError, match="detection takes"):
         create_app(Settings(runs={"detection": str(detector)}, tasks=("detection",),
                             predict=("detection.heat=1",)))
+
+
+def test_serve_checks_partner_runs_exports_them_and_hands_the_options_to_its_workers(generic_runs, partner, tmp_path,
+                                                                                      monkeypatch, capsys):
+    """`defectlab serve` with a fused detector: a missing partner fails in one line before any worker starts; with
+    --onnx the partner is exported first; the workers read back the options as given, a path with a space included."""
+    from service.settings import Settings
+    from shared.suite.cli import main
+
+    detector = generic_runs("detection")[0].path
+    spaced = Path(shutil.copytree(partner, tmp_path / "my runs" / "nudged"))
+    started = []
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # run_serve writes the workers' settings here
+    monkeypatch.setattr(os, "execv", lambda *command: started.append(command))  # instead of starting gunicorn
+    serve = ["serve", "--tasks", "detection", "--runs", f"detection={detector}", "--predict", "detection.tta=1"]
+    assert main([*serve, "--predict", f"detection.fuse_with={tmp_path / 'missing'}"]) == 2
+    assert "no detection run here" in capsys.readouterr().err and not started
+    assert main([*serve, "--onnx", "--predict", f"detection.fuse_with={spaced}"]) == 0 and started
+    assert (spaced / "model.onnx").is_file()
+    assert Settings.from_env(os.environ).predict == ("detection.tta=1", f"detection.fuse_with={spaced}")
 
 
 # --- the real server command ------------------------------------------------------------------------------------

@@ -9,14 +9,16 @@ from pathlib import Path
 from . import registry
 
 
-def add_run_options(parser, verb: str, runs_root: Path = Path("runs")) -> None:
-    """--runs, --runs-root, --tasks: which runs a command uses (inspect, serve)."""
+def add_run_options(parser, verb: str, runs_root: Path = Path("runs"), predict: list | None = None) -> None:
+    """--runs, --runs-root, --tasks: which runs a command uses (inspect, serve); --predict: how (`predict` the
+    default options, given more add to them)."""
     parser.add_argument("--runs", nargs="+", default=[], metavar="TASK=PATH", help="run folder of a task")
     parser.add_argument("--runs-root", type=Path, default=runs_root,
                         help=f"where each task's default run is looked for (default {runs_root})")
     parser.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(registry.TASKS),
                         help=f"which tasks to {verb} (default all)")
-    parser.add_argument("--predict", nargs="+", default=[], metavar="TASK.OPTION=VALUE",
+    parser.add_argument("--predict", nargs="+", action="extend", default=list(predict or []),
+                        metavar="TASK.OPTION=VALUE",
                         help="a prediction option of one task, as `defectlab TASK predict` takes it (booleans 1/0), "
                              "e.g. detection.tta=1 detection.border=0 detection.fuse_with=runs/detection/RUN2")
 
@@ -31,15 +33,16 @@ def chosen_runs(args) -> dict[str, Path]:
 
 def register(tasks, common) -> None:
     inspect = tasks.add_parser(
-        "inspect", formatter_class=argparse.RawDescriptionHelpFormatter, help="class, boxes and anomaly score of each picture, with every task's run at once",
+        "inspect", formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="class, boxes and anomaly score of each picture, with every task's run at once",
         description="Decode each picture once and apply the classification, detection and anomaly runs to it: one "
                     "record per picture with each task's answer under its name. Runs are found as each task's default "
                     "run under --runs-root, or named with --runs TASK=PATH.",
         epilog="examples:\n  defectlab inspect images/ --out runs/inspect\n"
                "  defectlab inspect a.bmp b.bmp --runs classification=runs/classification/smoke "
                "detection=runs/detection/smoke anomaly=runs/anomaly/smoke-imagenet-seed0\n"
-               "  defectlab inspect images/ --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1  "
-               "two detectors fused")
+               "  defectlab inspect images/ --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1 "
+               "detection.border=0\n      the detection headline's way: two runs fused, TTA, bare pictures")
     inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     add_run_options(inspect, "apply")
     inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")

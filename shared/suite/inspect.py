@@ -19,6 +19,7 @@ from ..datasets.images import decode_input, expand_image_inputs
 from . import registry
 from .errors import DataError
 from .predictor import input_name, picture_stem, public, write_records
+from .recipe import parse_bool
 
 
 def default_run(task: str, runs_root: str | Path = "runs") -> Path:
@@ -42,29 +43,38 @@ def find_runs(given: dict[str, str | Path] | None = None, runs_root: str | Path 
     return found
 
 
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
 def predict_options(pairs, tasks=tuple(registry.TASKS)) -> dict[str, dict]:
     """{task: {option: value}} from 'TASK.OPTION=VALUE' strings, typed by the task's PREDICT_OPTIONS (`onnx` is
-    every task's at once: --onnx). A bad one is a one-line DataError listing what the task takes."""
+    every task's at once: --onnx). A bad one is a one-line ValueError naming what the task takes."""
     options = {}
     for pair in pairs:
         head, equals, value = pair.partition("=")
         task, dot, name = head.partition(".")
-        if not (equals and dot) or task not in tasks:
-            raise DataError(None, f"--predict {pair!r}: want TASK.OPTION=VALUE with TASK one of {', '.join(tasks)}")
+        name = name.replace("-", "_")  # as `defectlab TASK predict` spells it, or as Python does
+        if not (equals and dot) or task not in registry.TASKS:
+            raise ValueError(f"--predict {pair!r}: want TASK.OPTION=VALUE, TASK one of {', '.join(registry.TASKS)}")
+        if task not in tasks:
+            raise ValueError(f"--predict {pair!r}: {task} is not loaded (tasks: {', '.join(tasks)})")
         table = {k: v for k, v in registry.task(task).PREDICT_OPTIONS.items() if k != "onnx"}
         if name not in table:
-            raise DataError(None, f"--predict {pair!r}: {task} takes {', '.join(table) or 'no options'}")
+            raise ValueError(f"--predict {pair!r}: {task} takes {', '.join(table) or 'no options'}")
         kind = table[name][0]
-        if kind is bool and value.lower() not in TRUE + FALSE:
-            raise DataError(None, f"--predict {pair!r}: {name} is 1 or 0")
         try:
-            options.setdefault(task, {})[name] = value.lower() in TRUE if kind is bool else kind(value)
+            options.setdefault(task, {})[name] = parse_bool(value) if kind is bool else kind(value)
         except ValueError:
-            raise DataError(None, f"--predict {pair!r}: {name} wants a {kind.__name__}") from None
+            wanted = "1 or 0" if kind is bool else kind.__name__
+            raise ValueError(f"--predict {pair!r}: {name} wants {wanted}") from None
     return options
+
+
+def member_runs(path: str | Path, options: dict) -> list[Path]:
+    """The run folders a task's predictor loads: its own and those fused with it (the detector's `fuse_with`)."""
+    return [Path(path), *(Path(p.strip()) for p in options.get("fuse_with", "").split(",") if p.strip())]
+
+
+def predictor_of(run, options: dict, onnx: bool = False):
+    """run.predictor with a task's prediction options (predict_options), under ONNX Runtime with onnx."""
+    return run.predictor(**{**options, **({"onnx": True} if onnx else {})})
 
 
 # A picture of a kind no model was trained on: the anomaly detector flags it (score above the threshold stored with
@@ -104,12 +114,14 @@ class Inspector:
         """onnx: every model under ONNX Runtime, exported first (and checked) where a run has no model.onnx yet.
         threads (default: with onnx): the models of a batch at once (33.0 vs 28.7 images/s here, inspect.json).
         options: {task: run.predictor's keyword arguments} (predict_options)."""
-        predictors = {}
+        predictors, options = {}, options or {}
         for task, path in runs.items():
             run = registry.task(task).load(path)
             if onnx:
                 ensure_onnx(task, path, run)
-            predictors[task] = run.predictor(**(options or {}).get(task, {}), **({"onnx": True} if onnx else {}))
+                for partner in member_runs(path, options.get(task, {}))[1:]:
+                    ensure_onnx(task, partner)
+            predictors[task] = predictor_of(run, options.get(task, {}), onnx)
         return cls(predictors, batch_size, threads=onnx if threads is None else threads)
 
     def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:

@@ -121,6 +121,13 @@ class Recipe:
         return cls.from_dict(json.loads(Path(path).read_text()))
 
 
+def parse_bool(text: str) -> bool:
+    """'true' / '1' / 'yes' or 'false' / '0' / 'no', any case; anything else is a ValueError."""
+    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError("expected true or false")
+    return text.lower() in ("true", "1", "yes")
+
+
 def _coerce(name: str, value, hint):
     """CLI strings and JSON values -> the field's type, with a one-line error naming the field."""
     origin = typing.get_origin(hint) or hint
@@ -130,11 +137,7 @@ def _coerce(name: str, value, hint):
                 value = json.loads(value)
             return value if isinstance(value, hint) else hint(**value)
         if origin is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError("expected true or false")
-                return value.lower() in ("true", "1", "yes")
-            return bool(value)
+            return parse_bool(value) if isinstance(value, str) else bool(value)
         if origin in (int, float):
             if isinstance(value, bool) or (origin is int and isinstance(value, float) and not value.is_integer()):
                 raise ValueError(f"expected {origin.__name__}")
