@@ -11,7 +11,7 @@ bare picture (`border=0`, about 1.35x faster on a 2-core CPU): scripts/benchmark
 
 `tta` adds ultralytics' test-time augmentation (flips and scales). `partners`, other runs' predictors, make an
 ensemble: every model's boxes down to confidence FUSION_FLOOR (what mAP is computed on) are fused
-(detection.fusion.FUSIONS), then kept from `conf` up; the detection headline is such a pair."""
+(detection.fusion.FUSIONS), then kept from `conf` up."""
 from __future__ import annotations
 
 import numpy as np

@@ -17,7 +17,7 @@ EXAMPLES = """examples:
                                           ImageNet EfficientNet-Lite0 backbone (offline wheel) + YOLOv8n head
   defectlab detection evaluate runs/detection/yolov8n-320-kaggle-det-seed0 --side valid --tta
   defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + pictures with boxes
-  defectlab detection predict RUN folder/ --fuse-with RUN2 --tta --border 0  two runs fused (the headline's way)
+  defectlab detection predict RUN folder/ --fuse-with RUN2 --tta --border 0  two runs fused
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under

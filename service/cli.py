@@ -24,7 +24,7 @@ def register(tasks, common) -> None:
         epilog="examples:\n  defectlab serve                                   runs/ defaults, 127.0.0.1:8000\n"
                "  defectlab serve --onnx --port 8080                 ONNX Runtime: about 3x the requests/s\n"
                "  defectlab serve --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1 detection.border=0"
-               "\n                                                    the detection headline: two runs fused\n"
+               "\n                                                    two detection runs fused\n"
                "  DEFECTLAB_API_KEY=secret defectlab serve --host 0.0.0.0\n"
                "  curl -F image=@picture.jpg 'http://127.0.0.1:8000/v1/inspect?heatmap=1'")
     serve.add_argument("--host", default=os.environ.get("DEFECTLAB_HOST", "127.0.0.1"),

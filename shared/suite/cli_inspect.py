@@ -42,7 +42,7 @@ def register(tasks, common) -> None:
                "  defectlab inspect a.bmp b.bmp --runs classification=runs/classification/smoke "
                "detection=runs/detection/smoke anomaly=runs/anomaly/smoke-imagenet-seed0\n"
                "  defectlab inspect images/ --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1 "
-               "detection.border=0\n      the detection headline's way: two runs fused, TTA, bare pictures")
+               "detection.border=0\n      two detection runs fused, TTA, bare pictures")
     inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     add_run_options(inspect, "apply")
     inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")
