@@ -171,20 +171,22 @@ def box_map_label(key):
 def detection_labels(routes):
     """(key, label) in table order: DETECTION_ROUTES, then after a part's last row there its box_map rows, and the
     rows of each pair whose other parts come earlier; within them, fusions in the order they were added, then frame."""
-    keys = list(DETECTION_ROUTES)
-    last = {key.split("/")[0]: i for i, key in enumerate(keys)}  # part -> index of its last row
-    derived = [k.split("/") for k in routes if k.count("/") >= 2 and k not in DETECTION_ROUTES]
-    tags = list(dict.fromkeys("/".join(k[3:]) for k in derived))
-    derived.sort(key=lambda k: ("+" in k[0], k[0], tags.index("/".join(k[3:])), float(k[2].removeprefix("frame")),
-                                k[1]))
-    unplaced = ["/".join(k) for k in derived if not all(p in last for p in k[0].split("+"))]
+    last = {key.split("/")[0]: i for i, key in enumerate(DETECTION_ROUTES)}  # part -> index of its last row
+    derived = {k: k.split("/") for k in routes if k.count("/") >= 2 and k not in DETECTION_ROUTES}
+    tags = list(dict.fromkeys("/".join(s[3:]) for s in derived.values()))
+    unplaced = [k for k, s in derived.items() if not all(p in last for p in s[0].split("+"))]
     if unplaced:
         raise SystemExit(f"readme_tables.py: box_map routes of parts without a DETECTION_ROUTES row: {unplaced}")
+    owner = {k: max(last[p] for p in s[0].split("+")) for k, s in derived.items()}  # the row they follow
+
+    def rank(key):
+        part, variant, frame, *tag = derived[key]
+        return "+" in part, part, tags.index("/".join(tag)), float(frame.removeprefix("frame")), variant
+
+    ranked = sorted(derived, key=rank)
     order = []
-    for i, key in enumerate(keys):
-        order.append((key, DETECTION_ROUTES[key]))
-        order += [("/".join(k), box_map_label("/".join(k))) for k in derived
-                  if max(last[p] for p in k[0].split("+")) == i]
+    for i, (key, label) in enumerate(DETECTION_ROUTES.items()):
+        order += [(key, label), *((k, box_map_label(k)) for k in ranked if owner[k] == i)]
     return order
 
 
