@@ -307,6 +307,7 @@ def main(argv=None) -> int:
                 run([*PODMAN, "rmi", "--force", args.image], check=False)
                 result["image_removed"] = True
             result["disk_free_gb_after"] = free_gb()
+            result["load_average"] = [round(x, 2) for x in os.getloadavg()]  # others' work on the same cores
             result["log"] = str(args.log)
 
     from shared.suite.provenance import script_command, write_result
