@@ -22,6 +22,8 @@ Steps:
      10001, which cannot write into root's run folders: exporting first is what lets `serve --onnx` start without
      writing model.onnx there. Default runs: those of `defectlab demo` (runs/demo/runs/TASK/*).
   4. run: `podman run -d -p 127.0.0.1:PORT:8000` with the image's own CMD; /healthz is polled from the host.
+     `seconds_to_ready` counts from `podman run`, including `seconds_to_create` (vfs copies the whole image into the
+     new container first); `inspect` is the first request (each model's warm-up included).
 
 Podman on these machines (gVisor sandbox, no Docker engine; Debian packages podman + runc + debootstrap):
   podman --runtime runc --storage-driver vfs ... build/run --ulimit nofile=N:N --ulimit nproc=M:M
@@ -64,6 +66,9 @@ LOCAL_BASE = "localhost/defectlab-base:bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "libgl1", "libglib2.0-0", "ca-certificates")
 PODMAN = ["podman", "--runtime", "runc", "--storage-driver", "vfs"]
 NPROC_FALLBACKS = (32768, 4096)
+IMAGE_VERSIONS = ("import json, platform; from importlib import metadata as m; print(json.dumps({'python': "
+                  "platform.python_version(), **{n: m.version(n) for n in ('pip', 'torch', 'tensorflow', "
+                  "'onnxruntime', 'ultralytics', 'defectlab')}}))")
 
 
 class StepError(RuntimeError):
@@ -250,8 +255,8 @@ def running(name: str) -> bool:
 
 
 def logs_tail(name: str, lines: int = 3) -> str:
-    out = run([*PODMAN, "logs", "--tail", str(lines * 4), name], check=False).stdout.strip().splitlines()
-    return " | ".join(out[-lines:])
+    out = run([*PODMAN, "logs", name], check=False).stdout.strip().splitlines()
+    return " | ".join(line.strip() for line in out[-lines:])[-600:]
 
 
 def relative(path: Path) -> str:
@@ -346,6 +351,8 @@ def steps(args, result: dict, name: str, tmp: Path, log) -> None:
     # 2. the image, one commit
     (tmp / "context").mkdir()
     context = build_context(args.tree, tmp / "context")
+    if args.tree == "head":  # exactly what was built (git_commit says -dirty where others' edits lie beside it)
+        result["context_commit"] = run(["git", "-C", str(ROOT), "rev-parse", "HEAD"]).stdout.strip()
     cache = Path(args.pip_cache) if args.pip_cache else None
     command = [*PODMAN, "build", "--format", "docker", "--layers=false", "--network", "host", *flags,
                *pip_mounts(cache, tmp),
@@ -362,11 +369,6 @@ def steps(args, result: dict, name: str, tmp: Path, log) -> None:
     size = run([*PODMAN, "image", "inspect", "--format", "{{.Size}}", args.image]).stdout.strip()
     result["image_mb"] = round(int(size) / 1e6)
     result["disk_free_gb_after_build"] = free_gb()
-    versions = run([*PODMAN, "run", "--rm", "--network", "none", *flags, args.image, "python", "-c",
-                    "import json, platform; from importlib import metadata as m; print(json.dumps({'python': "
-                    "platform.python_version(), **{n: m.version(n) for n in ('pip', 'torch', 'tensorflow', "
-                    "'onnxruntime', 'ultralytics', 'defectlab')}}))"], check=False).stdout.strip().splitlines()
-    result["image_versions"] = json.loads(versions[-1]) if versions and versions[-1].startswith("{") else None
 
     # 3. the runs, exported on the host and mounted read-only where the image's CMD looks for them
     result["export_seconds"] = export_runs(runs, log)
@@ -381,7 +383,8 @@ def steps(args, result: dict, name: str, tmp: Path, log) -> None:
                *env, args.image, *cmd]
     result["run_command"] = " ".join(command)
     started = time.monotonic()
-    run(command, timeout=300)
+    run(command, timeout=900)  # with vfs, creating the container copies the whole image: most of the wait
+    result["seconds_to_create"] = round(time.monotonic() - started, 1)
     url = f"http://127.0.0.1:{port}"
     while True:
         try:
@@ -394,8 +397,10 @@ def steps(args, result: dict, name: str, tmp: Path, log) -> None:
         if time.monotonic() - started > args.ready_timeout:
             raise StepError(f"no /healthz after {args.ready_timeout:.0f} s: {logs_tail(name)}")
         time.sleep(1)
-    result["seconds_to_ready"] = round(time.monotonic() - started, 1)
+    result["seconds_to_ready"] = round(time.monotonic() - started, 1)  # from `podman run`, creation included
     result["healthz_ok"] = True
+    versions = run([*PODMAN, "exec", name, "python", "-c", IMAGE_VERSIONS], check=False).stdout.strip().splitlines()
+    result["image_versions"] = json.loads(versions[-1]) if versions and versions[-1].startswith("{") else None
     status, body = get(f"{url}/readyz", timeout=60)
     result["readyz"] = {"status": status, **(json.loads(body) if status == 200 else {})}
     result["healthcheck_ok"] = run([*PODMAN, "healthcheck", "run", name], check=False).returncode == 0
