@@ -30,7 +30,7 @@ PREDICT_OPTIONS = {"onnx": (bool, False, "run the exported model.onnx with ONNX 
 
 train = lazy("anomaly.train:train")   # (recipe, progress=True) -> Run
 load = lazy("anomaly.run:load")      # (path) -> Run, safe loaders only
-export = lazy("anomaly.export:export_checked")  # (run) -> (model.onnx, max relative |PyTorch - ONNX Runtime|)
+export = lazy("anomaly.export:export_checked")  # (run) -> (model.onnx, max |PyTorch - ONNX Runtime| / max |PyTorch|)
 
 
 def summary(metrics: dict) -> str:

@@ -31,7 +31,7 @@ PREDICT_OPTIONS = {"tta": (bool, False, "average over the 8 flips / 90-degree tu
 
 train = lazy("classification.train:train")   # (recipe, progress=True) -> Run
 load = lazy("classification.run:load")      # (path) -> Run, safe loaders only
-export = lazy("classification.export:export_checked")  # (run) -> (model.onnx, max |Keras - ONNX Runtime|)
+export = lazy("classification.export:export_checked")  # (run) -> (model.onnx, max |Keras - ONNX Runtime| / max |Keras|)
 
 
 def summary(metrics: dict) -> str:

@@ -59,12 +59,20 @@ def configure() -> None:
     _configured = True
 
 
+def cpu_threads() -> int:
+    """The threads torch gets: OMP_NUM_THREADS when set, else every core this process may use (its affinity, not
+    the host's core count: a container limited to 2 of 64 cores gets 2)."""
+    asked = os.environ.get("OMP_NUM_THREADS", "")
+    return int(asked) if asked.isdigit() and int(asked) > 0 else len(os.sched_getaffinity(0))
+
+
 def use_every_core() -> None:
-    """ultralytics' select_device() sets torch to NUM_THREADS = cpu_count - 1 threads on a CPU (one thread on a
-    2-core machine) for training, validation and prediction alike; give it every core the process may use."""
+    """ultralytics' select_device() sets torch to NUM_THREADS = min(8, host cores - 1) threads on a CPU (one on a
+    2-core machine, eight in a container given two cores of a large host) for training, validation and prediction
+    alike, for the whole process; give it `cpu_threads()` instead."""
     from ultralytics.utils import torch_utils
 
-    torch_utils.NUM_THREADS = max(torch_utils.NUM_THREADS, len(os.sched_getaffinity(0)))
+    torch_utils.NUM_THREADS = cpu_threads()
 
 
 def ultralytics_module():

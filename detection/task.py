@@ -38,7 +38,7 @@ PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
 
 train = lazy("detection.train:train")   # (recipe, progress=True) -> Run
 load = lazy("detection.run:load")      # (path) -> Run, safe loaders only
-export = lazy("detection.export:export_checked")  # (run) -> (model.onnx, max |PyTorch - ONNX Runtime|)
+export = lazy("detection.export:export_checked")  # (run) -> (model.onnx, max |PyTorch - ONNX Runtime| / max |PyTorch|)
 
 
 def summary(metrics: dict) -> str:

@@ -6,8 +6,9 @@
   GET  /v1/models    names, prediction options, classes, input size, thresholds, training provenance of the runs
   GET  /healthz      the process answers          GET /readyz   the models are loaded
   GET  /metrics      request count, latency histogram, errors (Prometheus text)
-  GET  /openapi.json the API description          GET /          the web page
-Run it with `defectlab serve` (gunicorn, one model set per worker process: no predictor is shared by threads)."""
+  GET  /openapi.json the API description (open)   GET /          the web page
+Run it with `defectlab serve` (gunicorn's asyncio worker in front, service/asgi.py; one model set per worker
+process, one request at a time through it)."""
 from __future__ import annotations
 
 import base64
@@ -24,11 +25,12 @@ from werkzeug.exceptions import HTTPException
 from shared.suite.errors import DataError
 
 from . import metrics
-from .openapi import SPEC
+from .openapi import served_spec
 from .settings import Settings
 
 API_TASKS = {"classify": "classification", "detect": "detection", "anomaly": "anomaly"}
-OPEN_ROUTES = {"/healthz", "/readyz", "/"}  # the page is static HTML; its API calls carry the key
+MAX_FORM_PARTS = 16  # the form has an image and a few fields; werkzeug parses at most this many parts
+OPEN_ROUTES = {"/healthz", "/readyz", "/", "/openapi.json"}  # static page and description; API calls carry the key
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     models = Models(settings)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 2**20)
+    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     app.extensions["defectlab"] = models
 
     @app.before_request
@@ -104,7 +107,12 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        message = {413: f"request body larger than {settings.max_upload_mb:g} MB"}.get(error.code, error.description)
+        message = error.description
+        if error.code == 413:  # werkzeug raises the same error for a long body, many form parts or a long field
+            too_long = (request.content_length or 0) > app.config["MAX_CONTENT_LENGTH"]
+            message = (f"request body larger than {settings.max_upload_mb:g} MB" if too_long else
+                       f"multipart form too large: more than {MAX_FORM_PARTS} parts or a text field over "
+                       f"{app.config['MAX_FORM_MEMORY_SIZE'] // 1000} kB (send the field `image` and a few options)")
         return jsonify(error=message), error.code
 
     @app.get("/healthz")
@@ -121,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/openapi.json")
     def openapi():
-        return jsonify(SPEC)
+        return jsonify(served_spec(bool(settings.api_key)))
 
     @app.get("/metrics")
     def prometheus():
@@ -134,10 +142,11 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.post("/v1/inspect")
     def inspect():
+        _known_fields()
         data, name = _upload()
         tasks = _tasks(models)
         conf = _conf()
-        heatmap = request.values.get("heatmap", "0").lower() in ("1", "true", "yes")
+        heatmap = _heatmap()
         from shared.datasets.images import decode_bytes
 
         started = time.perf_counter()
@@ -164,6 +173,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         return jsonify(body)
 
     return app
+
+
+OPTIONS = ("tasks", "conf", "heatmap")  # what a request may set, as query or form fields
+
+
+def _known_fields() -> None:
+    """A misspelt option is an error, not silently the default."""
+    unknown = sorted((set(request.args) | set(request.form) | set(request.files)) - {*OPTIONS, "image"})
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise ApiError(400, f"unknown field {shown}: the request takes the picture (`image`) and "
+                            f"{', '.join(OPTIONS)}")
 
 
 def _upload() -> tuple[bytes, str]:
@@ -199,6 +220,13 @@ def _tasks(models: Models) -> list[str]:
     if missing:
         raise ApiError(400, f"tasks: {', '.join(missing)} not loaded by this service")
     return [t for t in models.predictors if t in tasks]
+
+
+def _heatmap() -> bool:
+    value = request.values.get("heatmap", "0")
+    if value not in ("0", "1"):
+        raise ApiError(400, f"heatmap: {value!r} is not 0 or 1")
+    return value == "1"
 
 
 def _conf() -> float | None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 CONF = Path(__file__).resolve().parent / "gunicorn_conf.py"
-APP = "service.app:create_app()"
+APP = "service.asgi:create_asgi_app()"
 
 
 def register(tasks, common) -> None:

@@ -9,12 +9,13 @@ SPEC = {
              "description": "Class, boxes and anomaly score of a metal surface picture, from the suite's three models."},
     "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                                   "description": "only when DEFECTLAB_API_KEY is set"}}},
-    "security": [{"bearer": []}],
+    "security": [{"bearer": []}],  # served without it when no key is set (served_spec)
     "paths": {
         "/v1/inspect": {"post": {
             "summary": "inspect one picture with the loaded models",
             "parameters": [
-                {"name": "tasks", "in": "query", "schema": {"type": "string", "example": "classify,detect,anomaly"},
+                {"name": "tasks", "in": "query", "schema": {"type": "string", "example": "classify,detect,anomaly",
+                                                            "pattern": "^(classify|detect|anomaly)(,(classify|detect|anomaly))*$"},
                  "description": "comma-separated subset of classify, detect, anomaly (default: every loaded one)"},
                 {"name": "conf", "in": "query", "schema": {"type": "number", "minimum": 0, "maximum": 1},
                  "description": "lowest box confidence returned (default: the detector's, 0.25 unless "
@@ -24,8 +25,14 @@ SPEC = {
             ],
             "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "image": {"type": "string", "format": "binary"}}, "required": ["image"]}},
-                "image/*": {"schema": {"type": "string", "format": "binary"}}}},
+                    "image": {"type": "string", "format": "binary", "minLength": 1},
+                    "tasks": {"type": "string", "pattern": "^(classify|detect|anomaly)(,(classify|detect|anomaly))*$"},
+                    "conf": {"type": "number", "minimum": 0, "maximum": 1},
+                    "heatmap": {"type": "integer", "enum": [0, 1]}},
+                    "required": ["image"], "additionalProperties": False,
+                    "description": "the picture, and the query's options as form fields if preferred; any other "
+                                   "field is refused (400)"}},
+                "image/*": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}},
             "responses": {
                 "200": {"description": "the inspection record", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {
@@ -55,7 +62,17 @@ SPEC = {
         "/readyz": {"get": {"summary": "the models are loaded", "security": [], "responses": {"200": {"description": "ready"}}}},
         "/metrics": {"get": {"summary": "request count, latency histogram and errors (Prometheus text)",
                              "responses": {"200": {"description": "text/plain exposition"}, "401": _ERROR}}},
-        "/openapi.json": {"get": {"summary": "this description", "responses": {"200": {"description": "OpenAPI 3"}}}},
+        "/openapi.json": {"get": {"summary": "this description", "security": [],
+                                  "responses": {"200": {"description": "OpenAPI 3"}}}},
         "/": {"get": {"summary": "the web page", "security": [], "responses": {"200": {"description": "HTML"}}}},
     },
 }
+
+
+def served_spec(api_key: bool) -> dict:
+    """The description of this server: without an API key no route asks for one, so the spec says none does."""
+    if api_key:
+        return SPEC
+    return {**SPEC, "security": [], "components": {},
+            "paths": {path: {method: {k: v for k, v in operation.items() if k != "security"}
+                             for method, operation in methods.items()} for path, methods in SPEC["paths"].items()}}

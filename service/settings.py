@@ -6,7 +6,8 @@
   DEFECTLAB_ONNX          1: every model under ONNX Runtime (model.onnx exported beforehand by `defectlab serve`)
   DEFECTLAB_PREDICT       prediction options TASK.OPTION=VALUE (the --predict flags), space-separated, quoted as a
                           shell quotes them: "detection.fuse_with=runs/detection/RUN2 detection.tta=1"
-  DEFECTLAB_API_KEY       when set, every route but /healthz and /readyz wants `Authorization: Bearer <key>`
+  DEFECTLAB_API_KEY       when set, every route but /healthz, /readyz, /openapi.json and the page wants
+                          `Authorization: Bearer <key>`
   DEFECTLAB_MAX_UPLOAD_MB largest accepted request body (default 10; larger -> 413)
 """
 from __future__ import annotations

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from parity import assert_same_records
 from shared.suite import registry
 from shared.suite.errors import DataError
 
@@ -29,20 +30,12 @@ def test_inspect_equals_each_task_alone_and_keeps_going_past_bad_files(runs, syn
     for task, predictor in inspector.predictors.items():
         alone = predictor.predict(inputs)  # its own batches: sums may round differently in the last digits
         together = [r[task] for r in records if "error" not in r]
-        assert _close(together, [{k: v for k, v in r.items() if k not in ("image", "width", "height")}
-                                  for r in alone if "error" not in r]), task
+        alone = [{k: v for k, v in r.items() if k not in ("image", "width", "height")} for r in alone if "error" not in r]
+        assert len(together) == len(alone) == 4, task
+        for a, b in zip(alone, together):
+            assert_same_records(a, b, rel=1e-4)
     written = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert written == json.loads(json.dumps(records)) and len(list((tmp_path / "out" / "pictures").glob("*.png"))) == 4
-
-
-def _close(a, b) -> bool:
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
-    if isinstance(a, float):
-        return abs(a - b) <= 1e-4 * max(1.0, abs(b))
-    return a == b
 
 
 def test_a_missing_run_names_the_command_that_trains_it(tmp_path):
@@ -93,13 +86,15 @@ def test_streaming_inspect_of_hundreds_of_pictures_keeps_memory_flat(runs, class
         if number % 16 == 15:
             rss.append(process.memory_info().rss / 2**20)
     assert seen == len(list(folder.glob("*.jpg"))) >= 300
-    settled = rss[3]  # after the first batches: lazy allocations, caches and thread pools are in place
-    assert max(rss[3:]) - settled < 60, [round(r) for r in rss]
+    # a leak keeps growing; lazy allocations, caches and thread pools (more of them on a many-core machine) settle
+    early, late = rss[3:len(rss) // 2], rss[len(rss) // 2:]
+    assert max(late) - max(early) < 30, [round(r) for r in rss]
 
 
 def test_onnx_inspection_agrees_with_the_frameworks(runs, classification_data, synthetic_root, tmp_path, capsys):
     """inspect --onnx exports what has no model.onnx yet (each export checked), then agrees with the frameworks:
-    same classes and flags, probabilities, scores and box confidences equal to 1e-3."""
+    probabilities, scores and box confidences within 1e-3, boxes matched by class and IoU, classes and flags equal
+    wherever they are not a near-tie (tests/parity.py)."""
     import shutil
 
     from anomaly import task as anomaly_task
@@ -118,14 +113,9 @@ def test_onnx_inspection_agrees_with_the_frameworks(runs, classification_data, s
     assert "framework - ONNX Runtime|" in capsys.readouterr().out
     onnx = Inspector.from_runs(copies, batch_size=4, onnx=True).inspect(images)
     assert all((copies[task] / "model.onnx").is_file() for task in copies)
-    for a, b in zip(framework, onnx):
-        assert a["classification"]["class"] == b["classification"]["class"]
-        assert all(abs(p - b["classification"]["probabilities"][c]) < 1e-3
-                   for c, p in a["classification"]["probabilities"].items())
-        assert a["anomaly"]["is_anomalous"] == b["anomaly"]["is_anomalous"]
-        assert abs(a["anomaly"]["score"] - b["anomaly"]["score"]) < 1e-3 * max(1, abs(a["anomaly"]["score"]))
-        strong = [x for x in a["detection"]["boxes"] if x["confidence"] > 0.3]
-        assert [x["class"] for x in strong] == [x["class"] for x in b["detection"]["boxes"][:len(strong)]]
+    for a, b in zip(framework, onnx):  # ONNX parity of each task's record, the boxes matched by class and IoU
+        for task in copies:
+            assert_same_records(a[task], b[task], rel=1e-3)
     assert main(["classification", "predict", str(copies["classification"]), str(images[0]), "--onnx"]) == 0
 
 

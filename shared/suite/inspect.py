@@ -97,7 +97,7 @@ def ensure_onnx(task: str, path: str | Path, run=None) -> None:
     if not (Path(path) / "model.onnx").is_file():
         spec = registry.task(task)
         exported, difference = spec.export(run or spec.load(path))
-        print(f"[{task}] exported {exported} (max |framework - ONNX Runtime| {difference:.1e})")
+        print(f"[{task}] exported {exported} (max |framework - ONNX Runtime| {difference:.1e} of the largest output)")
 
 
 class Inspector:

@@ -50,7 +50,8 @@ def blob_run(trained):
 
 
 FAULTS = """
-import json, os, resource, sys
+import ctypes, json, os, resource, sys
+ctypes.CDLL(None).prctl(41, 1, 0, 0, 0)  # PR_SET_THP_DISABLE: 4 KiB faults whatever the machine's huge-page mode
 def faults(n=20):  # minor page faults of n 8 MiB buffers, each written then freed
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(n):
@@ -228,7 +229,7 @@ def test_other_library_models_fit_and_find_the_visible_defect(preset, size, tmp_
         again = task.load(run.path).predictor().predict(data / "abnormal")  # the saved tensors give the same scores
     assert metrics["image_auroc"] >= 0.9
     scores = np.load(run.path / "scores.npz")["scores"][-10:]
-    np.testing.assert_allclose([r["score"] for r in again], scores, rtol=1e-4)
+    np.testing.assert_allclose([r["score"] for r in again], scores, rtol=1e-3)  # other batches: other last digits
 
 
 class Payload:

@@ -43,7 +43,7 @@ def test_logits_match_the_torch_reference(keras_lite0, timm_lite0):
     images = np.random.default_rng(0).uniform(0, 255, (2, 224, 224, 3)).astype("float32")
     ours = np.asarray(keras_lite0(images, training=False))
     reference = _timm_logits(timm_lite0, images)
-    assert np.abs(ours - reference).max() < 1e-3
+    assert np.abs(ours - reference).max() <= 1e-3 * max(1.0, np.abs(reference).max())  # of the logits' scale
 
 
 def test_a_natural_photo_gets_its_imagenet_class(keras_lite0, timm_lite0):

@@ -64,19 +64,30 @@ def test_predict_records_files_and_a_bad_image(det_run, synthetic_root, tmp_path
 
 
 def test_onnx_runtime_agrees_with_pytorch(trained, synthetic_root):
-    from detection.export import export_checked
+    """ONNX parity: the raw head outputs agree within 1e-3 of their scale (box pixels and class scores apart), and
+    the boxes a user gets agree as a set, matched by class and IoU, whatever order near-equal boxes come out in
+    with this CPU's kernels."""
+    from PIL import Image
 
+    from detection.export import export_checked, raw_outputs
+    from parity import assert_close_to_scale, assert_same_boxes, strong_floor
+
+    pictures = [synthetic_root / "NEU-DET" / "IMAGES" / f"{name}_3.jpg" for name in ("patches", "inclusion", "scratches")]
+    size = trained.recipe.image_size
+    tensors = np.stack([np.asarray(Image.open(p).convert("RGB").resize((size, size)), np.float32).transpose(2, 0, 1)
+                        for p in pictures]) / 255
     with network_blocked():
         path, difference = export_checked(trained)
-        image = synthetic_root / "NEU-DET" / "IMAGES" / "patches_3.jpg"
-        via_torch = trained.predictor(conf=0.0001).predict([image])[0]["boxes"]
-        via_onnx = trained.predictor(conf=0.0001, onnx=True).predict([image])[0]["boxes"]
+        torch_out, onnx_out = raw_outputs(trained, tensors)
+        via_torch = trained.predictor(conf=0.0001).predict(pictures)
+        via_onnx = trained.predictor(conf=0.0001, onnx=True).predict(pictures)
     assert path.is_file() and difference < 1e-3
-    top = min(10, len(via_torch), len(via_onnx))  # boxes right at the threshold may differ in count
-    assert top > 0 and abs(len(via_torch) - len(via_onnx)) <= 2
-    # near-equal confidences may swap places: compare what was found, not the order
-    assert np.allclose([b["confidence"] for b in via_torch[:top]], [b["confidence"] for b in via_onnx[:top]], atol=1e-4)
-    assert via_torch[0]["class"] == via_onnx[0]["class"]
+    assert_close_to_scale(torch_out[:, :4], onnx_out[:, :4])  # box coordinates, in pixels
+    assert_close_to_scale(torch_out[:, 4:], onnx_out[:, 4:])  # class scores
+    strong = 0
+    for a, b in zip(via_torch, via_onnx):
+        strong += assert_same_boxes(a["boxes"], b["boxes"], min_conf=strong_floor(a["boxes"]))
+    assert strong > 0
 
 
 def test_a_dataset_without_boxes_is_refused(synthetic_root, tmp_path):
@@ -178,7 +189,7 @@ def test_imagenet_lite_backbone_trains_exports_and_keeps_its_frozen_stem(synthet
     stem = "stem.0.weight"  # frozen: still the ImageNet tensor (ultralytics keeps half precision in best.pt)
     assert torch.allclose(trained[stem], imagenet[stem], atol=1e-3) and not torch.allclose(random[stem], imagenet[stem], atol=1e-3)
     late = "blocks.5.0.conv_pw.weight"  # trained: moved away from ImageNet
-    assert not torch.allclose(trained[late], imagenet[late], atol=1e-4)
+    assert not torch.allclose(trained[late], imagenet[late].half().float(), atol=1e-4)  # more than best.pt's rounding
 
 
 def test_a_tampered_model_file_is_refused_not_executed(det_run, tmp_path):
@@ -417,7 +428,9 @@ def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_
     training = json.loads((resumed.path / "training.json").read_text())
     assert training["train_seconds"] > second_session and training["train_seconds"] >= seconds[-1]
     # recorded by the training process: ultralytics' one thread on a CPU is raised to every core
-    assert training["device"] == "cpu" and training["threads"] == len(os.sched_getaffinity(0))
+    from detection.offline import cpu_threads
+
+    assert training["device"] == "cpu" and training["threads"] == cpu_threads()  # OMP_NUM_THREADS, else the affinity
     a = torch.load(straight.path / "model.pt", weights_only=True)
     b = torch.load(resumed.path / "model.pt", weights_only=True)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
