@@ -33,8 +33,11 @@ def register(tasks, common) -> None:
     serve.add_argument("--workers", type=int, default=int(os.environ.get("DEFECTLAB_WORKERS", "1")),
                        help="worker processes, each with its own models and cpu_count / workers threads (default "
                             "1: on 2 cores one worker with both beat two with one each, 16.6 vs 11.2 requests/s)")
+    # the environment sets the defaults (a container's settings); flags override them
     add_run_options(serve, "load", Path(os.environ.get("DEFECTLAB_RUNS_ROOT", "runs")),
-                    shlex.split(os.environ.get("DEFECTLAB_PREDICT", "")))
+                    shlex.split(os.environ.get("DEFECTLAB_PREDICT", "")),
+                    runs=[pair for pair in os.environ.get("DEFECTLAB_RUNS", "").split(",") if "=" in pair],
+                    tasks=[t for t in os.environ.get("DEFECTLAB_TASKS", "").split(",") if t])
     serve.add_argument("--onnx", action="store_true", default=os.environ.get("DEFECTLAB_ONNX") == "1",
                        help="every model under ONNX Runtime (3-5x faster on a CPU); runs without model.onnx are "
                             "exported first, once, here")

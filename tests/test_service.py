@@ -220,6 +220,12 @@ def test_serve_checks_partner_runs_exports_them_and_hands_the_options_to_its_wor
     assert main([*serve, "--onnx", "--predict", f"detection.fuse_with={spaced}"]) == 0 and started
     assert (spaced / "model.onnx").is_file()
     assert Settings.from_env(os.environ).predict == ("detection.tta=1", f"detection.fuse_with={spaced}")
+    # a container sets the runs through the environment alone: `serve` without flags takes them
+    os.environ.update({"DEFECTLAB_RUNS": f"detection={detector}", "DEFECTLAB_TASKS": "detection", "DEFECTLAB_PREDICT": ""})
+    started.clear()
+    assert main(["serve"]) == 0 and started
+    settings = Settings.from_env(os.environ)
+    assert settings.runs == {"detection": str(Path(detector).resolve())} and settings.tasks == ("detection",)
 
 
 # --- the real server command ------------------------------------------------------------------------------------

@@ -9,13 +9,15 @@ from pathlib import Path
 from . import registry
 
 
-def add_run_options(parser, verb: str, runs_root: Path = Path("runs"), predict: list | None = None) -> None:
-    """--runs, --runs-root, --tasks: which runs a command uses (inspect, serve); --predict: how (`predict` the
-    default options, given more add to them)."""
-    parser.add_argument("--runs", nargs="+", default=[], metavar="TASK=PATH", help="run folder of a task")
+def add_run_options(parser, verb: str, runs_root: Path = Path("runs"), predict: list | None = None,
+                    runs: list | None = None, tasks: list | None = None) -> None:
+    """--runs, --runs-root, --tasks: which runs a command uses (inspect, serve; `runs` and `tasks` their defaults);
+    --predict: how (`predict` the default options, given more add to them)."""
+    parser.add_argument("--runs", nargs="+", default=list(runs or []), metavar="TASK=PATH",
+                        help="run folder of a task")
     parser.add_argument("--runs-root", type=Path, default=runs_root,
                         help=f"where each task's default run is looked for (default {runs_root})")
-    parser.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(registry.TASKS),
+    parser.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(tasks or registry.TASKS),
                         help=f"which tasks to {verb} (default all)")
     parser.add_argument("--predict", nargs="+", action="extend", default=list(predict or []),
                         metavar="TASK.OPTION=VALUE",

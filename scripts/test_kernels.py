@@ -1,0 +1,89 @@
+"""The test suite under other CPU kernels and thread counts: every float comparison in the tests must hold on any
+x86 CPU (AMD EPYC or Intel Xeon with AVX-512), and forcing the kernels here is how a contributor checks that on
+one machine. Each setting runs pytest in a fresh process with its environment; the outcome (passed / failed /
+skipped, seconds, the failures' names) is written as JSON beside the CPU it ran on.
+
+  python scripts/test_kernels.py                                  every setting, the whole suite (about 5 x 10 min)
+  python scripts/test_kernels.py --settings default avx2          two settings
+  python scripts/test_kernels.py --settings onednn-avx2 --tests tests/detection tests/test_inspect.py
+
+Settings: PyTorch's dispatch (ATEN_CPU_CAPABILITY=default: no vector kernels; avx2), oneDNN's (TensorFlow and
+PyTorch convolutions: ONEDNN_MAX_CPU_ISA=AVX2) and one or two threads (OMP_NUM_THREADS, which the suite's
+frameworks and ONNX Runtime sessions follow)."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "scripts" / "benchmarks" / "results"
+SETTINGS = {
+    "default": {"ATEN_CPU_CAPABILITY": "default"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
+    "onednn-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "threads-1": {"OMP_NUM_THREADS": "1", "DEFECTLAB_ONNX_THREADS": "1"},
+    "threads-2": {"OMP_NUM_THREADS": "2", "DEFECTLAB_ONNX_THREADS": "2"},
+}
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.M)
+    isa = [f for f in ("avx512f", "avx2") if flags and f in flags.group(1).split()]
+    return f"{found.group(1).strip() if found else 'unknown'} ({', '.join(isa) or 'no avx2'})"
+
+
+def run(name: str, tests: list[str]) -> dict:
+    env = {**os.environ, **SETTINGS[name]}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    seconds = round(time.perf_counter() - started, 1)
+    tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", tail)}
+    failures = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.M)
+    return {"environment": SETTINGS[name], "returncode": done.returncode, "seconds": seconds,
+            "passed": counts.get("passed", 0), "failed": counts.get("failed", 0) + counts.get("error", 0)
+            + counts.get("errors", 0), "skipped": counts.get("skipped", 0), "failures": failures, "summary": tail}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
+                        help="which settings to run (default: all)")
+    parser.add_argument("--tests", nargs="*", default=[], help="pytest paths (default: the whole suite)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "kernels.json",
+                        help="JSON written (merged with the settings already there)")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from shared.suite.provenance import script_command, write_result
+
+    import json
+
+    previous = json.loads(args.out.read_text()).get("runs", {}) if args.out.is_file() else {}
+    runs = dict(previous)
+    for name in args.settings:
+        print(f"[kernels] {name}: {SETTINGS[name]} ...", flush=True)
+        result = run(name, args.tests)
+        result["tests"] = args.tests or ["(the whole suite)"]
+        result["cpu"] = cpu_model()
+        runs[name] = result
+        print(f"[kernels] {name}: {result['summary']} in {result['seconds']} s", flush=True)
+    payload = {"runs": runs, "all_passed": all(r["returncode"] == 0 for r in runs.values())}
+    write_result(args.out, payload, split="none (the test suite)", index=None, command=script_command(__file__, argv))
+    print(f"wrote {args.out}")
+    return 0 if all(runs[n]["returncode"] == 0 for n in args.settings) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
