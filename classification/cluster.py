@@ -197,7 +197,9 @@ def cluster(inputs, out, n_clusters: int | None = None, features: str = "texture
         weak = view_features(extractor, pictures, batch_size, progress=progress)
         vectors = weak[0]
     else:
-        vectors = extractor.predict(pictures, batch_size=batch_size, verbose=1 if progress else 0)
+        from .progress import bars
+
+        vectors = extractor.predict(pictures, batch_size=batch_size, verbose=0, callbacks=bars("features", progress))
     z = preprocess(vectors, seed)
     estimated = {}
     if n_clusters is None:

@@ -45,4 +45,7 @@ def extractor(kind: str) -> keras.Model:
 
 def extract(kind: str, images: np.ndarray, batch_size: int = 32, progress: bool = False) -> np.ndarray:
     """N x D float32 features of uint8 N x S x S x 3 pictures (already at image_size(kind))."""
-    return extractor(kind).predict(images, batch_size=batch_size, verbose=1 if progress else 0).astype("float32")
+    from .progress import bars
+
+    return extractor(kind).predict(images, batch_size=batch_size, verbose=0,
+                                   callbacks=bars("features", progress)).astype("float32")

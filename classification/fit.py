@@ -32,21 +32,26 @@ def _freeze_batchnorm(model: keras.Model) -> None:
             layer.trainable = False
 
 
-def fit_head(config, backbone, head, x, y, valid, class_weight=None, verbose=0, callbacks=()) -> None:
-    """Stage 1: the head on the backbone's pooled features, computed once (y one-hot; valid (x, y) or None)."""
+def fit_head(config, backbone, head, x, y, valid, class_weight=None, progress: bool = False, callbacks=()) -> None:
+    """Stage 1: the head on the backbone's pooled features, computed once (y one-hot; valid (x, y) or None).
+    verbose=0 everywhere: Keras' bars go to stdout; progress draws defectlab's (classification.progress)."""
     from .models import pooler
+    from .progress import bars
 
     pooled = pooler(backbone)
-    features = pooled.predict(x, batch_size=config.batch_size, verbose=verbose)
-    valid_data = (pooled.predict(valid[0], batch_size=config.batch_size, verbose=verbose), valid[1]) \
-        if valid else None
+    features = pooled.predict(x, batch_size=config.batch_size, verbose=0, callbacks=bars("features", progress))
+    valid_data = (pooled.predict(valid[0], batch_size=config.batch_size, verbose=0,
+                                 callbacks=bars("features (valid)", progress)), valid[1]) if valid else None
     head.compile(keras.optimizers.Adam(config.head_lr), loss(config), metrics=["accuracy"])
     head.fit(features, y, validation_data=valid_data, epochs=config.head_epochs, batch_size=config.batch_size,
-             callbacks=list(callbacks), class_weight=class_weight, verbose=verbose)
+             callbacks=[*callbacks, *bars("head", progress)], class_weight=class_weight, verbose=0)
 
 
-def fit_whole(config, model, backbone, x, y, valid, class_weight=None, verbose=0, callbacks=()) -> None:
-    """Stage 2: the whole network with augmentation; BatchNorm stays frozen on a pretrained backbone."""
+def fit_whole(config, model, backbone, x, y, valid, class_weight=None, progress: bool = False, callbacks=()) -> None:
+    """Stage 2: the whole network with augmentation; BatchNorm stays frozen on a pretrained backbone. Its epochs
+    are long (the whole network on every picture), so the bar shows their batches too."""
+    from .progress import bars
+
     backbone.trainable = True
     if config.weights not in ("none", "", None):
         _freeze_batchnorm(backbone)
@@ -54,4 +59,5 @@ def fit_whole(config, model, backbone, x, y, valid, class_weight=None, verbose=0
         if config.weight_decay else keras.optimizers.Adam(config.finetune_lr)
     model.compile(optimizer, loss(config), metrics=["accuracy"])
     model.fit(x, y, validation_data=valid, epochs=config.finetune_epochs, batch_size=config.batch_size,
-              callbacks=list(callbacks), class_weight=class_weight, verbose=verbose)
+              callbacks=[*callbacks, *bars("fine-tune", progress, batches=True)], class_weight=class_weight,
+              verbose=0)

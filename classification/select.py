@@ -24,7 +24,7 @@ def candidates(recipe) -> list[str]:
     return [c for c in CANDIDATES if c in names]
 
 
-def _finetune_scores(config, x, y, folds, weights) -> np.ndarray:
+def _finetune_scores(config, x, y, folds, weights, progress: bool = False) -> np.ndarray:
     """Out-of-fold probabilities of the two-stage recipe, fixed epochs (the held-out fold is never looked at)."""
     from .models import create_classifier
     from .fit import fit_head, fit_whole
@@ -37,8 +37,8 @@ def _finetune_scores(config, x, y, folds, weights) -> np.ndarray:
         keras.utils.set_random_seed(config.seed)
         model, backbone, head = create_classifier(config.model, n, config.image_size, config.weights, config.l2,
                                                   config.dropout, config.augment, config.seed)
-        fit_head(config, backbone, head, x[train], one_hot[train], None, weights)
-        fit_whole(config, model, backbone, x[train], one_hot[train], None, weights)
+        fit_head(config, backbone, head, x[train], one_hot[train], None, weights, progress)
+        fit_whole(config, model, backbone, x[train], one_hot[train], None, weights, progress)
         out[valid] = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(x[valid], verbose=0)))
         keras.backend.clear_session()
     return out
@@ -48,6 +48,7 @@ def choose(config, data, progress: bool = True) -> dict:
     """Score every candidate on the folds; returns the record selection.json keeps (winner included)."""
     from .fit import class_weights
     from .models import create_backbone, pooler
+    from .progress import bars
     from .tune import fold_ids, head_scores
 
     names = candidates(config)
@@ -64,7 +65,8 @@ def choose(config, data, progress: bool = True) -> dict:
             # every member sees the recipe's image size (Lite is fully convolutional): a Resizing layer in front
             # of a nested backbone gave other features inside a saved graph than outside it here
             backbone = create_backbone(name, config.image_size, config.weights)
-            features = pooler(backbone).predict(x, batch_size=config.batch_size, verbose=1 if progress else 0)
+            features = pooler(backbone).predict(x, batch_size=config.batch_size, verbose=0,
+                                                callbacks=bars(f"features ({name})", progress))
             out[name] = head_scores(frozen, features, y, folds, weights if fit_weights else None)["probabilities"]
         return out
 
@@ -79,7 +81,7 @@ def choose(config, data, progress: bool = True) -> dict:
         seconds["ensemble"] = time.perf_counter() - started
     if "finetune" in names:
         started = time.perf_counter()
-        probabilities["finetune"] = _finetune_scores(config, x, y, folds, fit_weights)
+        probabilities["finetune"] = _finetune_scores(config, x, y, folds, fit_weights, progress)
         seconds["finetune"] = time.perf_counter() - started
     scores = {}
     for name in names:
@@ -101,7 +103,7 @@ def winner_recipe(config, winner: str):
     return replace(config, finetune_epochs=0) if winner in ("frozen", "ensemble") else config
 
 
-def train_ensemble(config, data, class_weight=None, verbose: int = 0) -> keras.Model:
+def train_ensemble(config, data, class_weight=None, progress: bool = False) -> keras.Model:
     """Heads on frozen Lite0-2 features of the train side (early stopping on valid when there is one) -> one
     model averaging their probabilities."""
     from .fit import fit_head
@@ -117,7 +119,7 @@ def train_ensemble(config, data, class_weight=None, verbose: int = 0) -> keras.M
         head = create_head(backbone.output.shape[-1], len(data.classes), config.dropout, config.l2,
                            name=f"head_{name}")
         stop = [keras.callbacks.EarlyStopping("val_loss", patience=config.patience, restore_best_weights=True)]
-        fit_head(config, backbone, head, train.x, one_hot[train.y], valid, class_weight, verbose,
+        fit_head(config, backbone, head, train.x, one_hot[train.y], valid, class_weight, progress,
                  stop if valid else ())
         members.append((name, backbone, head))
     return create_ensemble(members, config.image_size)

@@ -12,17 +12,23 @@ import keras
 import numpy as np
 
 from .predict import dihedral_views
+from .progress import bar, bars
 
 
 def view_features(pooler, images: np.ndarray, batch_size: int = 32, strong=None, progress: bool = False) -> np.ndarray:
     """8 x N x C pooled features of the 8 flips / turns (view 0: the picture as it is); `strong` (a SteelAugment
     layer) augments each view first."""
-    views = []
+    views, shown = [], bar("features" + (" (strong)" if strong is not None else ""), 8, "view", progress)
     for x in dihedral_views(images):
         if strong is not None:
             x = np.concatenate([keras.ops.convert_to_numpy(strong(x[i:i + 256].astype("float32"), training=True))
                                 for i in range(0, len(x), 256)])
-        views.append(pooler.predict(x, batch_size=batch_size, verbose=1 if progress else 0))
+        views.append(pooler.predict(x, batch_size=batch_size, verbose=0,
+                                    callbacks=bars(f"view {len(views) + 1}/8", progress, leave=False)))
+        if shown is not None:
+            shown.update()
+    if shown is not None:
+        shown.close()
     return np.stack(views)
 
 
@@ -34,15 +40,15 @@ class SelfTraining:
     confidence: np.ndarray | None = None
 
 
-def _fit(head, x, y, sample_weight, config, steps: int) -> None:
+def _fit(head, x, y, sample_weight, config, steps: int, progress: bool = False) -> None:
     """`steps` batches of 128 in one epoch, whatever the pool size (6 labels or 1700 pseudo-labels get the same
     budget): the rows are repeated and shuffled to fill them. One long epoch, not hundreds of one-batch epochs:
-    Keras' per-epoch overhead made 6 labels cost minutes."""
+    Keras' per-epoch overhead made 6 labels cost minutes. So the bar (progress) counts its batches."""
     batch = 128
     rng = np.random.default_rng([getattr(config, "seed", 0), len(x)])
     order = rng.permutation(np.resize(np.arange(len(x)), max(steps * batch, len(x))))
     head.fit(x[order], y[order], sample_weight=sample_weight[order], epochs=1, batch_size=batch, shuffle=False,
-             verbose=0)
+             verbose=0, callbacks=bars("self-training", progress, batches=True))
 
 
 def pool_probabilities(head, weak: np.ndarray) -> np.ndarray:
@@ -61,7 +67,7 @@ def self_train(head, labelled: np.ndarray, y: np.ndarray, weak: np.ndarray, stro
     w_lab = np.tile(class_weight[y] if class_weight is not None else np.ones(len(y), "float32"), labelled.shape[0])
     result = SelfTraining()
     compile_head(head)
-    _fit(head, x_lab, y_lab, w_lab, config, config.pseudo_steps)
+    _fit(head, x_lab, y_lab, w_lab, config, config.pseudo_steps, progress)
     for round_ in range(config.pseudo_rounds):
         probabilities = pool_probabilities(head, weak)
         confidence, guess = probabilities.max(1), probabilities.argmax(1)
@@ -76,7 +82,7 @@ def self_train(head, labelled: np.ndarray, y: np.ndarray, weak: np.ndarray, stro
         w_pool = np.full(len(x_pool), config.pseudo_weight, "float32")
         compile_head(head)
         _fit(head, np.concatenate([x_lab, x_pool]), np.concatenate([y_lab, y_pool]),
-             np.concatenate([w_lab, w_pool]), config, config.pseudo_steps)
+             np.concatenate([w_lab, w_pool]), config, config.pseudo_steps, progress)
     probabilities = pool_probabilities(head, weak)
     result.pseudo_labels, result.confidence = probabilities.argmax(1), probabilities.max(1)
     return result

@@ -24,18 +24,18 @@ def _one_hot(y, n):
     return np.eye(n, dtype="float32")[y]
 
 
-def _callbacks(config, run: Path, stage: str, verbose: int, valid: bool = True):
+def _callbacks(config, run: Path, stage: str, valid: bool = True):
     callbacks = [keras.callbacks.CSVLogger(str(run / f"history_{stage}.csv"), append=True)]
     if valid:  # without a validation side (labels_per_class hides it) the epochs are fixed
+        # verbose=0: its "Epoch N: early stopping" goes to stdout; the epoch bar shows where the stage stopped
         callbacks.append(keras.callbacks.EarlyStopping("val_loss", patience=config.patience, start_from_epoch=
-                                                       config.early_stop_from, restore_best_weights=True,
-                                                       verbose=verbose))
+                                                       config.early_stop_from, restore_best_weights=True))
     if stage == "finetune":
         callbacks.append(keras.callbacks.BackupAndRestore(str(run / "backup")))
     return callbacks
 
 
-def _self_training(config, data, backbone, head, compile_head, weights, verbose) -> dict:
+def _self_training(config, data, backbone, head, compile_head, weights, progress: bool) -> dict:
     """Stage 1 with unlabelled pictures: features of every view once, then classification.semi's rounds."""
     from .augment import SteelAugment
     from .semi import self_train, view_features
@@ -43,7 +43,6 @@ def _self_training(config, data, backbone, head, compile_head, weights, verbose)
     pooled = pooler(backbone)
     train_side, pool = data.side("train"), data.side("pool")
     strong = SteelAugment(**vars(strong_augment(config.augment)), seed=config.seed)
-    progress = bool(verbose)
     labelled = view_features(pooled, train_side.x, config.batch_size, progress=progress)
     weak = view_features(pooled, pool.x, config.batch_size, progress=progress)
     strong_views = view_features(pooled, pool.x, config.batch_size, strong=strong, progress=progress)
@@ -58,7 +57,6 @@ def _self_training(config, data, backbone, head, compile_head, weights, verbose)
 def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
     config = recipe
     run_dir = recipe.run_dir()
-    verbose = 1 if progress else 0
     if (run_dir / "model.keras").is_file() and (run_dir / "data.json").is_file():
         print(f"[classification] {run_dir} is complete; delete it to train again")
         return load(run_dir)
@@ -86,7 +84,7 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
         config = winner_recipe(config, selection["winner"])
         if selection["winner"] == "ensemble":
             stage_started = time.perf_counter()
-            model = train_ensemble(config, data, fit_weights, verbose)
+            model = train_ensemble(config, data, fit_weights, progress)
             timings["head_seconds"] = round(time.perf_counter() - stage_started, 1)
             return _finish(run, model, timings, started, train_y, valid)
     model, backbone, head = create_classifier(config.model, n, config.image_size, config.weights, config.l2,
@@ -101,19 +99,19 @@ def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
                 h.compile(keras.optimizers.Adam(config.head_lr), loss(config))
 
             run.write_json("self_training.json", _self_training(config, data, backbone, head,
-                                                                compile_head, weights, verbose))
+                                                                compile_head, weights, progress))
             head.save_weights(head_weights)
         else:
-            fit_head(config, backbone, head, train_x, train_y, valid, fit_weights, verbose,
-                     _callbacks(config, run_dir, "head", verbose, bool(valid)))
+            fit_head(config, backbone, head, train_x, train_y, valid, fit_weights, progress,
+                     _callbacks(config, run_dir, "head", bool(valid)))
             head.save_weights(head_weights)
         timings["head_seconds"] = round(time.perf_counter() - stage_started, 1)
     if config.finetune_epochs:
         stage_started = time.perf_counter()
         if semi:  # stage 2 learns the labels and the confident pseudo-labels of stage 1
             train_x, train_y = _with_pseudo_labels(run_dir, data, config.pseudo_threshold, train_x, train_y)
-        fit_whole(config, model, backbone, train_x, train_y, valid, fit_weights, verbose,
-                  _callbacks(config, run_dir, "finetune", verbose, bool(valid)))
+        fit_whole(config, model, backbone, train_x, train_y, valid, fit_weights, progress,
+                  _callbacks(config, run_dir, "finetune", bool(valid)))
         timings["finetune_seconds"] = round(time.perf_counter() - stage_started, 1)
     return _finish(run, model, timings, started, train_y, valid)
 

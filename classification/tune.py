@@ -128,11 +128,13 @@ def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bo
 
     from .data import load_data
     from .models import create_backbone, pooler
+    from .progress import bars
 
     data = load_data(recipe, progress=progress)
     images, y, pictures = data.labelled()
     folds = fold_ids(data.index, data.split, recipe.folds, recipe.seed).reindex(pictures).to_numpy()
-    features = pooler(create_backbone(recipe.model, recipe.image_size, recipe.weights)).predict(images, batch_size=recipe.batch_size, verbose=1 if progress else 0)
+    features = pooler(create_backbone(recipe.model, recipe.image_size, recipe.weights)).predict(
+        images, batch_size=recipe.batch_size, verbose=0, callbacks=bars("features", progress))
     from .fit import class_weights
 
     weights = class_weights(y, len(data.classes), recipe.class_weight) if recipe.class_weight != "none" else None

@@ -55,7 +55,9 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     model.add_callback("on_pretrain_routine_end", lambda trainer: load_exact_state(trainer, exact))
     if start is not None and not resume:
         model.add_callback("on_pretrain_routine_end", lambda trainer: load_start_weights(trainer, start, recipe.pretrained))
-    with silenced(not progress):  # ultralytics draws its own bars (image caching) whatever `verbose` says
+    # ultralytics draws its image-caching bar whatever `verbose` or YOLO_VERBOSE say, and on stdout among the
+    # results: silenced unless its own output is on (--verbose leaves YOLO_VERBOSE unset)
+    with silenced(not progress or not ul.utils.VERBOSE):
         model.train(data=str(data.export.data_yaml), epochs=recipe.epochs, imgsz=recipe.image_size,
                     batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
                     device=recipe.device or None, cache=recipe.cache or False, seed=recipe.seed, deterministic=True,
