@@ -1,7 +1,7 @@
 """The inspection service: `create_app()` loads every task's run once per process and serves the suite's Inspector
 (shared.suite.inspect: the same decoding, predictors and `novel` rule as `defectlab inspect`) over HTTP.
 
-  POST /v1/inspect   multipart field `image`, or the raw body with an image/* content type; query or form fields
+  POST /v1/inspect   multipart field `image`, or the raw body with an image/* content type; query options
                      `tasks` (any of classify,detect,anomaly), `conf` (box confidence floor), `heatmap` (1: PNG)
   GET  /v1/models    names, prediction options, classes, input size, thresholds, training provenance of the runs
   GET  /healthz      the process answers          GET /readyz   the models are loaded
@@ -113,7 +113,9 @@ def create_app(settings: Settings | None = None) -> Flask:
             message = (f"request body larger than {settings.max_upload_mb:g} MB" if too_long else
                        f"multipart form too large: more than {MAX_FORM_PARTS} parts or a text field over "
                        f"{app.config['MAX_FORM_MEMORY_SIZE'] // 1000} kB (send the field `image` and a few options)")
-        return jsonify(error=message), error.code
+        # werkzeug's own headers stay (405 lists the allowed methods in Allow); the body becomes JSON
+        kept = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return jsonify(error=message), error.code, kept
 
     @app.get("/healthz")
     def healthz():
@@ -175,16 +177,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-OPTIONS = ("tasks", "conf", "heatmap")  # what a request may set, as query or form fields
+OPTIONS = ("tasks", "conf", "heatmap")  # what a request may set, in its query
 
 
 def _known_fields() -> None:
     """A misspelt option is an error, not silently the default."""
-    unknown = sorted((set(request.args) | set(request.form) | set(request.files)) - {*OPTIONS, "image"})
+    unknown = sorted((set(request.args) - set(OPTIONS)) | ((set(request.form) | set(request.files)) - {"image"}))
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise ApiError(400, f"unknown field {shown}: the request takes the picture (`image`) and "
-                            f"{', '.join(OPTIONS)}")
+        raise ApiError(400, f"unknown field {shown}: the body takes the picture (multipart field `image`) and the "
+                            f"query {', '.join(OPTIONS)}")
 
 
 def _upload() -> tuple[bytes, str]:
@@ -208,8 +210,8 @@ def _upload() -> tuple[bytes, str]:
 
 
 def _tasks(models: Models) -> list[str]:
-    asked = request.values.get("tasks")
-    if not asked:
+    asked = _option("tasks")
+    if asked is None:  # given but empty is an error below, not "every task"
         return list(models.predictors)
     names = [t.strip() for t in asked.split(",") if t.strip()]
     unknown = [t for t in names if t not in API_TASKS]
@@ -222,15 +224,23 @@ def _tasks(models: Models) -> list[str]:
     return [t for t in models.predictors if t in tasks]
 
 
+def _option(name: str) -> str | None:
+    """A query option, given once at most."""
+    given = request.args.getlist(name)
+    if len(given) > 1:
+        raise ApiError(400, f"{name}: given {len(given)} times; give it once")
+    return given[0] if given else None
+
+
 def _heatmap() -> bool:
-    value = request.values.get("heatmap", "0")
+    value = _option("heatmap") or "0"
     if value not in ("0", "1"):
         raise ApiError(400, f"heatmap: {value!r} is not 0 or 1")
     return value == "1"
 
 
 def _conf() -> float | None:
-    value = request.values.get("conf")
+    value = _option("conf")
     if value is None:
         return None
     try:

@@ -25,13 +25,9 @@ SPEC = {
             ],
             "requestBody": {"required": True, "content": {
                 "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "image": {"type": "string", "format": "binary", "minLength": 1},
-                    "tasks": {"type": "string", "pattern": "^(classify|detect|anomaly)(,(classify|detect|anomaly))*$"},
-                    "conf": {"type": "number", "minimum": 0, "maximum": 1},
-                    "heatmap": {"type": "integer", "enum": [0, 1]}},
+                    "image": {"type": "string", "format": "binary", "minLength": 1}},
                     "required": ["image"], "additionalProperties": False,
-                    "description": "the picture, and the query's options as form fields if preferred; any other "
-                                   "field is refused (400)"}},
+                    "description": "the picture alone; the options go in the query, any other field is refused (400)"}},
                 "image/*": {"schema": {"type": "string", "format": "binary", "minLength": 1}}}},
             "responses": {
                 "200": {"description": "the inspection record", "content": {"application/json": {"schema": {

@@ -146,6 +146,8 @@ def test_models_health_metrics_and_the_api_description(client):
     routes = {r.rule for r in client.application.url_map.iter_rules() if r.endpoint != "static"}
     assert routes == set(SPEC["paths"])
     assert client.get("/").status_code == 200
+    wrong_method = client.put("/healthz")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"] and wrong_method.json["error"]
 
 
 def test_an_api_key_guards_every_route_but_the_health_checks(runs, picture):
