@@ -57,19 +57,32 @@ class DetectorRun(Run):
             self.check_same_data(data.info(self.recipe)["data_fingerprint"])
         return path
 
-    def evaluate(self, side: str = "test", tta: bool = False) -> dict:
+    def evaluate(self, side: str = "test", tta: bool = False, coco: bool = False) -> dict:
         """mAP50, mAP50-95, per-class AP, precision, recall, PR curves and the confusion matrix on one side;
-        `tta` adds ultralytics' test-time augmentation (flips and scales). Writes [tta_][side_]metrics.json."""
+        `tta` adds ultralytics' test-time augmentation (flips and scales); `coco` the same side scored by
+        pycocotools too (`pycocotools`: map50, map50_95, per_class_ap50; detection.coco). Writes
+        [tta_][side_]metrics.json."""
         recipe = self.recipe
         result = self.model.val(data=str(self.data_yaml()), split=YOLO_SPLIT[side], imgsz=recipe.image_size,
                                 batch=recipe.batch_size, device=recipe.device or None, plots=True,
                                 project=str(self.path), name=f"val_{'tta_' if tta else ''}{side}", exist_ok=True,
                                 verbose=False, workers=recipe.workers, augment=tta)
         metrics = {"image_size": recipe.image_size, **metrics_from_validator(result, self.model.names)}
+        if coco:
+            metrics["pycocotools"] = self.coco_metrics(side, tta)
         metrics = self.write_metrics(metrics, side, tta)
         plots.pr_curve_png(metrics, self.plots_dir() / self.file("pr_curve.png", side, tta).name)
         plots.confusion_png(metrics, self.plots_dir() / self.file("confusion.png", side, tta).name)
         return metrics
+
+    def coco_metrics(self, side: str = "test", tta: bool = False) -> dict:
+        """pycocotools' mAP of the boxes the validator sees (confidence down to 0.001, its grey frame; COCO keeps the
+        100 most confident a picture), on the pictures and truth of the run's YOLO view."""
+        from .coco import coco_map, truth_and_sizes
+
+        pictures, truth, sizes = truth_and_sizes(self.data_yaml(), YOLO_SPLIT[side], self.classes)
+        found = self.predictor(conf=0.001, border=VALIDATOR_BORDER, tta=tta).predict(pictures)
+        return coco_map(truth, [r.get("boxes", []) for r in found], sizes, self.classes)
 
     @property
     def stride(self) -> int:

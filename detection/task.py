@@ -23,7 +23,9 @@ EXAMPLES = """examples:
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics).
 """
-EVALUATE_OPTIONS = {"tta": (bool, False, "test-time augmentation (flips and scales); writes tta_* files")}
+EVALUATE_OPTIONS = {"tta": (bool, False, "test-time augmentation (flips and scales); writes tta_* files"),
+                    "coco": (bool, False, "also score with pycocotools (COCO's interpolation and box matching, as "
+                                          "papers report either): metrics gain `pycocotools`")}
 PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
                    "border": (float, 0.5, "grey frame around each picture, in strides of the network: 0.5 shows "
                                           "it what `evaluate` shows it; 0, the bare picture, is about 1.35x faster"),
@@ -44,6 +46,9 @@ export = lazy("detection.export:export_checked")  # (run) -> (model.onnx, max |P
 def summary(metrics: dict) -> str:
     lines = [f"{metrics['split_side']}{' (TTA)' if metrics.get('tta') else ''}: mAP50 {metrics['map50']:.3f}, "
              f"mAP50-95 {metrics['map50_95']:.3f}, precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}"]
+    if "pycocotools" in metrics:
+        coco = metrics["pycocotools"]
+        lines.append(f"  pycocotools: mAP50 {coco['map50']:.3f}, mAP50-95 {coco['map50_95']:.3f}")
     return "\n".join(lines + [f"  {name:<16} AP50 {ap:.3f}" for name, ap in metrics["per_class_ap50"].items()])
 
 

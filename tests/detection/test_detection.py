@@ -90,6 +90,24 @@ def test_onnx_runtime_agrees_with_pytorch(trained, synthetic_root):
     assert strong > 0
 
 
+def test_pycocotools_scores_the_truth_as_perfect_and_a_run_beside_the_validator(trained):
+    from detection.coco import coco_map, truth_and_sizes
+
+    pictures, truth, sizes = truth_and_sizes(trained.data_yaml(), "test", trained.classes)
+    assert len(pictures) == len(truth) == len(sizes) == 60 and sum(map(len, truth)) > 60
+    perfect = [[{**b, "confidence": 1.0} for b in boxes] for boxes in truth]
+    scored = coco_map(truth, perfect, sizes, trained.classes)
+    assert scored["map50"] == pytest.approx(1.0) and scored["map50_95"] == pytest.approx(1.0)
+    assert set(scored["per_class_ap50"]) == {b["class"] for boxes in truth for b in boxes}
+    # the same boxes a picture's width to the right: they meet no truth box, so nothing is found
+    shifted = [[{**b, "xmin": b["xmin"] + w, "xmax": b["xmax"] + w} for b in boxes] for boxes, (w, _) in zip(perfect, sizes)]
+    assert coco_map(truth, shifted, sizes, trained.classes)["map50"] == 0
+    with network_blocked():
+        metrics = trained.evaluate("test", coco=True)
+    coco = metrics["pycocotools"]
+    assert 0 <= coco["map50_95"] <= coco["map50"] <= 1 and set(coco["per_class_ap50"]) <= set(trained.classes)
+
+
 def test_a_dataset_without_boxes_is_refused(synthetic_root, tmp_path):
     from detection import task
 
