@@ -47,6 +47,9 @@ def run(name: str, tests: list[str]) -> dict:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env,
                           capture_output=True, text=True)
+    log = RESULTS.parent / "logs" / f"kernels-{name}.log"  # the whole pytest output, for the failures' reasons
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(done.stdout + done.stderr)
     seconds = round(time.perf_counter() - started, 1)
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", tail)}
@@ -77,10 +80,15 @@ def main(argv=None) -> int:
         result = run(name, args.tests)
         result["tests"] = args.tests or ["(the whole suite)"]
         result["cpu"] = cpu_model()
+        result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         runs[name] = result
         print(f"[kernels] {name}: {result['summary']} in {result['seconds']} s", flush=True)
-    payload = {"runs": runs, "all_passed": all(r["returncode"] == 0 for r in runs.values())}
-    write_result(args.out, payload, split="none (the test suite)", index=None, command=script_command(__file__, argv))
+        for failure in result["failures"]:
+            print(f"[kernels]   failed: {failure}", flush=True)
+        # written after each setting: a long matrix cut short keeps what it ran
+        payload = {"runs": runs, "all_passed": all(r["returncode"] == 0 for r in runs.values())}
+        write_result(args.out, payload, split="none (the test suite)", index=None,
+                     command=script_command(__file__, argv))
     print(f"wrote {args.out}")
     return 0 if all(runs[n]["returncode"] == 0 for n in args.settings) else 1
 
