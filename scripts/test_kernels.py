@@ -79,6 +79,8 @@ def main(argv=None) -> int:
         print(f"[kernels] {name}: {SETTINGS[name]} ...", flush=True)
         result = run(name, args.tests)
         result["tests"] = args.tests or ["(the whole suite)"]
+        # each setting's own command: the file gathers settings run by several invocations
+        result["command"] = script_command(__file__, ["--settings", name, *(["--tests", *args.tests] if args.tests else [])])
         result["cpu"] = cpu_model()
         result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         runs[name] = result
