@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from shared.suite.provenance import script_command, write_result
+    from shared.suite.provenance import git_commit, script_command, write_result
 
     import json
 
@@ -83,6 +83,7 @@ def main(argv=None) -> int:
         result["command"] = script_command(__file__, ["--settings", name, *(["--tests", *args.tests] if args.tests else [])])
         result["cpu"] = cpu_model()
         result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        result["git_commit"] = git_commit(ROOT)
         runs[name] = result
         print(f"[kernels] {name}: {result['summary']} in {result['seconds']} s", flush=True)
         for failure in result["failures"]:
