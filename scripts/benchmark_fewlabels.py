@@ -1,4 +1,4 @@
-"""Few labels and none, on NEU-CLS (issue 15). Frozen features of every picture are computed once per backbone
+"""Few labels and none, on NEU-CLS. Frozen features of every picture are computed once per backbone
 (8 flips / turns, plus strongly augmented views for Lite0) into an ignored cache, so each part below replays the
 library's own code (classification.semi, classification.cluster, classification.tune) on them in seconds.
 Each part writes its JSON (command, commit, split, data fingerprint, versions, hardware) under

@@ -133,10 +133,11 @@ def batching(runs: list[str], pictures: list[bytes], sizes=(1, 8), repeats: int 
     (ONNX Runtime, the models one after another, as a worker runs them) of the same decoded pictures, one at a time
     against batches, in this process, medians of `repeats` passes."""
     from shared.datasets.images import decode_bytes
+    from shared.suite.cli_evaluate import task_pairs
     from shared.suite.inspect import Inspector
 
     images = [decode_bytes(p, "picture") for p in pictures]
-    paths = dict(r.split("=", 1) for r in runs)
+    paths = task_pairs(runs, "--runs")
     out = {}
     for size in sizes:
         inspector = Inspector.from_runs(paths, batch_size=size, onnx=True, threads=False)
