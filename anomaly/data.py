@@ -31,7 +31,7 @@ def split_normal(table: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.Da
     """Normal training rows -> (fit rows, threshold-validation rows), seeded."""
     normal = table[table.role == "train"].reset_index(drop=True)
     rng = np.random.default_rng(seed)
-    n_valid = max(1, int(round(fraction * len(normal)))) if len(normal) > 1 else 0
+    n_valid = max(1, round(fraction * len(normal))) if len(normal) > 1 else 0
     is_valid = np.zeros(len(normal), bool)
     is_valid[rng.permutation(len(normal))[:n_valid]] = True
     return normal[~is_valid], normal[is_valid]
@@ -108,7 +108,7 @@ def load_data(recipe, progress: bool = False, index: pd.DataFrame | None = None)
     fit, valid = split_normal(table, recipe.valid_fraction, recipe.data_seed())
     test = table[table.role == "test"].reset_index(drop=True)
     info = {**info, "dataset": str(recipe.data),
-            "sizes": {"fit": int(len(fit)), "valid": int(len(valid)), "test_normal": int((test.label == 0).sum()),
+            "sizes": {"fit": len(fit), "valid": len(valid), "test_normal": int((test.label == 0).sum()),
                       "test_abnormal": int((test.label == 1).sum())}}
     return AnomalyData(table, {"fit": fit, "valid": valid, "test": test}, info, recipe.image_size)
 

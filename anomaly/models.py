@@ -10,9 +10,9 @@ from shared.suite.errors import DataError
 from shared.suite.framework_guard import require_torch_safe
 
 require_torch_safe()
-import torch  # noqa: E402
+import torch
 
-from backbones import load_imagenet, to_tensor  # noqa: E402
+from backbones import load_imagenet, to_tensor
 
 MODELS = ("patchcore", "padim", "dfm", "texture-knn")
 

@@ -6,13 +6,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-from shared.suite.figures import save  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from PIL import Image
 
-from .metrics import peak  # noqa: E402
+from shared.suite.figures import save
 
+from .metrics import peak
 
 
 def roc_png(metrics: dict, path: Path) -> Path:

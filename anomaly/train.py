@@ -35,9 +35,9 @@ def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRu
     run.threshold = float(np.quantile(valid_scores, recipe.threshold_quantile)) if len(valid_scores) else float("inf")
     models.save_model(model, run.path / AnomalyRun.MODEL_FILE)
     run.write_json("threshold.json", {
-        "threshold": run.threshold, "quantile": recipe.threshold_quantile, "normal_valid_images": int(len(valid_scores)),
+        "threshold": run.threshold, "quantile": recipe.threshold_quantile, "normal_valid_images": len(valid_scores),
         "normal_valid_scores": np.round(valid_scores, 5).tolist()})
-    run.timings = {"fit_seconds": round(fit_seconds, 1), "fit_images": int(len(data.part("fit"))),
+    run.timings = {"fit_seconds": round(fit_seconds, 1), "fit_images": len(data.part("fit")),
                    "peak_memory_mb": peak_memory_mb()}
     run.write_json("training.json", run.timings)
     return run

@@ -8,8 +8,8 @@ from shared.pretrained import lite_cfg, lite_weights_file, timm_lite_state
 from shared.suite.framework_guard import require_torch_safe
 
 require_torch_safe()
-import timm  # noqa: E402
-import torch  # noqa: E402
+import timm
+import torch
 
 
 def create_lite(name: str = "efficientnet_lite0", imagenet: bool = True, **timm_args) -> torch.nn.Module:
@@ -30,7 +30,7 @@ def load_imagenet(net: torch.nn.Module, name: str) -> None:
     mapped = timm_lite_state(raw, name, keep=wanted)
     missing = set(wanted) - set(mapped)
     if missing:
-        raise KeyError(f"bundled weights lack {len(missing)} keys of tf_{name}, e.g. {sorted(missing)[0]}")
+        raise KeyError(f"bundled weights lack {len(missing)} keys of tf_{name}, e.g. {min(missing)}")
     net.load_state_dict(mapped, strict=True)
 
 

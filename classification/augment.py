@@ -52,7 +52,7 @@ class SteelAugment(keras.layers.Layer):
         return ops.clip(x, 0.0, 255.0)
 
     def _blur_kernel(self, channels):
-        radius = max(1, int(round(3 * self.blur)))
+        radius = max(1, round(3 * self.blur))
         taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / self.blur) ** 2)
         kernel = np.outer(taps, taps) / np.outer(taps, taps).sum()
         return ops.convert_to_tensor(np.repeat(kernel[:, :, None, None], channels, axis=2).astype("float32"))

@@ -61,7 +61,7 @@ def _cluster_count(text: str) -> int | None:
 
 
 def register_cluster(verbs, common) -> None:
-    from .cluster import METHODS   # numpy only: the learning libraries load when the command runs
+    from .cluster import METHODS  # numpy only: the learning libraries load when the command runs
 
     cluster = verbs.add_parser("cluster", help="group unlabelled images by look (no labels needed)",
                                description="Group the pictures of folders, files or globs into clusters of similar "

@@ -142,10 +142,10 @@ def refine(extractor, pictures: np.ndarray, weak: np.ndarray, z: np.ndarray, lab
     import keras
 
     from .augment import SteelAugment
+    from .fit import strong_augment
     from .models import create_head
     from .recipe import Augment
     from .semi import pool_probabilities, self_train, view_features
-    from .fit import strong_augment
 
     keras.utils.set_random_seed(seed)
     k, gap = int(labels.max()) + 1, distances(z, labels)

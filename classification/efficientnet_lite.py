@@ -46,7 +46,7 @@ def block_plan(variant: LiteVariant) -> list[dict]:
     for i, (kernel, stride, expand, out, repeats) in enumerate(STAGES):
         out = _round_filters(out, variant.width)
         if 0 < i < len(STAGES) - 1:  # Lite keeps the first and last stage's depth
-            repeats = int(math.ceil(variant.depth * repeats))
+            repeats = math.ceil(variant.depth * repeats)
         for r in range(repeats):
             plan.append({"kernel": kernel, "stride": stride if r == 0 else 1, "expand": expand,
                          "in": in_ch, "out": out})

@@ -10,8 +10,8 @@ from PIL import Image
 
 from shared.datasets.images import decode_input, expand_image_inputs, load_image, resize_rgb, to_rgb
 from shared.suite.errors import DataError
+from shared.suite.figures import save
 from shared.suite.predictor import input_name, picture_stem
-from shared.suite.figures import save  # noqa: E402
 
 
 def _parts(model: keras.Model):

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from .recipe import SELECT_CANDIDATES as CANDIDATES
+
 ENSEMBLE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
@@ -26,8 +27,8 @@ def candidates(recipe) -> list[str]:
 
 def _finetune_scores(config, x, y, folds, weights, progress: bool = False) -> np.ndarray:
     """Out-of-fold probabilities of the two-stage recipe, fixed epochs (the held-out fold is never looked at)."""
-    from .models import create_classifier
     from .fit import fit_head, fit_whole
+    from .models import create_classifier
 
     n = int(y.max()) + 1
     one_hot = np.eye(n, dtype="float32")[y]
@@ -94,7 +95,7 @@ def choose(config, data, progress: bool = True) -> dict:
             print(f"[classification] select: {name} {scores[name]['accuracy']:.2%} on {len(per_fold)} folds")
     winner = max(names, key=lambda c: (scores[c]["accuracy"], -CANDIDATES.index(c)))
     return {"rule": "highest mean fold accuracy; ties go to the cheaper candidate (frozen, ensemble, finetune)",
-            "folds": int(len(np.unique(folds))), "pictures": int(len(y)), "class_weight": config.class_weight,
+            "folds": len(np.unique(folds)), "pictures": len(y), "class_weight": config.class_weight,
             "candidates": scores, "winner": winner}
 
 

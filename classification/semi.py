@@ -72,7 +72,7 @@ def self_train(head, labelled: np.ndarray, y: np.ndarray, weak: np.ndarray, stro
         probabilities = pool_probabilities(head, weak)
         confidence, guess = probabilities.max(1), probabilities.argmax(1)
         keep = confidence >= config.pseudo_threshold
-        result.rounds.append({"round": round_ + 1, "pseudo_labelled": int(keep.sum()), "pool": int(len(keep)),
+        result.rounds.append({"round": round_ + 1, "pseudo_labelled": int(keep.sum()), "pool": len(keep),
                               "per_class": np.bincount(guess[keep], minlength=n_classes).tolist()})
         if progress:
             print(f"[classification] self-training round {round_ + 1}/{config.pseudo_rounds}: "

@@ -48,7 +48,7 @@ def _self_training(config, data, backbone, head, compile_head, weights, progress
     strong_views = view_features(pooled, pool.x, config.batch_size, strong=strong, progress=progress)
     result = self_train(head, labelled, train_side.y, weak, strong_views, len(data.classes), config, compile_head,
                         weights, progress=progress)
-    return {"labelled": int(len(train_side.y)), "unlabelled": int(len(pool.y)), "threshold": config.pseudo_threshold,
+    return {"labelled": len(train_side.y), "unlabelled": len(pool.y), "threshold": config.pseudo_threshold,
             "rounds": result.rounds, "pictures": [
                 {"picture_id": str(p), "pseudo_label": data.classes[g], "confidence": round(float(c), 4)}
                 for p, g, c in zip(pool.picture_ids, result.pseudo_labels, result.confidence)]}
@@ -133,8 +133,8 @@ def _selection(config, run, data, progress: bool) -> dict:
 def _finish(run, model, timings: dict, started: float, train_y, valid) -> ClassifierRun:
     model.save(run.path / "model.keras")
     timings["train_seconds"] = round(time.perf_counter() - started, 1)
-    run.write_json("training.json", {**timings, "train_pictures": int(len(train_y)),
-                                     "valid_pictures": int(len(valid[1])) if valid else 0})
+    run.write_json("training.json", {**timings, "train_pictures": len(train_y),
+                                     "valid_pictures": len(valid[1]) if valid else 0})
     _write_history(run.path)
     run.model, run.timings = model, timings
     return run

@@ -96,7 +96,7 @@ def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trial
     study.optimize(objective, n_trials=trials)
     return {"sampler": f"optuna {optuna.__version__} TPESampler(seed={seed})", "objective":
             "mean validation log-loss over the folds (lower is better)", "space": {
-                k: list(v) for k, v in SPACE.items()}, "folds": int(len(np.unique(folds))), "trials": records,
+                k: list(v) for k, v in SPACE.items()}, "folds": len(np.unique(folds)), "trials": records,
             "default": records[0], "best": min(records, key=lambda r: r["log_loss"])}
 
 
@@ -124,7 +124,6 @@ def search_png(study: dict, path: Path) -> Path:
 def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bool = True) -> dict:
     """Read and split recipe.data, compute frozen features of the train and valid sides once, search, write
     OUT/study.json, OUT/best_recipe.json and OUT/search.png."""
-    import keras
 
     from .data import load_data
     from .models import create_backbone, pooler
@@ -142,7 +141,7 @@ def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bo
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     best = replace(recipe, **study["best"]["params"])
-    study.update({"recipe": recipe.to_dict(), "classes": data.classes, "pictures": int(len(y)),
+    study.update({"recipe": recipe.to_dict(), "classes": data.classes, "pictures": len(y),
                   "data": data.info(recipe)})
     (out / "study.json").write_text(json.dumps(study, indent=2) + "\n")
     best.save(out / "best_recipe.json")

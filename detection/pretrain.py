@@ -8,8 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
-from shared.suite.errors import DataError
 from shared.datasets.export_classes import to_class_folders
+from shared.suite.errors import DataError
 
 from .offline import ultralytics_module
 

@@ -189,7 +189,6 @@ def save_exact_state(trainer, path: Path) -> None:
     """Beside ultralytics' last.pt, what it rounds or drops: the raw model (its resume starts from the EMA), the
     EMA and the optimizer in full precision (last.pt keeps them in half)."""
     import torch
-
     from ultralytics.utils.torch_utils import unwrap_model
 
     torch.save({"epoch": trainer.epoch, "model": unwrap_model(trainer.model).state_dict(),
@@ -199,7 +198,6 @@ def save_exact_state(trainer, path: Path) -> None:
 def load_exact_state(trainer, path: Path) -> None:
     """On resume, put back the full-precision state of the epoch last.pt was written at (tensors only)."""
     import torch
-
     from ultralytics.utils.torch_utils import unwrap_model
 
     if trainer.start_epoch == 0 or not path.is_file():

@@ -35,15 +35,15 @@ from shared.suite import console
 
 console.setup()  # framework guard, quiet console and the malloc cap (PatchCore's coreset) before any ML import
 
-import numpy as np  # noqa: E402
-from scipy.stats import rankdata  # noqa: E402
-from sklearn.metrics import roc_auc_score  # noqa: E402
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
 
-from shared.datasets.export_arrays import to_arrays  # noqa: E402
-from shared.datasets.index import class_names, read_dataset  # noqa: E402
-from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.memory_guard import peak_memory_mb  # noqa: E402
-from shared.suite.provenance import common_fingerprint, script_command, write_result  # noqa: E402
+from shared.datasets.export_arrays import to_arrays
+from shared.datasets.index import class_names, read_dataset
+from shared.datasets.splits import make_split
+from shared.suite.memory_guard import peak_memory_mb
+from shared.suite.provenance import common_fingerprint, script_command, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "anomaly_parts"
@@ -238,7 +238,7 @@ def part_speed(args, index) -> dict:
                 seconds.append(time.perf_counter() - started)
             speeds[f"{mode}_batch{size}"] = round(len(images) / statistics.median(seconds), 1)
     return {"recipe": recipe.to_dict(), "fit_seconds": run.timings["fit_seconds"], "fit_images": run.timings["fit_images"],
-            "onnx_parity_max_relative_difference": difference, "images": int(len(images)),
+            "onnx_parity_max_relative_difference": difference, "images": len(images),
             "image_size": args.image_size, "images_per_second": speeds,
             "infer_images_per_second_cpu": max(v for k, v in speeds.items() if k.startswith("onnxruntime")),
             "peak_memory_mb": peak_memory_mb(), "load_average": os.getloadavg()}

@@ -22,13 +22,13 @@ from shared.suite import console
 
 console.setup()  # framework guard, quiet TensorFlow, malloc cap: before any ML import
 
-import numpy as np  # noqa: E402
-from PIL import Image, ImageFilter  # noqa: E402
+import numpy as np
+from PIL import Image, ImageFilter
 
-from shared.datasets.export_arrays import to_arrays  # noqa: E402
-from shared.datasets.index import class_names, read_dataset  # noqa: E402
-from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.provenance import common_fingerprint, script_command, write_result  # noqa: E402
+from shared.datasets.export_arrays import to_arrays
+from shared.datasets.index import class_names, read_dataset
+from shared.datasets.splits import make_split
+from shared.suite.provenance import common_fingerprint, script_command, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "classification_parts"
@@ -146,7 +146,7 @@ def robustness_and_speed(args, index, run_path):
 
 
 def part_cv(args, index, fold):
-    run, recipe, training = _train(args, "lite0-finetune", split="kfold", fold=fold)
+    run, _recipe, training = _train(args, "lite0-finetune", split="kfold", fold=fold)
     # --tta: the same trained fold model, scored with test-time augmentation
     metrics = run.evaluate("test", tta=args.tta)
     return {"fold": fold, "tta": args.tta, "accuracy": metrics["accuracy"], "correct": metrics["correct"],

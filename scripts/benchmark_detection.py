@@ -27,8 +27,8 @@ from shared.suite import console
 
 console.setup()  # framework guard and a quiet console before any ML import (ultralytics goes offline on use)
 
-from shared.datasets.index import read_dataset  # noqa: E402
-from shared.suite.provenance import common_fingerprint, script_command, write_result  # noqa: E402
+from shared.datasets.index import read_dataset
+from shared.suite.provenance import common_fingerprint, script_command, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "detection_parts"

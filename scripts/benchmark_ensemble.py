@@ -85,13 +85,13 @@ from shared.suite import console
 
 console.setup()  # framework guard and a quiet console before any ML import
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from shared.datasets.boxes import clean_boxes  # noqa: E402
-from shared.datasets.images import load_image  # noqa: E402
-from shared.datasets.index import read_dataset  # noqa: E402
-from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.provenance import script_command, write_result  # noqa: E402
+from shared.datasets.boxes import clean_boxes
+from shared.datasets.images import load_image
+from shared.datasets.index import read_dataset
+from shared.datasets.splits import make_split
+from shared.suite.provenance import script_command, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 

@@ -28,12 +28,12 @@ from shared.suite import console
 
 console.setup()  # framework guard, quiet TensorFlow, malloc cap: before any ML import
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from shared.datasets.export_arrays import to_arrays  # noqa: E402
-from shared.datasets.index import class_names, read_dataset  # noqa: E402
-from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.provenance import script_command, write_result  # noqa: E402
+from shared.datasets.export_arrays import to_arrays
+from shared.datasets.index import class_names, read_dataset
+from shared.datasets.splits import make_split
+from shared.suite.provenance import script_command, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 PARTS = RESULTS / "fewlabels_parts"
@@ -63,9 +63,9 @@ def part_features(args, index) -> dict:
     """Cache: per kind, 8 x N x D weak-view features (+ 8 x N x D strong views for lite0), ids, labels."""
     from classification.augment import SteelAugment
     from classification.features import KINDS, extractor, image_size
+    from classification.fit import strong_augment
     from classification.recipe import Augment
     from classification.semi import view_features
-    from classification.fit import strong_augment
 
     CACHE.mkdir(parents=True, exist_ok=True)
     classes = class_names(index)
@@ -147,7 +147,8 @@ def part_semi(args, index) -> dict:
             weak, strong = cache["weak"], cache["strong"]
 
             def test_accuracy(head):
-                logits = head.predict(weak[0][test], verbose=0)  # what `evaluate` scores: the picture as it is
+                # what `evaluate` scores: the picture as it is
+                logits = head.predict(weak[0][test], verbose=0)  # noqa: B023 (called in this iteration)
                 return float((logits.argmax(1) == y[test]).mean())
 
             head = _head(config, n, weak.shape[-1])
@@ -347,7 +348,7 @@ def part_clustering(args, index) -> dict:
                     "after": score(cache["y"], refined), "record": record,
                     "seconds": round(time.perf_counter() - started, 1)}
     print("self-train", self_trained["before"], "->", self_trained["after"], flush=True)
-    return {"pictures": int(len(lite0["y"])), "classes": 6, "methods": list(METHODS),
+    return {"pictures": len(lite0["y"]), "classes": 6, "methods": list(METHODS),
             "preprocessing": "StandardScaler -> PCA(64) -> L2 normalisation (classification.cluster.preprocess)",
             "per_features": per_features, "estimated_k": estimated, "self_trained": self_trained,
             "floor_kmeans_raw_lite0": score(lite0["y"], raw),

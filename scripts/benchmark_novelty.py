@@ -25,13 +25,13 @@ from shared.suite import console
 
 console.setup()
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from shared.datasets.images import load_image  # noqa: E402
-from shared.datasets.index import class_names, read_dataset  # noqa: E402
-from shared.datasets.splits import make_split  # noqa: E402
-from shared.suite.inspect import NOVEL_RULE  # noqa: E402
-from shared.suite.provenance import script_command, write_result  # noqa: E402
+from shared.datasets.images import load_image
+from shared.datasets.index import class_names, read_dataset
+from shared.datasets.splits import make_split
+from shared.suite.inspect import NOVEL_RULE
+from shared.suite.provenance import script_command, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)

@@ -14,6 +14,7 @@ in a fresh process (the cap must be in place before the first large buffer), wit
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -21,14 +22,16 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 from shared.suite import console
 
 console.setup()
 
-from shared.datasets.index import read_dataset  # noqa: E402
-from shared.suite.memory_guard import ENV as MMAP_ENV, THRESHOLD  # noqa: E402
-from shared.suite.provenance import script_command, write_result  # noqa: E402
+from shared.datasets.index import read_dataset
+from shared.suite.memory_guard import ENV as MMAP_ENV
+from shared.suite.memory_guard import THRESHOLD
+from shared.suite.provenance import script_command, write_result
 
 RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
 ROW = "[row] "  # how a child process hands its row back
@@ -38,7 +41,7 @@ def epoch_seconds(results_csv: Path) -> list[float]:
     from detection.train import epoch_seconds as clock
 
     seconds = clock(results_csv.parent)  # over every session, should a run have resumed
-    return [round(b - a, 2) for a, b in zip(seconds, seconds[1:])]  # epochs 2.. (epoch 1 holds the set-up)
+    return [round(b - a, 2) for a, b in itertools.pairwise(seconds)]  # epochs 2.. (epoch 1 holds the set-up)
 
 
 def _last_fitness(results_csv: Path) -> float:
@@ -74,8 +77,8 @@ class PhaseClock:
             base.default_callbacks[name].remove(hook)
 
     # the phase each event closes: the seconds since the previous event go to it
-    CLOSES = {"on_train_batch_start": "loader_wait", "on_train_batch_end": "batches", "on_val_end": "validation",
-              "on_model_save": "checkpoint"}
+    CLOSES: ClassVar[dict] = {"on_train_batch_start": "loader_wait", "on_train_batch_end": "batches",
+                              "on_val_end": "validation", "on_model_save": "checkpoint"}
 
     def epochs(self) -> list[dict]:
         found, epoch, last = [], None, 0.0

@@ -311,7 +311,7 @@ TABLES = {"classification": classification_table, "detection": detection_table, 
 
 def marked_span(text, name):
     """(start, end) of the lines between `<!-- table:NAME -->` and `<!-- /table:NAME -->`."""
-    m = re.search(rf"^<!-- table:{name} -->\n(.*?)^<!-- /table:{name} -->$", text, re.S | re.M)
+    m = re.search(rf"^<!-- table:{name} -->\n(.*?)^<!-- /table:{name} -->$", text, re.DOTALL | re.MULTILINE)
     if not m:
         raise SystemExit(f"README has no <!-- table:{name} --> ... <!-- /table:{name} --> markers")
     return m.start(1), m.end(1)

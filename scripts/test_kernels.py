@@ -36,7 +36,7 @@ def cpu_model() -> str:
     from shared.suite.provenance import hardware
 
     try:
-        flags = re.search(r"^flags\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.M)
+        flags = re.search(r"^flags\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
     except OSError:
         flags = None
     isa = [f for f in ("avx512f", "avx2") if flags and f in flags.group(1).split()]
@@ -54,7 +54,7 @@ def run(name: str, tests: list[str]) -> dict:
     seconds = round(time.perf_counter() - started, 1)
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
     counts = {kind: int(n) for n, kind in re.findall(r"(\d+) (passed|failed|skipped|errors?)", tail)}
-    failures = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.M)
+    failures = re.findall(r"^(?:FAILED|ERROR) (\S+)", done.stdout, re.MULTILINE)
     return {"environment": SETTINGS[name], "returncode": done.returncode, "seconds": seconds,
             "passed": counts.get("passed", 0), "failed": counts.get("failed", 0) + counts.get("error", 0)
             + counts.get("errors", 0), "skipped": counts.get("skipped", 0), "failures": failures, "summary": tail}
@@ -70,9 +70,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from shared.suite.provenance import git_commit, script_command, write_result
-
     import json
+
+    from shared.suite.provenance import git_commit, script_command, write_result
 
     previous = json.loads(args.out.read_text()).get("runs", {}) if args.out.is_file() else {}
     runs = dict(previous)

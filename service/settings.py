@@ -30,7 +30,7 @@ class Settings:
     max_upload_mb: float = 10.0
 
     @classmethod
-    def from_env(cls, env=None) -> "Settings":
+    def from_env(cls, env=None) -> Settings:
         env = os.environ if env is None else env
         runs = dict(pair.split("=", 1) for pair in env.get("DEFECTLAB_RUNS", "").split(",") if "=" in pair)
         tasks = tuple(t for t in env.get("DEFECTLAB_TASKS", ",".join(TASKS)).split(",") if t)

@@ -116,8 +116,7 @@ class Reads:
     def __init__(self, monkeypatch, root: Path):
         import PIL.Image
 
-        import shared.datasets.index as index
-        import shared.datasets.splits as splits
+        from shared.datasets import index, splits
 
         self.root, self.probes, self.opens, self.splits = str(root), collections.Counter(), collections.Counter(), 0
         probe, open_, reconcile = index.probe_image, PIL.Image.open, splits._reconcile_twins

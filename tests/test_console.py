@@ -141,7 +141,7 @@ def console(synthetic_root, generic_runs, tmp_path_factory, suite_home):
 
 
 def test_stdout_holds_only_defectlab_results(console):
-    commands, out, *_ = console
+    _commands, out, *_ = console
     foreign = {key: [line for line in lines if FOREIGN.search(line) or BAR.search(line)][:5]
                for key, lines in out.items()}
     assert not any(foreign.values()), {key: lines for key, lines in foreign.items() if lines}

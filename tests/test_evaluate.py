@@ -7,9 +7,9 @@ import json
 import re
 
 import pytest
+from conftest import network_blocked
 from PIL import Image
 
-from conftest import network_blocked
 from shared.suite.errors import DataError
 
 
@@ -34,13 +34,13 @@ def test_evaluation_json_fits_its_schema_and_covers_every_test_picture(evaluatio
     from shared.datasets.splits import make_split
     from shared.suite.evaluate import validate
 
-    result, out = evaluation
+    _result, out = evaluation
     written = json.loads((out / "evaluation.json").read_text())
     validate(written)
     index, _ = read_dataset(classification_data, progress=False)
     test = set(index.loc[make_split(index, "kaggle-det") == "test", "picture_id"])
-    assert {row["picture_id"] for row in written["inspection"]["rows"]} == test == set(
-        written["inspection"]["rows"][i]["picture_id"] for i in range(written["test_pictures"]))
+    assert {row["picture_id"] for row in written["inspection"]["rows"]} == test == {
+        written["inspection"]["rows"][i]["picture_id"] for i in range(written["test_pictures"])}
     assert written["classification"]["metrics"]["n"] == len(test)  # the classifier scored the same pictures
     assert set(written["anomaly"]["metrics"]["per_class"]) == set(index["class_name"])  # every class held out once
     speeds = written["inspection"]["images_per_second"]

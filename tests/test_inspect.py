@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from parity import assert_same_boxes, assert_same_records, strong_floor
+
 from shared.suite import registry
 from shared.suite.errors import DataError
 
@@ -102,8 +102,8 @@ def test_onnx_inspection_agrees_with_the_frameworks(runs, classification_data, s
     from shared.suite.inspect import Inspector
 
     copies = {task: shutil.copytree(runs[task], tmp_path / task) for task in ("classification", "detection")}
-    for task in copies:
-        (copies[task] / "model.onnx").unlink(missing_ok=True)
+    for folder in copies.values():
+        (folder / "model.onnx").unlink(missing_ok=True)
     recipe = anomaly_task.Recipe.from_preset("demo", data=str(classification_data), image_size=64,
                                              out=str(tmp_path), name="knn")
     copies["anomaly"] = anomaly_task.train(recipe, progress=False).path

@@ -2,7 +2,6 @@
 re-scored box does, and so does a difference beyond the output's scale."""
 import numpy as np
 import pytest
-
 from parity import assert_close_to_scale, assert_same_boxes, assert_same_records, strong_floor
 
 

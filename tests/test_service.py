@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from parity import assert_same_boxes, assert_same_records, strong_floor
 from PIL import Image
 
-from parity import assert_same_boxes, assert_same_records, strong_floor
 from shared.suite import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ def runs(generic_runs):
 
 @pytest.fixture(scope="module")
 def picture(synthetic_root) -> Path:
-    return sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("patches_1*.jpg"))[0]
+    return min((synthetic_root / "NEU-DET" / "IMAGES").glob("patches_1*.jpg"))
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ def read_anomaly_folders(root: str | Path | None = None, normal_dir="normal/trai
     """(table, report). Unreadable files and masks whose size differs from their image are counted and
     skipped (the image stays, without mask); no normal training image is an error."""
     root = Path(root) if root else Path(".")
-    resolve = lambda d: (root / d) if d and (root / d).is_dir() else None  # noqa: E731
+    resolve = lambda d: (root / d) if d and (root / d).is_dir() else None
     normal, abnormal, normal_test, masks = map(resolve, (normal_dir, abnormal_dir, normal_test_dir, mask_dir))
     report = ValidationReport(dataset=str(root), layout="anomaly-folders")
     if normal is None:

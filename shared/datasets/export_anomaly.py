@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .boxes import clean_boxes
 from ..suite.errors import DataError
+from .boxes import clean_boxes
 from .index import BOXED_SOURCES
 
 
@@ -55,7 +55,7 @@ def to_anomaly_folders(index: pd.DataFrame, split: pd.Series, out_dir: str | Pat
                 box_mask(row.boxes, row.width, row.height).save(out_dir / "masks" / f"{Path(name).stem}.png")
                 n_masks += 1
     protocol = {"normal_classes": list(normal_classes), "train_side": train_side, "test_side": test_side,
-                "counts": {k: int(len(v)) for k, v in parts.items()}, "masks": n_masks}
+                "counts": {k: len(v) for k, v in parts.items()}, "masks": n_masks}
     (out_dir / "protocol.json").write_text(json.dumps(protocol, indent=2))
     return AnomalyExport(out_dir, len(parts["normal/train"]), len(parts["normal/test"]), len(parts["abnormal"]), n_masks)
 

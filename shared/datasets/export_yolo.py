@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .boxes import clean_boxes
 from ..suite.errors import DataError
+from .boxes import clean_boxes
 from .index import BOXED_SOURCES
 from .index import class_names as index_class_names
 

@@ -69,7 +69,7 @@ def probe_image(path: str | Path) -> ImageProbe:
         text = str(error)
         kind = "truncated_image" if "truncated" in text or "broken data" in text else "unreadable_image"
         return ImageProbe(0, 0, "", kind, text)
-    except Exception as error:  # decoders and plugins (e.g. ones patched in by ultralytics) raise other kinds
+    except Exception as error:  # noqa: BLE001 (decoders and plugins, e.g. ultralytics' patches, raise other kinds)
         return ImageProbe(0, 0, "", "unreadable_image", f"not a decodable image ({type(error).__name__}: {error})")
 
 
@@ -87,7 +87,7 @@ def load_image(path: str | Path, channels: int = 3, size: int | tuple[int, int] 
                 if image.size != target:
                     image = image.resize(target, Image.BILINEAR)
             array = np.asarray(image, dtype=np.uint8)
-    except Exception as error:  # any decoder failure is this file's problem, said in one line
+    except Exception as error:  # noqa: BLE001 (any decoder failure is this file's problem, said in one line)
         raise DataError(path, f"cannot decode image ({error})") from None
     return array[..., None] if channels == 1 else array
 
@@ -150,7 +150,7 @@ def _decode(source, name) -> np.ndarray:
         raise DataError(name, f"image too large ({error})") from None
     except ImportError:  # no decoder took it, and a plugin added by a library (HEIF, by ultralytics) is missing
         raise DataError(name, "cannot decode image (not a picture format this installation reads)") from None
-    except Exception as error:  # any decoder failure is this file's problem, said in one line
+    except Exception as error:  # noqa: BLE001 (any decoder failure is this file's problem, said in one line)
         raise DataError(name, f"cannot decode image ({error})") from None
 
 

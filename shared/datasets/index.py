@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..suite.errors import DataError
 from . import neu
 from .boxes import box_key, is_degenerate, is_outside
-from ..suite.errors import DataError
 from .images import file_sha1, is_image_file, probe_image
 from .report import ValidationReport
 from .voc import read_voc
@@ -155,7 +155,7 @@ def _check_box(box: dict, where: str, seen: set, width: int, height: int, source
 def _read_boxes(xml: Path, row: dict, report: ValidationReport) -> list[dict]:
     try:
         annotation = read_voc(xml)
-    except Exception as error:  # defusedxml / expat errors of any kind: record, keep going
+    except Exception as error:  # noqa: BLE001 (defusedxml / expat errors of any kind: record, keep going)
         report.add("xml_unparsable", xml, str(error))
         return []
     for kind, message in annotation.problems:
@@ -342,7 +342,7 @@ def _finish(index: pd.DataFrame, report: ValidationReport, root: Path) -> tuple[
 def summarize(index: pd.DataFrame) -> dict:
     boxes = [b for bs in index["boxes"] for b in bs]
     return {
-        "images": int(len(index)),
+        "images": len(index),
         "pictures": int(index["picture_id"].nunique()),
         "per_class": {str(k): int(v) for k, v in index["class_name"].value_counts().sort_index().items()},
         "boxes": len(boxes),

@@ -51,7 +51,7 @@ class ValidationReport:
             raise ValueError(f"unknown finding kind {kind!r}")
         self.findings.append(Finding(kind, str(path), " ".join(message.split())))
 
-    def extend(self, other: "ValidationReport") -> None:
+    def extend(self, other: ValidationReport) -> None:
         self.findings.extend(other.findings)
 
     def counts(self) -> dict[str, int]:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import neu
 from ..suite.errors import DataError
+from . import neu
 
 SPLIT_NAMES = ("kaggle-cls", "kaggle-det", "kfold", "holdout", "source")
 SIDES = ("train", "valid", "test")
@@ -52,7 +52,7 @@ def _kaggle_det(pictures: pd.DataFrame, train_fraction: float = 0.8) -> pd.Serie
     sides = pd.Series("test", index=pictures.index)
     for _, group in pictures.groupby("class_name"):
         order = group.sort_values(["number", "picture_id"]).index
-        sides[order[: int(round(train_fraction * len(order)))]] = "train"
+        sides[order[: round(train_fraction * len(order))]] = "train"
     return sides
 
 
@@ -94,7 +94,7 @@ def make_split(index: pd.DataFrame, name: str, *, folds: int = 5, fold: int = 0,
             raise DataError(None, f"fold must be in 0..{folds - 1}, got {fold}")
         sides = pd.Series(np.where(_group_folds(pictures, folds, seed) == fold, "test", "train"))
     elif name == "holdout":
-        n_splits = max(2, int(round(1 / test_fraction)))
+        n_splits = max(2, round(1 / test_fraction))
         sides = pd.Series(np.where(_group_folds(pictures, n_splits, seed) == 0, "test", "train"))
     else:
         source = index.drop_duplicates("picture_id").set_index("picture_id")["source_split"]
@@ -112,7 +112,7 @@ def make_split(index: pd.DataFrame, name: str, *, folds: int = 5, fold: int = 0,
 
 def _carve_valid(pictures: pd.DataFrame, sides: pd.Series, fraction: float, seed: int) -> pd.Series:
     train = pictures[sides.to_numpy() == "train"]
-    held = _group_folds(train, max(2, int(round(1 / fraction))), seed + 1) == 0
+    held = _group_folds(train, max(2, round(1 / fraction)), seed + 1) == 0
     sides = sides.copy()
     sides.loc[train.index[held]] = "valid"
     return sides

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import defusedxml.ElementTree as ElementTree
+from defusedxml import ElementTree
 
 BOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 

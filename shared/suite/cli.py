@@ -12,8 +12,8 @@ import sys
 import typing
 from pathlib import Path
 
-from . import console, registry
 from ..datasets.images import expand_globs
+from . import console, registry
 from .errors import DataError
 
 EXAMPLES = """examples:
@@ -37,7 +37,7 @@ Datasets: a folder in any of these layouts (detected automatically):
   both NEU copies        NEU-DET/ and NEU-Metal-Surface-Defects/ side by side (as in ../shared/data)
 """
 FORMATTER = argparse.RawDescriptionHelpFormatter
-KEY_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.S)
+KEY_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.DOTALL)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -97,8 +97,8 @@ def register(tasks, common) -> None:
 
 
 def run_synth(args) -> int:
-    from .outputs import prepare_output
     from ..datasets.synthetic import synthesize
+    from .outputs import prepare_output
 
     if args.per_class < 25 and "neu-cls" in args.layout:
         raise DataError(None, "--per-class must be at least 25 for the neu-cls layout (12 test + 12 valid per class)")

@@ -9,7 +9,7 @@ import platform
 import shlex
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -97,7 +97,7 @@ def provenance(split: str | None = None, index: pd.DataFrame | None = None, comm
         "data_fingerprint": fingerprint or (data_fingerprint(index) if index is not None else None),
         "versions": package_versions(),
         "hardware": hardware(),
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 

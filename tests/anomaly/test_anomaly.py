@@ -4,9 +4,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import network_blocked
 from PIL import Image
 
-from conftest import network_blocked
 from shared.suite.errors import DataError
 
 
@@ -268,7 +268,7 @@ def test_a_run_saved_by_another_model_layout_gets_a_one_line_error(blob_run, tmp
 
     run = Path(shutil.copytree(blob_run, tmp_path / "run"))
     state = torch.load(run / "model.pt", weights_only=True)
-    state.pop(sorted(state)[0])
+    state.pop(min(state))
     torch.save({**state, "location_mean.0": torch.zeros(3)}, run / "model.pt")
     with pytest.raises(DataError, match="do not match.*re-train the run") as error:
         task.load(run)

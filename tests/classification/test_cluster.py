@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tree_digest
 from sklearn.metrics import normalized_mutual_info_score
 
-from conftest import tree_digest
 from shared.datasets.neu import CLASSES
 
 

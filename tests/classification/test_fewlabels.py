@@ -40,7 +40,7 @@ def few_labels(tmp_path_factory):
 
 
 def test_an_unlabelled_folder_is_read_but_is_no_class(few_labels):
-    index, report = read_dataset(few_labels[0], progress=False)
+    index, _report = read_dataset(few_labels[0], progress=False)
     assert class_names(index) == sorted(PATTERNS)
     assert (index["class_name"] == UNLABELLED).sum() == 36 and len(index) == 81
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import network_blocked
+
 from shared.suite.errors import DataError
 
 
@@ -67,10 +67,10 @@ def test_onnx_runtime_agrees_with_pytorch(trained, synthetic_root):
     """ONNX parity: the raw head outputs agree within 1e-3 of their scale (box pixels and class scores apart), and
     the boxes a user gets agree as a set, matched by class and IoU, whatever order near-equal boxes come out in
     with this CPU's kernels."""
+    from parity import assert_close_to_scale, assert_same_boxes, strong_floor
     from PIL import Image
 
     from detection.export import export_checked, raw_outputs
-    from parity import assert_close_to_scale, assert_same_boxes, strong_floor
 
     pictures = [synthetic_root / "NEU-DET" / "IMAGES" / f"{name}_3.jpg" for name in ("patches", "inclusion", "scratches")]
     size = trained.recipe.image_size
@@ -495,7 +495,7 @@ def test_the_predictor_shows_the_network_what_the_validator_shows_it(trained, tm
                               plots=False, project=str(tmp_path), name="val", verbose=False, workers=0)
             validator = torch.cat([x for x in seen if x.shape[1:] == seen[-1].shape[1:]])  # not the warm-up
             shown = {}
-            picture = sorted((trained.path / "data" / "images" / "val").glob("*"))[0]
+            picture = min((trained.path / "data" / "images" / "val").glob("*"))
             for border in (0.5, 0.0):
                 seen.clear()
                 trained.predictor(border=border).predict([picture])

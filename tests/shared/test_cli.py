@@ -2,8 +2,8 @@
 import json
 
 import pytest
-
 from conftest import tree_digest
+
 from shared.suite.cli import build_parser, main
 
 COMMANDS = [[], ["data"], ["data", "synth"], ["data", "check"], ["data", "split"], ["data", "export"], ["demo"],

@@ -8,12 +8,12 @@ from PIL import Image
 
 from shared.datasets import neu
 from shared.datasets.boxes import clean_boxes
-from shared.suite.errors import DataError
 from shared.datasets.export_anomaly import to_anomaly_folders
 from shared.datasets.export_arrays import to_arrays
 from shared.datasets.export_yolo import read_yolo_labels, to_yolo_dataset
 from shared.datasets.images import load_image
 from shared.datasets.splits import SIDES, make_split
+from shared.suite.errors import DataError
 
 
 def test_yolo_export_round_trips_every_box(synthetic_index, tmp_path):
@@ -52,7 +52,7 @@ def test_anomaly_folders_follow_the_protocol(synthetic_index, tmp_path):
     assert export.masks == export.abnormal
     names = {p.name for p in (tmp_path / "loco" / "abnormal").iterdir()}
     assert all(n.split("_")[0] in ("patches", "pitted", "rolled-in", "scratches") for n in names)
-    one = sorted((tmp_path / "loco" / "masks").iterdir())[0]
+    one = min((tmp_path / "loco" / "masks").iterdir())
     mask = np.asarray(Image.open(one))
     row = index[(index["picture_id"] == one.stem) & (index["source"] == "voc")].iloc[0]
     box = row.boxes[0]

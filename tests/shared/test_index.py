@@ -2,12 +2,12 @@
 import shutil
 
 import pytest
+from conftest import tree_digest
 from PIL import Image
 
-from conftest import tree_digest
 from shared.datasets import neu
-from shared.suite.errors import DataError
 from shared.datasets.index import INDEX_COLUMNS, class_names, detect_layout, read_dataset
+from shared.suite.errors import DataError
 
 
 def test_both_neu_copies_read_as_the_same_pictures(synthetic_index):

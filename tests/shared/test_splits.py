@@ -4,9 +4,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from shared.suite.errors import DataError
 from shared.datasets.index import read_dataset
 from shared.datasets.splits import leaking_groups, make_split, split_sizes
+from shared.suite.errors import DataError
 
 
 def test_kaggle_cls_rule_matches_the_folders_it_describes(synthetic_index):
