@@ -32,12 +32,22 @@ def explain(score: float, threshold: float, where: dict | None, width: int, heig
     return f"{verdict}; the map peaks at x={where['x']}, y={where['y']} ({side})"
 
 
+def png_base64(pixels: np.ndarray) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
 class AnomalyPredictor(Predictor):
     task = "anomaly"
 
-    def __init__(self, model, threshold: float, image_size: int, backbone: str, batch_size: int = 32):
+    def __init__(self, model, threshold: float, image_size: int, backbone: str, batch_size: int = 32,
+                 heatmap: bool = False):
         self.model, self.threshold, self.image_size = model, threshold, image_size
-        self.backbone, self.batch_size = backbone, batch_size
+        self.backbone, self.batch_size, self.heatmap = backbone, batch_size, heatmap
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
         boxed = [letterbox(i, self.image_size) for i in images]
@@ -52,11 +62,13 @@ class AnomalyPredictor(Predictor):
                 x, y = peak(heat)
                 where = record["peak"] = {"x": x, "y": y, "value": round(float(heat[y, x]), 4)}
                 record["_map"] = heat
+                if self.heatmap:  # the service's answer carries the overlay as base64 PNG
+                    record["heatmap_png"] = png_base64(overlay(images[k], heat))
             record["explanation"] = explain(float(score), float(self.threshold), where, *placement.original)
             records.append(record)
         return records
 
-    def heatmap(self, record: dict, image: np.ndarray):
+    def overlay_picture(self, record: dict, image: np.ndarray):
         """The heatmap over the picture at its own size (None without a map)."""
         if "_map" not in record:
             return None
@@ -69,5 +81,5 @@ class AnomalyPredictor(Predictor):
         h, w = image.shape[:2]
         canvas = Image.new("RGB", (2 * w, h))
         canvas.paste(Image.fromarray(image))
-        canvas.paste(self.heatmap(record, image), (w, 0))
+        canvas.paste(self.overlay_picture(record, image), (w, 0))
         return canvas

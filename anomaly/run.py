@@ -14,10 +14,11 @@ from shared.suite.memory_guard import peak_memory_mb
 from shared.suite.run import Run
 
 from . import models, plots
-from .metrics import localization
 from .data import load_data
+from .metrics import localization
 from .predict import AnomalyPredictor
 from .recipe import AnomalyRecipe
+from .task import PREDICT_OPTIONS
 
 
 def batches(images: np.ndarray, size: int):
@@ -29,6 +30,7 @@ def batches(images: np.ndarray, size: int):
 class AnomalyRun(Run):
     TASK = "anomaly"
     MODEL_FILE = "model.pt"
+    PREDICT_OPTIONS = PREDICT_OPTIONS
     threshold: float = float("inf")
 
     def dataset(self, progress: bool = False):
@@ -37,7 +39,7 @@ class AnomalyRun(Run):
             self.check_same_data(self.data.info["data_fingerprint"])
         return self.data
 
-    def predictor(self, batch_size: int | None = None, onnx: bool = False) -> AnomalyPredictor:
+    def build_predictor(self, onnx: bool, batch_size: int, heatmap: bool) -> AnomalyPredictor:
         """onnx: the exported model.onnx under ONNX Runtime (`defectlab anomaly export RUN`, texture-knn)."""
         model = self.model
         if onnx:
@@ -45,7 +47,7 @@ class AnomalyRun(Run):
 
             model = OnnxAnomalyModel(self.path / ONNX_FILE)
         return AnomalyPredictor(model, self.threshold, self.recipe.image_size, self.recipe.backbone,
-                                batch_size or self.recipe.batch_size)
+                                batch_size or self.recipe.batch_size, heatmap)
 
     def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return models.score(self.model, batches(images, self.recipe.batch_size), self.recipe.backbone)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.suite.options import Option, table
 from shared.suite.registry import lazy
+from shared.suite.spec import Metric, TaskSpec
 
 from .recipe import AnomalyRecipe as Recipe
 
@@ -24,8 +26,33 @@ those classes are fitted; test pictures of all classes scored; boxes are the mas
 normal training pictures is held out to set the threshold (threshold_quantile of their scores).
 """
 EVALUATE_OPTIONS: dict = {}
-PREDICT_OPTIONS = {"onnx": (bool, False, "run the exported model.onnx with ONNX Runtime (texture-knn; about 5x "
-                                         "faster on a CPU)")}
+PREDICT_OPTIONS = table(
+    Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime (texture-knn; about 5x faster on a "
+                                "CPU)"),
+    Option("batch_size", int, 0, "pictures decoded and scored at a time (0: the recipe's batch_size)"),
+    Option("heatmap", bool, False, "the service answers with anomaly.heatmap_png, the anomaly map over the picture "
+                                   "as base64 PNG", request=True),
+)
+
+RECORD_SCHEMA = {"type": "object", "properties": {
+    "score": {"type": "number"}, "is_anomalous": {"type": "boolean"}, "threshold": {"type": "number"},
+    "peak": {"type": "object", "description": "where the anomaly map is highest, in the picture's pixels",
+             "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}, "value": {"type": "number"}}},
+    "explanation": {"type": "string"},
+    "heatmap_png": {"type": "string", "format": "byte"}}}
+UNIT_OR_NULL = {"anyOf": [{"$ref": "#/$defs/unit"}, {"type": "null"}]}
+METRICS_SCHEMA = {"type": "object", "required": ["protocol", "mean_auroc", "per_class_auroc", "per_class"],
+                  "properties": {"protocol": {"const": "loco"}, "mean_auroc": {"$ref": "#/$defs/unit"},
+                                 "per_class_auroc": {"type": "object",
+                                                     "additionalProperties": {"$ref": "#/$defs/unit"}},
+                                 "per_class": {"type": "object", "additionalProperties": {
+                                     "type": "object", "required": ["image_auroc", "f1_at_threshold", "pixel_auroc",
+                                                                    "pixel_pro", "fit_seconds", "roc"],
+                                     "properties": {"image_auroc": {"$ref": "#/$defs/unit"},
+                                                    "f1_at_threshold": {"$ref": "#/$defs/unit"},
+                                                    "pixel_auroc": UNIT_OR_NULL, "pixel_pro": UNIT_OR_NULL,
+                                                    "fit_seconds": {"type": "number"},
+                                                    "roc": {"type": "object", "required": ["fpr", "tpr"]}}}}}}
 
 
 train = lazy("anomaly.train:train")   # (recipe, progress=True) -> Run
@@ -60,3 +87,35 @@ def register_verbs(verbs, common) -> None:
     from .cli import register_protocol
 
     register_protocol(verbs, common)
+
+
+def report_table(metrics: dict) -> dict:
+    rows = [[name, row["image_auroc"], row["f1_at_threshold"], row["pixel_auroc"], row["pixel_pro"], row["fit_seconds"]]
+            for name, row in metrics["per_class"].items()]
+    return {"columns": ["held-out class", "image AUROC", "F1 at threshold", "pixel AUROC", "PRO", "fit s"],
+            "rows": rows + [["mean", metrics["mean_auroc"], None, None, None, None]]}
+
+
+def report_note(section: dict) -> str:
+    recipe = section["recipe"]
+    return (f"leave one class out: each class in turn is the kind no model saw; the detector ({recipe['model']}, "
+            f"{recipe['image_size']} px) is fitted on the train pictures of the other classes and scores the test "
+            f"pictures of all. Inspection uses {section['run']}, fitted on every class")
+
+
+def columns(part: dict, truth=None) -> dict:
+    return {"anomaly_score": round(part["score"], 4), "is_anomalous": part["is_anomalous"]}
+
+
+def novelty(part: dict) -> bool:
+    return bool(part["is_anomalous"])
+
+
+SPEC = TaskSpec(
+    name=TASK, title="Anomaly detection", help=HELP, description=DESCRIPTION, examples=EXAMPLES, recipe=Recipe,
+    train=train, load=load, export=export, summary=summary, evaluation=evaluation,
+    predict_options=PREDICT_OPTIONS, evaluate_options=EVALUATE_OPTIONS,
+    headline=(Metric("mean_auroc", "auroc", "anomaly image AUROC", "num", "mean over held-out classes",
+                     target=0.90),),
+    record_schema=RECORD_SCHEMA, metrics_schema=METRICS_SCHEMA, report_table=report_table, report_note=report_note,
+    columns=columns, novelty=novelty, novelty_text="anomaly.is_anomalous", register_verbs=register_verbs)

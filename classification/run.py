@@ -14,6 +14,7 @@ from . import plots
 from .data import load_data
 from .predict import ClassifierPredictor
 from .recipe import ClassifierRecipe
+from .task import PREDICT_OPTIONS
 
 
 def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:
@@ -21,7 +22,7 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, classe
     labels = list(range(len(classes)))
     precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
-        "accuracy": float((y_pred == y_true).mean()), "correct": int((y_pred == y_true).sum()), "n": int(len(y_true)),
+        "accuracy": float((y_pred == y_true).mean()), "correct": int((y_pred == y_true).sum()), "n": len(y_true),
         "classes": list(classes),
         "per_class": {c: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
                       for c, p, r, f, s in zip(classes, precision, recall, f1, support)},
@@ -33,6 +34,7 @@ def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, classe
 class ClassifierRun(Run):
     TASK = "classification"
     MODEL_FILE = "model.keras"
+    PREDICT_OPTIONS = PREDICT_OPTIONS
 
     def dataset(self, progress: bool = False):
         """The live data view (from training), else the dataset read once now."""
@@ -43,7 +45,7 @@ class ClassifierRun(Run):
                 raise ValueError(f"dataset classes {self.data.classes} differ from the model's {self.classes}")
         return self.data
 
-    def predictor(self, tta: bool = False, batch_size: int = 32, onnx: bool = False) -> ClassifierPredictor:
+    def build_predictor(self, tta: bool, batch_size: int, onnx: bool) -> ClassifierPredictor:
         """onnx: the exported model.onnx under ONNX Runtime (`defectlab classification export RUN`)."""
         model = self.model
         if onnx:

@@ -17,6 +17,7 @@ from . import plots
 from .offline import ultralytics_module
 from .predict import VALIDATOR_BORDER, DetectorPredictor
 from .recipe import DetectorRecipe
+from .task import PREDICT_OPTIONS
 
 YOLO_SPLIT = {"test": "test", "valid": "val", "train": "train"}
 
@@ -42,6 +43,7 @@ def metrics_from_validator(result, names: dict) -> dict:
 class DetectorRun(Run):
     TASK = "detection"
     MODEL_FILE = "model.pt"
+    PREDICT_OPTIONS = PREDICT_OPTIONS
 
     def data_yaml(self) -> Path:
         """The run's YOLO view of its split; rebuilt from recipe.data when it was left behind (a run folder copied
@@ -89,9 +91,8 @@ class DetectorRun(Run):
         """The network's largest stride: the unit of the predictor's grey frame."""
         return int(self.model.model.stride.max())
 
-    def predictor(self, conf: float = 0.25, border: float = VALIDATOR_BORDER, onnx: bool = False,
-                  batch_size: int = 16, tta: bool = False, fuse_with: str | list = "", fusion: str = "wbf-max",
-                  fusion_iou: float = 0.7) -> DetectorPredictor:
+    def build_predictor(self, conf: float, border: float, onnx: bool, batch_size: int, tta: bool,
+                        fuse_with: str | list, fusion: str, fusion_iou: float) -> DetectorPredictor:
         """Boxes of this run's model, or, with `fuse_with` (other run folders: a list or comma-separated), of the
         runs' models fused by `fusion` at `fusion_iou` (detection.fusion.FUSIONS)."""
         from .fusion import FUSIONS
@@ -107,7 +108,7 @@ class DetectorRun(Run):
                 if partner.classes != self.classes:
                     raise DataError(partner.path, f"its classes {partner.classes} differ from {self.path.name}'s "
                                                   f"{self.classes}: their boxes cannot be fused")
-                partners.append(partner.predictor(conf, border, onnx, batch_size, tta))
+                partners.append(partner.predictor(conf=conf, border=border, onnx=onnx, batch_size=batch_size, tta=tta))
         model = self.model
         if onnx:
             path = self.path / "model.onnx"

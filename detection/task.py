@@ -2,7 +2,12 @@
 verbs, which import ultralytics only when called."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from shared.suite.options import Option, table
 from shared.suite.registry import lazy
+from shared.suite.spec import Metric, TaskSpec
 
 from .recipe import DetectorRecipe as Recipe
 
@@ -23,19 +28,38 @@ EXAMPLES = """examples:
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics).
 """
-EVALUATE_OPTIONS = {"tta": (bool, False, "test-time augmentation (flips and scales); writes tta_* files"),
-                    "coco": (bool, False, "also score with pycocotools (COCO's interpolation and box matching, as "
-                                          "papers report either): metrics gain `pycocotools`")}
-PREDICT_OPTIONS = {"conf": (float, 0.25, "confidence threshold"),
-                   "border": (float, 0.5, "grey frame around each picture, in strides of the network: 0.5 shows "
-                                          "it what `evaluate` shows it; 0, the bare picture, is about 1.35x faster"),
-                   "onnx": (bool, False, "run the exported model.onnx with ONNX Runtime"),
-                   "tta": (bool, False, "test-time augmentation (flips and scales): 3 passes a picture"),
-                   "fuse_with": (str, "", "other run folders (comma-separated) whose boxes are fused with this "
-                                          "run's: an ensemble, one pass per run"),
-                   "fusion": (str, "wbf-max", "how the runs' boxes merge: wbf-max (corners averaged, best "
-                                              "confidence), wbf, wbf-floor0.05, nms"),
-                   "fusion_iou": (float, 0.7, "IoU above which boxes of one class merge")}
+EVALUATE_OPTIONS = table(
+    Option("tta", bool, False, "test-time augmentation (flips and scales); writes tta_* files"),
+    Option("coco", bool, False, "also score with pycocotools (COCO's interpolation and box matching, as papers "
+                                "report either): metrics gain `pycocotools`"))
+PREDICT_OPTIONS = table(
+    Option("conf", float, 0.25, "lowest box confidence returned", request=True),
+    Option("border", float, 0.5, "grey frame around each picture, in strides of the network: 0.5 shows it what "
+                                 "`evaluate` shows it; 0, the bare picture, is about 1.35x faster"),
+    Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime"),
+    Option("tta", bool, False, "test-time augmentation (flips and scales): 3 passes a picture"),
+    Option("fuse_with", str, "", "other run folders (comma-separated) whose boxes are fused with this run's: an "
+                                 "ensemble, one pass per run"),
+    Option("fusion", str, "wbf-max", "how the runs' boxes merge: wbf-max (corners averaged, best confidence), wbf, "
+                                     "wbf-floor0.05, nms", choices=("wbf-max", "wbf", "wbf-floor0.05", "nms")),
+    Option("fusion_iou", float, 0.7, "IoU above which boxes of one class merge"),
+    Option("batch_size", int, 16, "pictures decoded and scored at a time"),
+)
+
+BOX = {"type": "object", "properties": {"class": {"type": "string"},
+                                        **{k: {"type": "number"} for k in ("confidence", "xmin", "ymin", "xmax", "ymax")}}}
+RECORD_SCHEMA = {"type": "object", "properties": {"boxes": {"type": "array", "items": BOX}}}
+METRICS_SCHEMA = {"type": "object", "required": ["map50", "map50_95", "precision", "recall", "per_class_ap50",
+                                                 "per_class_ap50_95", "pr_curve", "confusion_matrix"],
+                  "properties": {"map50": {"$ref": "#/$defs/unit"}, "map50_95": {"$ref": "#/$defs/unit"},
+                                 "precision": {"$ref": "#/$defs/unit"}, "recall": {"$ref": "#/$defs/unit"},
+                                 "per_class_ap50": {"type": "object", "additionalProperties": {"$ref": "#/$defs/unit"}},
+                                 "per_class_ap50_95": {"type": "object",
+                                                       "additionalProperties": {"$ref": "#/$defs/unit"}},
+                                 "pr_curve": {"type": "object", "required": ["recall", "precision"]},
+                                 "confusion_matrix": {"$ref": "#/$defs/matrix"}}}
+# the committed benchmark of the real NEU-DET, shown beside a new evaluation's numbers
+BENCHMARK = Path(__file__).resolve().parents[1] / "scripts" / "benchmarks" / "results" / "detection.json"
 
 
 train = lazy("detection.train:train")   # (recipe, progress=True) -> Run
@@ -44,8 +68,8 @@ export = lazy("detection.export:export_checked")  # (run) -> (model.onnx, max |P
 
 
 def summary(metrics: dict) -> str:
-    lines = [f"{metrics['split_side']}{' (TTA)' if metrics.get('tta') else ''}: mAP50 {metrics['map50']:.3f}, "
-             f"mAP50-95 {metrics['map50_95']:.3f}, precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}"]
+    lines = [(f"{metrics['split_side']}{' (TTA)' if metrics.get('tta') else ''}: mAP50 {metrics['map50']:.3f}, "
+             f"mAP50-95 {metrics['map50_95']:.3f}, precision {metrics['precision']:.3f}, recall {metrics['recall']:.3f}")]
     if "pycocotools" in metrics:
         coco = metrics["pycocotools"]
         lines.append(f"  pycocotools: mAP50 {coco['map50']:.3f}, mAP50-95 {coco['map50_95']:.3f}")
@@ -64,3 +88,50 @@ def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
         "AP50 per class (test)": ap_bars_png(metrics, plots / "ap_per_class.png"),
         "confusion matrix (test)": plots / "confusion.png",
         "test pictures: true boxes white, predicted in colour": boxes_grid_png(run, pictures, plots / "test_boxes.png")}}
+
+
+def report_table(metrics: dict) -> dict:
+    return {"columns": ["class", "AP50", "AP50-95"],
+            "rows": [[name, ap, metrics["per_class_ap50_95"][name]] for name, ap in metrics["per_class_ap50"].items()]}
+
+
+def report_note(section: dict) -> str:
+    recipe, metrics = section["recipe"], section["metrics"]
+    backbone = f", {recipe['backbone']} backbone" if recipe.get("backbone") else ""
+    return (f"{recipe['preset']}{backbone}, {recipe['image_size']} px; precision {metrics['precision']:.3f}, "
+            f"recall {metrics['recall']:.3f}")
+
+
+def references(split: str) -> list[dict]:
+    """The committed real-NEU-DET benchmark's headline (and its stock YOLOv8n baseline), where it is present."""
+    if not BENCHMARK.is_file():
+        return []
+    saved = json.loads(BENCHMARK.read_text())
+    what = "scripts/benchmarks/results/detection.json (real NEU-DET)"
+    rows = [{"what": f"{what}: headline {saved.get('headline_part')}/{saved.get('headline_variant')}",
+             "split": "kaggle-det", "number": f"mAP50 {saved['kaggle_det']['map50']:.3f}, mAP50-95 "
+                                              f"{saved['kaggle_det']['map50_95']:.3f}"}]
+    baseline = saved.get("baseline")
+    if baseline:
+        rows.append({"what": f"same file: stock YOLOv8n baseline {baseline.get('part')}", "split": "kaggle-det",
+                     "number": f"mAP50 {baseline['kaggle_det']['map50']:.3f}, mAP50-95 "
+                               f"{baseline['kaggle_det']['map50_95']:.3f}"})
+    return rows
+
+
+def columns(part: dict, truth=None) -> dict:
+    boxes = part["boxes"]
+    row = {"boxes": len(boxes), "box_classes": sorted({b["class"] for b in boxes})}
+    if boxes:
+        row["top_box_class"] = max(boxes, key=lambda b: b["confidence"])["class"]
+    return row
+
+
+SPEC = TaskSpec(
+    name=TASK, title="Detection", help=HELP, description=DESCRIPTION, examples=EXAMPLES, recipe=Recipe,
+    train=train, load=load, export=export, summary=summary, evaluation=evaluation,
+    predict_options=PREDICT_OPTIONS, evaluate_options=EVALUATE_OPTIONS, aliases=("detect",),
+    headline=(Metric("map50", "map50", "detection mAP50", "num", "test side", target=0.50),
+              Metric("map50_95", "map50_95", "detection mAP50-95", "num", "test side")),
+    record_schema=RECORD_SCHEMA, metrics_schema=METRICS_SCHEMA, report_table=report_table, report_note=report_note,
+    references=references, columns=columns, answer_column="top_box_class")

@@ -15,6 +15,8 @@ from pathlib import Path
 from ..datasets.images import expand_globs
 from . import console, registry
 from .errors import DataError
+from .options import parse_bool, resolve
+from .recipe import recipe_values
 
 EXAMPLES = """examples:
   defectlab demo                                   synthetic data -> every task trained, evaluated (the main job)
@@ -37,7 +39,7 @@ Datasets: a folder in any of these layouts (detected automatically):
   both NEU copies        NEU-DET/ and NEU-Metal-Surface-Defects/ side by side (as in ../shared/data)
 """
 FORMATTER = argparse.RawDescriptionHelpFormatter
-KEY_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.DOTALL)
+KEY_VALUE = re.compile(r"^([A-Za-z][A-Za-z0-9_.-]*)=(.*)$", re.DOTALL)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -73,31 +75,45 @@ def add_recipe_options(parser, recipe_class) -> None:
         group.add_argument(*names, dest=f.name, metavar=_type_of(hints[f.name]), help=text.replace("%", "%%"))
 
 
-def _add_options(parser, table: dict, title: str) -> None:
-    group = parser.add_argument_group(title)
-    for name, (kind, default, text) in table.items():
+def add_options(parser, table: dict, title: str) -> None:
+    """One flag per Option (booleans as --name / --no-name). Values stay text here and default to None, so that
+    only what the user gave reaches options.resolve, which types, checks and fills in the one default."""
+    group = parser.add_argument_group(f"{title} (also as key=value)")
+    for name, option in table.items():
         flag = f"--{name.replace('_', '-')}"
-        if kind is bool:
-            group.add_argument(flag, dest=name, action="store_true", help=text)
+        text = (option.help + (f" ({'|'.join(map(str, option.choices))})" if option.choices else "")
+                + option.shown_default()).replace("%", "%%")
+        if option.type is bool:
+            group.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=text)
         else:
-            shown = f" (default {default})" if default not in ("", None) else ""
-            group.add_argument(flag, dest=name, type=kind, default=default, help=text + shown)
+            group.add_argument(flag, dest=name, default=None, metavar=option.type.__name__.upper(), help=text)
+
+
+def given_options(args, table: dict) -> dict:
+    """The options of `table` the user gave (not None)."""
+    return {name: getattr(args, name) for name in table if getattr(args, name, None) is not None}
+
+
+def _presets_text(recipe_class) -> str:
+    notes = getattr(recipe_class, "PRESET_HELP", {})
+    lines = [f"  {name:<24} {notes.get(name, '')}".rstrip() for name in recipe_class.PRESETS]
+    return f"presets (default {recipe_class.DEFAULT_PRESET}):\n" + "\n".join(lines)
 
 
 def _register_task(tasks, name: str) -> None:
     spec = registry.task(name)
-    recipe_class = spec.Recipe
-    presets = ", ".join(recipe_class.PRESETS)
-    parser = tasks.add_parser(name, help=spec.HELP, description=spec.DESCRIPTION,
-                              epilog=spec.EXAMPLES + f"\npresets: {presets}", formatter_class=FORMATTER)
+    recipe_class = spec.recipe
+    presets = _presets_text(recipe_class)
+    parser = tasks.add_parser(name, help=spec.help, description=spec.description,
+                              epilog=spec.examples + "\n" + presets, formatter_class=FORMATTER)
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     train = verbs.add_parser("train", help="train a model -> run folder OUT/NAME", formatter_class=FORMATTER,
-                             description=f"Train a {name} model from a recipe: a preset ({presets}) and any "
-                                         "field changed with key=value or --key value. Model selection uses "
-                                         "validation pictures only; the run is then evaluated on test. "
-                                         "Re-running an interrupted run continues it.",
-                             epilog=spec.EXAMPLES)
+                             description=f"Train a {name} model from a recipe: a preset and any field changed "
+                                         "with key=value or --key value. Model selection uses validation pictures "
+                                         "only; the run is then evaluated on test. Re-running an interrupted run "
+                                         "continues it; a finished one is not trained again.",
+                             epilog=spec.examples + "\n" + presets)
     add_recipe_options(train, recipe_class)
     train.add_argument("--quiet", action="store_true", help="no progress bars")
     _common(train)
@@ -109,37 +125,40 @@ def _register_task(tasks, name: str) -> None:
     evaluate.add_argument("run", type=Path, help="run folder")
     evaluate.add_argument("--side", default="test", choices=["test", "valid", "train"], help="split side (default test)")
     evaluate.add_argument("--data", help="where the run's dataset lies now, if it moved (checked against the "
-                                          "fingerprint taken at train time; detection scores the YOLO view kept "
-                                          "in the run folder)")
-    _add_options(evaluate, spec.EVALUATE_OPTIONS, "evaluation options")
+                                          "fingerprint taken at train time)")
+    add_options(evaluate, spec.evaluate_options, "evaluation options")
     _common(evaluate)
     evaluate.set_defaults(handler=_evaluate, spec=spec)
 
     predict = verbs.add_parser("predict", help="apply a run to images, folders or globs -> records",
-                               description="One record per image (schema in the README); an unreadable file "
+                               formatter_class=FORMATTER,
+                               description="One record per image (schema: docs/inspection.md); an unreadable file "
                                            "gets an error record and the others go on. With --out: "
-                                           "OUT/predictions.json, OUT/predictions.csv and OUT/pictures/*.png.")
+                                           "OUT/predictions.json, OUT/predictions.csv and OUT/pictures/*.png. "
+                                           "Options as key=value or --key value, anywhere on the line.",
+                               epilog=f"example:\n  defectlab {name} predict RUN image.jpg folder/ "
+                                      + " ".join(f"{o.name}={o.default}" for o in list(spec.predict_options.values())[:1])
+                                      + " --out runs/predictions")
     predict.add_argument("run", type=Path, help="run folder")
     predict.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     predict.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")
-    predict.add_argument("--batch-size", type=int, default=32, help="images decoded and scored at a time (default 32)")
     predict.add_argument("--no-pictures", action="store_true", help="with --out: skip the per-image pictures")
-    _add_options(predict, spec.PREDICT_OPTIONS, "prediction options")
+    add_options(predict, spec.predict_options, "prediction options")
     _common(predict)
     predict.set_defaults(handler=_predict, spec=spec)
 
-    if hasattr(spec, "export"):
+    if spec.export is not None:
         export = verbs.add_parser("export", help="export to ONNX and check it against the framework",
                                   description="Write RUN/model.onnx and print the largest difference between the "
                                               "framework's and ONNX Runtime's outputs on seeded random pictures, as "
                                               "a share of the largest output (below 1e-3 is parity: another "
                                               "runtime or CPU kernel changes the last digits). "
-                                              "Then `predict --onnx` and `defectlab inspect --onnx` use it.")
+                                              "Then `predict onnx=1` and `defectlab inspect --onnx` use it.")
         export.add_argument("run", type=Path, help="run folder")
         _common(export)
         export.set_defaults(handler=_export, spec=spec)
 
-    if hasattr(spec, "register_verbs"):
+    if spec.register_verbs is not None:
         spec.register_verbs(verbs, _common)
 
 
@@ -148,40 +167,57 @@ def build_parser() -> argparse.ArgumentParser:
         prog="defectlab", description="Metal surface defect inspection: classify, locate and flag novel defects.",
         epilog=EXAMPLES, formatter_class=FORMATTER)
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
-    from . import cli_data, cli_demo, cli_evaluate, cli_inspect
-
-    cli_data.register(tasks, _common)
-    cli_demo.register(tasks, _common)
-    cli_evaluate.register(tasks, _common)
-    cli_inspect.register(tasks, _common)
-    from service.cli import register as register_serve  # the service package: Flask, gunicorn
-
-    register_serve(tasks, _common)
-    for name in registry.TASKS:
+    for register in registry.commands():
+        register(tasks, _common)
+    for name in registry.names():
         _register_task(tasks, name)
     return parser
 
 
-def recipe_fields() -> set[str]:
-    return {f.name for name in registry.TASKS for f in dataclasses.fields(registry.task(name).Recipe)}
+def _subparser(parser: argparse.ArgumentParser, word: str):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(word)
+    return None
 
 
-def expand_key_values(argv: list[str]) -> list[str]:
-    """`key=value` words whose key is a recipe field become `--key value` (ultralytics' grammar); other words
-    (e.g. `--runs detection=PATH`, files whose name holds '=') stay."""
-    fields, words = recipe_fields(), []
-    for word in argv:
+def expand_key_values(argv: list[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
+    """ultralytics' grammar on every verb: a word `key=value` whose `--key` the command takes becomes `--key value`
+    (a boolean: `--key` / `--no-key`); `TASK.OPTION=VALUE` becomes `--predict TASK.OPTION=VALUE` where the command
+    takes --predict (inspect, serve). Other words (files whose name holds '=', `--runs detection=PATH`) stay."""
+    parser = parser or build_parser()
+    command, depth = parser, 0
+    while depth < len(argv) and (sub := _subparser(command, argv[depth])) is not None:
+        command, depth = sub, depth + 1
+    flags = command._option_string_actions
+    words = list(argv[:depth])
+    for word in argv[depth:]:
         match = KEY_VALUE.match(word)
-        if match and match[1].replace("-", "_") in fields and not Path(word).exists():
-            words += [f"--{match[1].replace('_', '-')}", match[2]]
+        if not match or Path(word).exists():
+            words.append(word)
+            continue
+        key, value = match[1].replace("_", "-"), match[2]
+        action = flags.get(f"--{key}")
+        if "." in match[1] and "--predict" in flags:
+            words.append(f"--predict={word}")  # one value: the words after it stay pictures
+        elif isinstance(action, argparse.BooleanOptionalAction):
+            words.append(f"--{key}" if parse_bool(value) else f"--no-{key}")
+        elif action is not None and action.nargs is None:
+            words += [f"--{key}", value]
         else:
             words.append(word)
     return words
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = expand_key_values(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        argv = expand_key_values(argv, parser)
+    except ValueError as error:  # a boolean key=value that is neither true nor false
+        print(f"defectlab: error: {error}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     console.setup(verbose=getattr(args, "verbose", False))
     try:
         result = args.handler(args)
@@ -198,25 +234,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- the generic verbs ---------------------------------------------------------------------------------------
-def _recipe_values(args, recipe_class) -> dict:
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(recipe_class)
-            if getattr(args, f.name, None) is not None and f.name != "preset"}
-
-
 def _train(args) -> int:
     spec = args.spec
-    recipe = spec.Recipe.from_preset(args.preset, **_recipe_values(args, spec.Recipe))
+    recipe = spec.recipe.from_preset(args.preset, **recipe_values(args, spec.recipe))
     run = spec.train(recipe, progress=not args.quiet)
     print(f"run folder: {run.path}")
     try:
         print(spec.summary(run.evaluate("test")))
     except ValueError as error:  # e.g. an anomaly detector of every class has no abnormal test pictures
-        print(f"[{spec.TASK}] trained, not scored on its test side: {error}")
+        print(f"[{spec.name}] trained, not scored on its test side: {error}")
     return 0
-
-
-def _options(args, table: dict) -> dict:
-    return {name: getattr(args, name) for name in table}
 
 
 def _evaluate(args) -> int:
@@ -224,22 +251,22 @@ def _evaluate(args) -> int:
     run = spec.load(args.run)
     if args.data:
         run.recipe = dataclasses.replace(run.recipe, data=args.data)
-    metrics = run.evaluate(args.side, **_options(args, spec.EVALUATE_OPTIONS))
+    options = resolve(spec.evaluate_options, given_options(args, spec.evaluate_options), f"{spec.name} evaluate: ")
+    metrics = run.evaluate(args.side, **options)
     print(spec.summary(metrics))
     return 0
 
 
 def _export(args) -> int:
     path, difference = args.spec.export(args.spec.load(args.run))
-    print(f"ONNX model: {path}; max |{args.spec.TASK} framework - ONNX Runtime| on random input: {difference:.2e} "
+    print(f"ONNX model: {path}; max |{args.spec.name} framework - ONNX Runtime| on random input: {difference:.2e} "
           "of the largest output")
     return 0
 
 
 def _predict(args) -> int:
     spec = args.spec
-    predictor = spec.load(args.run).predictor(**_options(args, spec.PREDICT_OPTIONS))
-    predictor.batch_size = args.batch_size
+    predictor = spec.load(args.run).predictor(**given_options(args, spec.predict_options))
     images = expand_globs(args.images)
     if args.out:
         records = predictor.predict_to(images, args.out, progress=True, draw=not args.no_pictures)

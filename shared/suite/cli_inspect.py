@@ -17,12 +17,20 @@ def add_run_options(parser, verb: str, runs_root: Path = Path("runs"), predict: 
                         help="run folder of a task")
     parser.add_argument("--runs-root", type=Path, default=runs_root,
                         help=f"where each task's default run is looked for (default {runs_root})")
-    parser.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(tasks or registry.TASKS),
-                        help=f"which tasks to {verb} (default all)")
+    parser.add_argument("--tasks", nargs="+", type=task_name, default=list(tasks or registry.names()),
+                        help=f"which tasks to {verb}: {', '.join(registry.names())} (default all)")
     parser.add_argument("--predict", nargs="+", action="extend", default=list(predict or []),
                         metavar="TASK.OPTION=VALUE",
-                        help="a prediction option of one task, as `defectlab TASK predict` takes it (booleans 1/0), "
-                             "e.g. detection.tta=1 detection.border=0 detection.fuse_with=runs/detection/RUN2")
+                        help="a prediction option of one task, as `defectlab TASK predict` takes it; also as a bare "
+                             "word TASK.OPTION=VALUE, e.g. detection.conf=0.3 detection.tta=1")
+
+
+def task_name(word: str) -> str:
+    """A task's name from its name or alias, for argparse (a bad one: argparse's one-line error)."""
+    try:
+        return registry.canonical(word)
+    except KeyError as error:
+        raise argparse.ArgumentTypeError(str(error).strip("'\"")) from None
 
 
 def chosen_runs(args) -> dict[str, Path]:
@@ -36,15 +44,14 @@ def chosen_runs(args) -> dict[str, Path]:
 def register(tasks, common) -> None:
     inspect = tasks.add_parser(
         "inspect", formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="class, boxes and anomaly score of each picture, with every task's run at once",
-        description="Decode each picture once and apply the classification, detection and anomaly runs to it: one "
-                    "record per picture with each task's answer under its name. Runs are found as each task's default "
-                    "run under --runs-root, or named with --runs TASK=PATH.",
+        help="every task's answer for each picture, with every task's run at once",
+        description="Decode each picture once and apply every task's run to it: one record per picture with each "
+                    "task's answer under its name. Runs are found as each task's default run under --runs-root, or "
+                    "named with --runs TASK=PATH. Prediction options as TASK.OPTION=VALUE words.",
         epilog="examples:\n  defectlab inspect images/ --out runs/inspect\n"
-               "  defectlab inspect a.bmp b.bmp --runs classification=runs/classification/smoke "
-               "detection=runs/detection/smoke anomaly=runs/anomaly/smoke-imagenet-seed0\n"
-               "  defectlab inspect images/ --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1 "
-               "detection.border=0\n      two detection runs fused, TTA, bare pictures")
+               "  defectlab inspect a.bmp b.bmp --runs TASK=RUN_FOLDER ...\n"
+               "  defectlab inspect images/ TASK.OPTION=VALUE ...   e.g. detection.conf=0.3 (see `defectlab TASK "
+               "predict --help`)")
     inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     add_run_options(inspect, "apply")
     inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")

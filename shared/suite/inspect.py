@@ -2,8 +2,8 @@
 pixels, and one record per picture carries each task's answer under the task's name.
 
 Record: the shared `image`, `width`, `height` (or `error` when the picture cannot be read), then one key per task
-(`classification`, `detection`, `anomaly`) holding that task's record fields (see each predictor's docstring), and,
-when both the classifier and the anomaly detector ran, `novel` (NOVEL_RULE).
+(the task's name in the registry) holding that task's record fields (its spec's `record_schema`), and `novel` when
+every task that votes in the novel rule ran (novel_rule).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from ..datasets.images import decode_input, expand_image_inputs
 from . import registry
 from .errors import DataError
 from .predictor import input_name, picture_stem, public, write_records
-from .recipe import parse_bool
+from .options import resolve
 
 
 def default_run(task: str, runs_root: str | Path = "runs") -> Path:
@@ -29,11 +29,11 @@ def default_run(task: str, runs_root: str | Path = "runs") -> Path:
 
 
 def find_runs(given: dict[str, str | Path] | None = None, runs_root: str | Path = "runs",
-              tasks=tuple(registry.TASKS)) -> dict[str, Path]:
+              tasks=None) -> dict[str, Path]:
     """{task: run folder}: the folders given, else each task's default run under runs_root. A missing one is a
     one-line DataError naming the command that trains it."""
     found = {}
-    for task in tasks:
+    for task in tasks or registry.names():
         path = Path((given or {}).get(task) or default_run(task, runs_root))
         if not (path / "data.json").is_file():
             raise DataError(path, f"no {task} run here; train one with `defectlab {task} train data=...` "
@@ -42,28 +42,27 @@ def find_runs(given: dict[str, str | Path] | None = None, runs_root: str | Path 
     return found
 
 
-def predict_options(pairs, tasks=tuple(registry.TASKS)) -> dict[str, dict]:
-    """{task: {option: value}} from 'TASK.OPTION=VALUE' strings, typed by the task's PREDICT_OPTIONS (`onnx` is
-    every task's at once: --onnx). A bad one is a one-line ValueError naming what the task takes."""
-    options = {}
+def predict_options(pairs, tasks=None) -> dict[str, dict]:
+    """{task: {option: value}} from 'TASK.OPTION=VALUE' strings (TASK by name or alias), typed and checked by the
+    task's predict_options, the parser every verb uses. A bad one is a one-line ValueError naming what it takes."""
+    tasks = tasks or registry.names()
+    given = {}
     for pair in pairs:
         head, equals, value = pair.partition("=")
         task, dot, name = head.partition(".")
-        name = name.replace("-", "_")  # as `defectlab TASK predict` spells it, or as Python does
-        if not (equals and dot) or task not in registry.TASKS:
-            raise ValueError(f"--predict {pair!r}: want TASK.OPTION=VALUE, TASK one of {', '.join(registry.TASKS)}")
-        if task not in tasks:
-            raise ValueError(f"--predict {pair!r}: {task} is not loaded (tasks: {', '.join(tasks)})")
-        table = {k: v for k, v in registry.task(task).PREDICT_OPTIONS.items() if k != "onnx"}
-        if name not in table:
-            raise ValueError(f"--predict {pair!r}: {task} takes {', '.join(table) or 'no options'}")
-        kind = table[name][0]
         try:
-            options.setdefault(task, {})[name] = parse_bool(value) if kind is bool else kind(value)
-        except ValueError:
-            wanted = "1 or 0" if kind is bool else kind.__name__
-            raise ValueError(f"--predict {pair!r}: {name} wants {wanted}") from None
-    return options
+            task = registry.canonical(task)
+        except KeyError:
+            task = None
+        if not (equals and dot) or task is None:
+            raise ValueError(f"{pair!r}: want TASK.OPTION=VALUE, TASK one of {', '.join(registry.names())}")
+        if task not in tasks:
+            raise ValueError(f"{pair!r}: {task} is not loaded (tasks: {', '.join(tasks)})")
+        given.setdefault(task, {})[name] = value
+    return {task: {name.replace("-", "_"): value for name, value in
+                   resolve(registry.task(task).predict_options, values, f"{task}.").items() if name in
+                   {n.replace("-", "_") for n in values}}
+            for task, values in given.items()}
 
 
 def member_runs(path: str | Path, options: dict) -> list[Path]:
@@ -76,18 +75,21 @@ def predictor_of(run, options: dict, onnx: bool = False):
     return run.predictor(**{**options, **({"onnx": True} if onnx else {})})
 
 
-# A picture of a kind no model was trained on: the anomaly detector flags it (score above the threshold stored with
-# the model) and the classifier, which must still name a known class, is unsure of it. Measured on NEU
-# leave-one-class-out: scripts/benchmark_novelty.py -> scripts/benchmarks/results/novelty.json.
-NOVEL_RULE = {"rule": "anomaly.is_anomalous and classification.confidence < confidence_below",
-              "confidence_below": 0.9}
+def novel_rule(tasks=None) -> dict:
+    """A picture of a kind no model was trained on is `novel` when every task that votes says so (the anomaly
+    detector flags it; the classifier, which must still name a known class, is unsure of it). Measured on NEU
+    leave-one-class-out: scripts/benchmarks/results/novelty.json."""
+    voters = [t for t in registry.names() if registry.task(t).novelty is not None]
+    return {"rule": " and ".join(registry.task(t).novelty_text or f"{t} votes novel" for t in voters),
+            "voters": voters}
 
 
-def is_novel(record: dict, rule: dict = NOVEL_RULE) -> bool | None:
-    cls, ano = record.get("classification"), record.get("anomaly")
-    if not cls or not ano:
+def is_novel(record: dict, rule: dict | None = None) -> bool | None:
+    """The novel rule on one record; None when a voting task did not run."""
+    voters = (rule or novel_rule())["voters"]
+    if not voters or any(not record.get(task) for task in voters):
         return None
-    return bool(ano["is_anomalous"] and cls["confidence"] < rule["confidence_below"])
+    return all(registry.task(task).novelty(record[task]) for task in voters)
 
 
 def ensure_onnx(task: str, path: str | Path, run=None) -> None:
@@ -100,8 +102,8 @@ def ensure_onnx(task: str, path: str | Path, run=None) -> None:
 
 
 class Inspector:
-    def __init__(self, predictors: dict, batch_size: int = 16, novel_rule: dict = NOVEL_RULE, threads: bool = False):
-        self.predictors, self.batch_size, self.novel_rule = predictors, batch_size, novel_rule
+    def __init__(self, predictors: dict, batch_size: int = 16, rule: dict | None = None, threads: bool = False):
+        self.predictors, self.batch_size, self.novel_rule = predictors, batch_size, rule or novel_rule()
         # threads: the models of a batch run at once, one thread each (a predictor stays in one thread at a time),
         # so that one model's Python steps overlap another's native kernels on the other core
         self.threads, self._executor = threads, None

@@ -49,6 +49,18 @@ class Predictor:
                 row[key] = value
         return [row]
 
+    def view(self, **changes) -> "Predictor":
+        """A copy with some options changed, for one request or one call; this predictor stays as it is (the
+        models are shared, not copied)."""
+        import copy
+
+        twin = copy.copy(self)
+        for name, value in changes.items():
+            if not hasattr(self, name):
+                raise ValueError(f"{self.task} predictor: no option {name!r}")
+            setattr(twin, name, value)
+        return twin
+
     # -- the generic loop ----------------------------------------------------------------------------------
     def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:
         """(record, decoded picture or None) in input order, batch by batch: memory is bounded by batch_size."""

@@ -1,29 +1,64 @@
-"""The suite's tasks, by name: code you can read, no entry-point arrows. Each value is a light module (no ML
-framework at import) that implements the task contract:
-
-  TASK, HELP, DESCRIPTION, EXAMPLES        names and help text
-  Recipe                                   a shared.suite.recipe.Recipe subclass (presets as data)
-  EVALUATE_OPTIONS, PREDICT_OPTIONS        {name: (type, default, help)} passed to run.evaluate / run.predictor
-  train(recipe, progress) -> Run           the framework loads here, not before
-  load(path) -> Run                        safe loaders only
-  summary(metrics) -> str                  one line for the console
-  evaluation(run, pictures, out, progress) -> {"metrics", "figures"}
-                                           the task's part of `defectlab evaluate` (and of the demo, which
-                                           trains each task's `demo` preset)
-  register_verbs(verbs)                    verbs beyond train / evaluate / predict (optional)
-"""
+"""The suite's tasks, by name: code you can read, no entry-point arrows. Each entry points at a light module's
+`SPEC` (shared.suite.spec.TaskSpec; no ML framework at import). Adding a task is its own package plus one line
+here; `register(spec)` adds one at run time (a plugin, a test)."""
 from __future__ import annotations
 
 from importlib import import_module
-from types import ModuleType
 
-TASKS = {"classification": "classification.task", "detection": "detection.task", "anomaly": "anomaly.task"}
+from .spec import TaskSpec
+
+TASKS: dict[str, str | TaskSpec] = {
+    "classification": "classification.task:SPEC",
+    "detection": "detection.task:SPEC",
+    "anomaly": "anomaly.task:SPEC",
+}
+
+# the suite's commands beyond the tasks' own, each a `register(subparsers, common)`; named here as data so that the
+# framework-free core imports no service
+COMMANDS = ("shared.suite.cli_data:register", "shared.suite.cli_demo:register", "shared.suite.cli_evaluate:register",
+            "shared.suite.cli_inspect:register", "service.cli:register")
 
 
-def task(name: str) -> ModuleType:
-    if name not in TASKS:
-        raise KeyError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
-    return import_module(TASKS[name])
+def names() -> tuple[str, ...]:
+    """The registered tasks, in registry order (the order of records, reports and tables)."""
+    return tuple(TASKS)
+
+
+def task(name: str) -> TaskSpec:
+    """The spec of a task, by its name or one of its aliases."""
+    name = canonical(name)
+    entry = TASKS[name]
+    if isinstance(entry, str):
+        entry = TASKS[name] = _attribute(entry)
+    return entry
+
+
+def canonical(name: str) -> str:
+    """A task's name from its name or an alias (the HTTP API's older `classify`, `detect`); KeyError otherwise."""
+    if name in TASKS:
+        return name
+    for known in TASKS:
+        if name in task(known).aliases:
+            return known
+    raise KeyError(f"unknown task {name!r}; choose one of {', '.join(TASKS)}")
+
+
+def register(spec: TaskSpec) -> None:
+    """Add (or replace) a task at run time."""
+    TASKS[spec.name] = spec
+
+
+def unregister(name: str) -> None:
+    TASKS.pop(name, None)
+
+
+def commands() -> list:
+    return [_attribute(target) for target in COMMANDS]
+
+
+def _attribute(target: str):
+    module, _, name = target.partition(":")
+    return getattr(import_module(module), name)
 
 
 def load_run(task_name: str, path):

@@ -6,15 +6,21 @@ A run folder (`OUT/NAME/`) holds what a report needs, each file written once:
   config.json   the recipe                         data.json     task, classes, split, sizes, data fingerprint
   <model file>  weights + config (task-specific)  metrics.json  and [tta_][<side>_]metrics.json for other sides
   plots/*.png   drawn from the metrics             predictions.* per-picture results of an evaluation
+
+Every task's `train(recipe)` first asks `Run.existing(recipe, load)` what is at OUT/NAME already (one rule for all
+tasks): another recipe is refused unless `overwrite=true`; a finished run of the same recipe is loaded, not trained
+again; an unfinished one is trained on (resumed where the task can).
 """
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .errors import DataError
+from .options import resolve
 from .provenance import plain, with_provenance
 
 RUN_FORMAT = 2  # 1: the layout before the task contract (no data.json; anomaly models pickled)
@@ -31,6 +37,8 @@ class Run:
 
     TASK: ClassVar[str] = ""
     MODEL_FILE: ClassVar[str] = ""
+    FINAL_FILES: ClassVar[tuple[str, ...]] = ()  # written after MODEL_FILE: with it they mark a finished run
+    PREDICT_OPTIONS: ClassVar[dict] = {}  # the task spec's {name: Option}: one default each, here and everywhere
 
     path: Path
     recipe: Any
@@ -45,6 +53,11 @@ class Run:
         raise NotImplementedError
 
     def predictor(self, **options):
+        """The task's Predictor with its prediction options: the given ones (text or values, checked), the rest
+        at their defaults (PREDICT_OPTIONS)."""
+        return self.build_predictor(**resolve(self.PREDICT_OPTIONS, options, f"{self.TASK} predict: "))
+
+    def build_predictor(self, **options):
         raise NotImplementedError
 
     def check_same_data(self, fingerprint: str | None) -> None:
@@ -85,6 +98,46 @@ class Run:
         self.recipe.save(self.path / "config.json")
         self.write_json("data.json", {"task": self.TASK, "run_format": RUN_FORMAT, "classes": list(self.classes),
                                       **self.data_info})
+
+    @classmethod
+    def finished(cls, path: str | Path) -> bool:
+        """Training ran to its end here: data.json, the model file and the task's other final files exist."""
+        return all((Path(path) / name).is_file() for name in ("data.json", cls.MODEL_FILE, *cls.FINAL_FILES))
+
+    @classmethod
+    def existing(cls, recipe, load) -> Run | None:
+        """What every task's train() does first with the folder the recipe names (OUT/NAME):
+        - it holds another recipe (fields other than out and name differ, or config.json cannot be read): a
+          one-line ValueError, unless recipe.overwrite: then the folder is removed and None returned;
+        - it holds a finished run of this recipe: that run, opened with `load(path)` (its training.json as its
+          timings), not trained again;
+        - else (nothing there, or an unfinished run of this recipe): None; train() starts it, or resumes it where
+          the task keeps a state to resume from (classification: stage 1 and Keras' backup; detection: last.pt)."""
+        path = recipe.run_dir()
+        config = path / "config.json"
+        if not config.is_file():
+            return None
+        try:
+            differ = recipe.differences(type(recipe).load(config))
+        except (KeyError, ValueError) as error:  # a recipe of another task or version
+            differ = [f"a config.json this defectlab cannot read ({' '.join(str(error).split())})"]
+        if differ:
+            if not recipe.overwrite:
+                more = f" and {len(differ) - 3} more" if len(differ) > 3 else ""
+                raise ValueError(f"{path} holds a run of another recipe ({', '.join(differ[:3])}{more}); choose "
+                                 "another name= or pass overwrite=true to replace it")
+            print(f"[{cls.TASK}] {path} held a run of another recipe: removed (overwrite=true)")
+            shutil.rmtree(path)
+            return None
+        if not cls.finished(path):
+            return None
+        print(f"[{cls.TASK}] {path} holds a finished run of this recipe: loaded, not trained again (delete the "
+              "folder to train it again)")
+        run = load(path)
+        training = path / "training.json"
+        if not run.timings and training.is_file():
+            run.timings = json.loads(training.read_text())
+        return run
 
     @classmethod
     def read_description(cls, path: str | Path, recipe_class) -> tuple[Any, list[str], dict]:
