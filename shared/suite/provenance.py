@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 SCHEMA_VERSION = 1
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the checkout: shared/suite/provenance.py
 PROVENANCE_KEYS = ("schema_version", "command", "git_commit", "split", "data_fingerprint", "versions", "hardware",
                    "created_at")  # what provenance() returns
 TRACKED_PACKAGES = ("numpy", "pandas", "pillow", "scikit-learn", "tensorflow", "keras", "torch", "torchvision",
@@ -80,9 +82,33 @@ def _cpu_model() -> str:
 
 
 def script_command(script: str, argv: list[str] | None = None) -> str:
-    """The command line that reproduces a benchmark script's run, `python scripts/NAME.py ARGS`, quoted so that it
-    can be pasted back into a shell (argv defaults to this process's arguments)."""
-    return shlex.join(["python", f"scripts/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)])
+    """The command line that reproduces a benchmark script's run, `python scripts/.../NAME.py ARGS` from the project
+    root, quoted so that it can be pasted back into a shell (argv defaults to this process's arguments)."""
+    parts = Path(script).parts
+    where = len(parts) - 1 - parts[::-1].index("scripts") if "scripts" in parts else len(parts) - 1
+    return shlex.join(["python", "/".join(parts[where:]), *(sys.argv[1:] if argv is None else argv)])
+
+
+def portable(value, root: str | Path = PROJECT_ROOT):
+    """A JSON tree with every absolute path inside the project, or beside it in the folder that holds it, written
+    relative to the project root: /work/main/runs/x -> runs/x, /work/shared/data/NEU-DET -> ../shared/data/NEU-DET.
+    Strings (commands too), list items and dict keys; paths elsewhere (scratch folders such as /tmp/x) stay, and so
+    does everything when the project lies at the top of the file system."""
+    root = Path(root)
+    if root.parent == Path(root.anchor):
+        return value
+    pattern = re.compile(rf"(?<![\w.~/-]){re.escape(str(root.parent))}(?![\w.~+@%-])[\w.~+@%/-]*")
+
+    def relative(text: str) -> str:
+        return pattern.sub(lambda found: os.path.relpath(found.group(0), root), text)
+
+    if isinstance(value, str):
+        return relative(value)
+    if isinstance(value, dict):
+        return {relative(k) if isinstance(k, str) else k: portable(v, root) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v, root) for v in value]
+    return value
 
 
 def provenance(split: str | None = None, index: pd.DataFrame | None = None, command: str | None = None,
