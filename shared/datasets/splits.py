@@ -15,12 +15,17 @@ selection never looks at test. This is the one meaning of `valid_fraction` in ev
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..suite.errors import DataError
 from . import neu
 
+if TYPE_CHECKING:
+    import pandas as pd  # imported where used: the recipes read SPLIT_NAMES when the CLI starts (pandas: ~1 s)
+
+# the one list of split names: the recipes' and the CLI's choices and make_split's
 SPLIT_NAMES = ("kaggle-cls", "kaggle-det", "kfold", "holdout", "source")
 SIDES = ("train", "valid", "test")
 _PRIORITY = {"test": 0, "valid": 1, "train": 2}  # a twin group split by a rule joins its strictest side
@@ -37,6 +42,8 @@ def _cls_sort_key(row) -> str:
 
 
 def _kaggle_cls(pictures: pd.DataFrame, n_test: int = 12, n_valid: int = 12) -> pd.Series:
+    import pandas as pd
+
     sides = pd.Series("train", index=pictures.index)
     for class_name, group in pictures.groupby("class_name"):
         if len(group) <= n_test + n_valid:
@@ -49,6 +56,8 @@ def _kaggle_cls(pictures: pd.DataFrame, n_test: int = 12, n_valid: int = 12) -> 
 
 
 def _kaggle_det(pictures: pd.DataFrame, train_fraction: float = 0.8) -> pd.Series:
+    import pandas as pd
+
     sides = pd.Series("test", index=pictures.index)
     for _, group in pictures.groupby("class_name"):
         order = group.sort_values(["number", "picture_id"]).index
@@ -80,6 +89,8 @@ def make_split(index: pd.DataFrame, name: str, *, folds: int = 5, fold: int = 0,
                test_fraction: float = 0.2, valid_fraction: float = 0.0) -> pd.Series:
     """Label every row of index with its side. Deterministic for the same index and arguments. valid_fraction
     carves a validation part out of train when the split has none of its own."""
+    import pandas as pd
+
     if name not in SPLIT_NAMES:
         raise DataError(None, f"unknown split {name!r}; choose one of {', '.join(SPLIT_NAMES)}")
     if len(index) == 0:

@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..datasets.splits import SPLIT_NAMES
 from .errors import DataError
 
 SPLIT_HELP = """split names (all deterministic; twins and both NEU copies of a picture stay on one side):
@@ -20,7 +21,7 @@ split has none of its own."""
 def add_split_options(parser: argparse.ArgumentParser, default: str | None = None) -> None:
     group = parser.add_argument_group("split")
     group.add_argument("--split", default=default, required=default is None,
-                       choices=["kaggle-cls", "kaggle-det", "kfold", "holdout", "source"], help="split name (see below)")
+                       choices=SPLIT_NAMES, help="split name (see below)")
     group.add_argument("--folds", type=int, default=5, help="number of folds for kfold (default 5)")
     group.add_argument("--fold", type=int, default=0, help="which fold is test for kfold (default 0)")
     group.add_argument("--seed", type=int, default=0, help="seed for kfold / holdout / valid carving (default 0)")

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-SPLIT_NAMES = ("kaggle-cls", "kaggle-det", "kfold", "holdout", "source")
+from ..datasets.splits import SPLIT_NAMES  # the data layer's one list (re-exported for the recipes)
+from .options import parse_bool
+
+# fields that say where a run lies, not what is trained: two recipes that differ in them alone are the same
+# recipe (a run folder may be moved or copied)
+PLACE_FIELDS = ("out", "name")
 
 
 def option(default=dataclasses.MISSING, help: str = "", *, choices=None, aliases=(), factory=None):
@@ -30,6 +35,7 @@ class Recipe:
     TASK: ClassVar[str] = ""
     PRESETS: ClassVar[dict[str, dict]] = {}
     DEFAULT_PRESET: ClassVar[str] = ""
+    PRESET_HELP: ClassVar[dict[str, str]] = {}  # preset -> one line for `defectlab TASK train --help`
 
     preset: str = option("", "named recipe the other fields start from (see the task's presets)")
     data: str = option("", "dataset folder (any layout `defectlab data check` reads)")
@@ -46,6 +52,9 @@ class Recipe:
     batch_size: int = option(32, "images per batch", aliases=("batch",))
     out: str = option("runs", "parent folder of run folders: the run lands in OUT/NAME")
     name: str = option("", "run folder name (default <preset>-<split>-seed<seed>)")
+    overwrite: bool = option(False, "replace a run folder at OUT/NAME that holds another recipe (default: refuse "
+                                    "it). A finished run of the same recipe is loaded, not trained again; an "
+                                    "unfinished one resumes where the task can")
 
     # -- construction ------------------------------------------------------------------------------------
     @classmethod
@@ -111,21 +120,42 @@ class Recipe:
         return Path(self.out) / self.run_name()
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The recipe as plain values; `overwrite` is left out: it tells one command what to do with a folder."""
+        values = dataclasses.asdict(self)
+        values.pop("overwrite")
+        return values
+
+    def differences(self, other: Recipe) -> list[str]:
+        """Fields in which `other` trains something else ('seed 0 (here 5)'); [] for the same recipe. The place
+        fields (PLACE_FIELDS) do not count."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [f"{k} {theirs.get(k)!r} (here {mine.get(k)!r})" for k in sorted(set(mine) | set(theirs))
+                if k not in PLACE_FIELDS and mine.get(k) != theirs.get(k)]
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def load(cls, path: str | Path):
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """A saved recipe (config.json), written by this version or an older one (see `migrate`)."""
+        return cls.from_dict(cls.migrate(json.loads(Path(path).read_text())))
+
+    @classmethod
+    def migrate(cls, values: dict) -> dict:
+        """config.json of an older version -> today's fields, so older runs still load and resume: field
+        aliases (old names, e.g. imgsz) become the field. Tasks add their own renames (call super first)."""
+        values = dict(values)
+        for f in dataclasses.fields(cls):
+            for alias in f.metadata.get("aliases", ()):
+                if alias in values and f.name not in values:
+                    values[f.name] = values.pop(alias)
+        return values
 
 
-def parse_bool(text: str) -> bool:
-    """'true' / '1' / 'yes' or 'false' / '0' / 'no', any case; anything else is a ValueError."""
-    if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-        raise ValueError("expected true or false")
-    return text.lower() in ("true", "1", "yes")
+def recipe_values(args, recipe_class) -> dict:
+    """The recipe fields a command line gave (argparse namespace; None: not given), the preset left out."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(recipe_class)
+            if getattr(args, f.name, None) is not None and f.name != "preset"}
 
 
 def _coerce(name: str, value, hint):
