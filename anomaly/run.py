@@ -17,8 +17,8 @@ from . import models, plots
 from .data import load_data
 from .metrics import localization
 from .predict import AnomalyPredictor
+from .options import PREDICT_OPTIONS
 from .recipe import AnomalyRecipe
-from .task import PREDICT_OPTIONS
 
 
 def batches(images: np.ndarray, size: int):
@@ -30,6 +30,7 @@ def batches(images: np.ndarray, size: int):
 class AnomalyRun(Run):
     TASK = "anomaly"
     MODEL_FILE = "model.pt"
+    FINAL_FILES = ("threshold.json",)
     PREDICT_OPTIONS = PREDICT_OPTIONS
     threshold: float = float("inf")
 

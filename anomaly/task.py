@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.suite.options import Option, table
 from shared.suite.registry import lazy
 from shared.suite.spec import Metric, TaskSpec
 
+from .options import EVALUATE_OPTIONS, PREDICT_OPTIONS
 from .recipe import AnomalyRecipe as Recipe
 
 TASK = "anomaly"
@@ -25,14 +25,6 @@ named like their abnormal image); or any labelled dataset with normal_classes=..
 those classes are fitted; test pictures of all classes scored; boxes are the masks). valid_fraction of the
 normal training pictures is held out to set the threshold (threshold_quantile of their scores).
 """
-EVALUATE_OPTIONS: dict = {}
-PREDICT_OPTIONS = table(
-    Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime (texture-knn; about 5x faster on a "
-                                "CPU)"),
-    Option("batch_size", int, 0, "pictures decoded and scored at a time (0: the recipe's batch_size)"),
-    Option("heatmap", bool, False, "the service answers with anomaly.heatmap_png, the anomaly map over the picture "
-                                   "as base64 PNG", request=True),
-)
 
 RECORD_SCHEMA = {"type": "object", "properties": {
     "score": {"type": "number"}, "is_anomalous": {"type": "boolean"}, "threshold": {"type": "number"},

@@ -13,8 +13,8 @@ from shared.suite.run import Run
 from . import plots
 from .data import load_data
 from .predict import ClassifierPredictor
+from .options import PREDICT_OPTIONS
 from .recipe import ClassifierRecipe
-from .task import PREDICT_OPTIONS
 
 
 def classification_metrics(y_true: np.ndarray, probabilities: np.ndarray, classes: list[str]) -> dict:

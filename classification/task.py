@@ -2,10 +2,10 @@
 and the verbs, which import Keras only when called."""
 from __future__ import annotations
 
-from shared.suite.options import Option, table
 from shared.suite.registry import lazy
 from shared.suite.spec import Metric, TaskSpec
 
+from .options import EVALUATE_OPTIONS, PREDICT_OPTIONS
 from .recipe import ClassifierRecipe as Recipe
 
 TASK = "classification"
@@ -26,13 +26,6 @@ EXAMPLES = """examples:
   defectlab classification tune data=../shared/data --trials 40            Optuna over the head's fields
   defectlab classification cluster my_images/ --out runs/clusters          group unlabelled images by look
 """
-EVALUATE_OPTIONS = table(Option("tta", bool, False, "average over the 8 flips / 90-degree turns (files get a tta_ "
-                                                   "prefix)"))
-PREDICT_OPTIONS = table(
-    Option("tta", bool, False, "average over the 8 flips / 90-degree turns", request=True),
-    Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime (about 3x faster on a CPU)"),
-    Option("batch_size", int, 32, "pictures decoded and scored at a time"),
-)
 # The classifier's vote in the `novel` rule: it must still name a known class, and is unsure of a novel one.
 # Measured on NEU leave-one-class-out: scripts/benchmarks/results/novelty.json.
 NOVEL_BELOW = 0.9

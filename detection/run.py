@@ -16,8 +16,8 @@ from shared.suite.run import Run
 from . import plots
 from .offline import ultralytics_module
 from .predict import VALIDATOR_BORDER, DetectorPredictor
+from .options import PREDICT_OPTIONS
 from .recipe import DetectorRecipe
-from .task import PREDICT_OPTIONS
 
 YOLO_SPLIT = {"test": "test", "valid": "val", "train": "train"}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.suite.options import Option, table
 from shared.suite.registry import lazy
 from shared.suite.spec import Metric, TaskSpec
 
+from .options import EVALUATE_OPTIONS, PREDICT_OPTIONS
 from .recipe import DetectorRecipe as Recipe
 
 TASK = "detection"
@@ -21,30 +21,13 @@ EXAMPLES = """examples:
   defectlab detection train data=../shared/data/NEU-DET preset=cpu-lite0-imagenet
                                           ImageNet EfficientNet-Lite0 backbone (offline wheel) + YOLOv8n head
   defectlab detection evaluate runs/detection/yolov8n-320-kaggle-det-seed0 --side valid --tta
-  defectlab detection predict RUN image.jpg folder/ --out runs/boxes         JSON + CSV + pictures with boxes
-  defectlab detection predict RUN folder/ --fuse-with RUN2 --tta --border 0  two runs fused
+  defectlab detection predict RUN image.jpg folder/ conf=0.3 --out runs/boxes  JSON + CSV + pictures
+  defectlab detection predict RUN folder/ fuse_with=RUN2 tta=1 border=0     two runs fused
   defectlab detection export RUN                                             ONNX, checked against PyTorch
 
 Offline: ultralytics runs with YOLO_OFFLINE=1, no auto-installs, settings and fonts under
 $DEFECTLAB_HOME/ultralytics (default ~/.cache/defectlab/ultralytics).
 """
-EVALUATE_OPTIONS = table(
-    Option("tta", bool, False, "test-time augmentation (flips and scales); writes tta_* files"),
-    Option("coco", bool, False, "also score with pycocotools (COCO's interpolation and box matching, as papers "
-                                "report either): metrics gain `pycocotools`"))
-PREDICT_OPTIONS = table(
-    Option("conf", float, 0.25, "lowest box confidence returned", request=True),
-    Option("border", float, 0.5, "grey frame around each picture, in strides of the network: 0.5 shows it what "
-                                 "`evaluate` shows it; 0, the bare picture, is about 1.35x faster"),
-    Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime"),
-    Option("tta", bool, False, "test-time augmentation (flips and scales): 3 passes a picture"),
-    Option("fuse_with", str, "", "other run folders (comma-separated) whose boxes are fused with this run's: an "
-                                 "ensemble, one pass per run"),
-    Option("fusion", str, "wbf-max", "how the runs' boxes merge: wbf-max (corners averaged, best confidence), wbf, "
-                                     "wbf-floor0.05, nms", choices=("wbf-max", "wbf", "wbf-floor0.05", "nms")),
-    Option("fusion_iou", float, 0.7, "IoU above which boxes of one class merge"),
-    Option("batch_size", int, 16, "pictures decoded and scored at a time"),
-)
 
 BOX = {"type": "object", "properties": {"class": {"type": "string"},
                                         **{k: {"type": "number"} for k in ("confidence", "xmin", "ymin", "xmax", "ymax")}}}

@@ -46,9 +46,11 @@ def test_a_missing_run_names_the_command_that_trains_it(tmp_path):
 
 
 def test_novel_needs_an_anomaly_flag_and_an_unsure_classifier():
-    from shared.suite.inspect import NOVEL_RULE, is_novel
+    from classification.task import NOVEL_BELOW
+    from shared.suite.inspect import is_novel, novel_rule
 
-    unsure, sure = NOVEL_RULE["confidence_below"] - 0.2, min(1.0, NOVEL_RULE["confidence_below"] + 0.05)
+    assert novel_rule()["voters"] == ["classification", "anomaly"]
+    unsure, sure = NOVEL_BELOW - 0.2, min(1.0, NOVEL_BELOW + 0.05)
     assert is_novel({"classification": {"confidence": unsure}, "anomaly": {"is_anomalous": True}}) is True
     assert is_novel({"classification": {"confidence": sure}, "anomaly": {"is_anomalous": True}}) is False
     assert is_novel({"classification": {"confidence": unsure}, "anomaly": {"is_anomalous": False}}) is False
@@ -128,9 +130,13 @@ def test_predict_options_are_typed_by_the_task_and_bad_ones_named():
                        "classification": {"tta": False}}
     assert member_runs("runs/r", options["detection"]) == [Path("runs/r"), Path("runs/a=b.v2"), Path("runs/c")]
     assert member_runs("runs/r", options["classification"]) == [Path("runs/r")]
+    assert predict_options(["detect.conf=0.5"]) == {"detection": {"conf": 0.5}}  # the HTTP API's old name
     for bad, problem in [("detection.tta", "want TASK.OPTION=VALUE"), ("segment.tta=1", "want TASK.OPTION=VALUE"),
-                         ("detection.onnx=1", "detection takes conf, border, tta"), ("anomaly.tta=1", "no options"),
-                         ("detection.tta=maybe", "tta wants 1 or 0"), ("detection.conf=high", "conf wants float")]:
+                         ("detection.colour=1", "detection.colour: unknown option; this takes conf, border"),
+                         ("anomaly.tta=1", "anomaly.tta: unknown option"),
+                         ("detection.tta=maybe", "detection.tta: cannot use 'maybe'"),
+                         ("detection.conf=high", "detection.conf: cannot use 'high'"),
+                         ("detection.fusion=vote", "detection.fusion: 'vote' is not one of")]:
         with pytest.raises(ValueError, match=problem):
             predict_options([bad])
     with pytest.raises(ValueError, match="classification is not loaded"):
@@ -159,4 +165,4 @@ def test_inspect_fuses_the_detectors_given_with_predict(generic_runs, partner, s
     assert strong > 0  # the comparison holds boxes
     assert main(["inspect", *images, "--tasks", "detection", "--runs", f"detection={detector}",
                  "--predict", "detection.fusion=vote"]) == 2
-    assert "fusion: unknown 'vote'" in capsys.readouterr().err
+    assert "fusion: 'vote' is not one of" in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""The shape the brief fixes: shared imports no ML framework; task packages never import each other; no import
-circle anywhere; nothing is unpickled with weights_only=False outside tests."""
+"""The fixed shape: shared imports no ML framework, no task and no service; task packages never import each other;
+no import circle anywhere; nothing is unpickled with weights_only=False outside tests."""
 import ast
 import subprocess
 import sys
@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from shared.suite import registry
+
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("tensorflow", "keras", "torch", "torchvision", "ultralytics", "anomalib", "lightning", "timm", "triton")
-TASKS = ("classification", "detection", "anomaly")
+TASKS = registry.names()
 PACKAGES = ("shared", "backbones", *TASKS, "service")
 
 
@@ -58,6 +60,7 @@ def test_task_packages_depend_on_shared_and_backbones_only():
             assert not imported & set(TASKS), f"{path} ({top}) imports a task package"
         if top == "shared":
             assert not imported & set(FRAMEWORKS) - {"triton"}, f"{path} imports an ML framework"
+            assert "service" not in imported, f"{path} imports the service (the core is imported, never imports)"
 
 
 def test_no_import_circle():

@@ -24,12 +24,12 @@ EXAMPLES = """examples:
   defectlab data synth runs/synthetic --per-class 60
   defectlab data check ../shared/data              validation report of the real NEU copies
   defectlab data split ../shared/data --split kaggle-cls --out split.csv
-  defectlab classification train data=../shared/data
-  defectlab detection train data=../shared/data/NEU-DET preset=cpu image_size=224
-  defectlab anomaly predict runs/anomaly/texture-knn-kaggle-det-seed0 images/ --out runs/ad-pred
+  defectlab TASK train data=../shared/data         a task's default recipe (`defectlab TASK train --help`)
+  defectlab TASK predict RUN images/ key=value     a run on pictures, with the task's prediction options
+  defectlab inspect images/ TASK.OPTION=VALUE      every task's run on the same pictures
 
-Every task speaks the same verbs: train (recipe fields as key=value or --key value), evaluate RUN, predict RUN
-IMAGES... Add --verbose to see the libraries' own log lines.
+Every task speaks the same verbs: train (recipe fields), evaluate RUN, predict RUN IMAGES..., each option as
+key=value or --key value. Add --verbose to see the libraries' own log lines.
 
 Datasets: a folder in any of these layouts (detected automatically):
   NEU-DET / Pascal VOC   IMAGES/*.jpg + ANNOTATIONS/*.xml
@@ -164,7 +164,7 @@ def _register_task(tasks, name: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="defectlab", description="Metal surface defect inspection: classify, locate and flag novel defects.",
+        prog="defectlab", description="Metal surface defect inspection: name, locate and flag novel defects.",
         epilog=EXAMPLES, formatter_class=FORMATTER)
     tasks = parser.add_subparsers(dest="task", metavar="TASK", required=True)
     for register in registry.commands():
@@ -184,7 +184,7 @@ def _subparser(parser: argparse.ArgumentParser, word: str):
 def expand_key_values(argv: list[str], parser: argparse.ArgumentParser | None = None) -> list[str]:
     """ultralytics' grammar on every verb: a word `key=value` whose `--key` the command takes becomes `--key value`
     (a boolean: `--key` / `--no-key`); `TASK.OPTION=VALUE` becomes `--predict TASK.OPTION=VALUE` where the command
-    takes --predict (inspect, serve). Other words (files whose name holds '=', `--runs detection=PATH`) stay."""
+    takes --predict (inspect, serve). Other words (files whose name holds '=', `--runs TASK=PATH`) stay."""
     parser = parser or build_parser()
     command, depth = parser, 0
     while depth < len(argv) and (sub := _subparser(command, argv[depth])) is not None:
@@ -241,7 +241,7 @@ def _train(args) -> int:
     print(f"run folder: {run.path}")
     try:
         print(spec.summary(run.evaluate("test")))
-    except ValueError as error:  # e.g. an anomaly detector of every class has no abnormal test pictures
+    except ValueError as error:  # e.g. a test side without the kinds of picture the metric needs
         print(f"[{spec.name}] trained, not scored on its test side: {error}")
     return 0
 

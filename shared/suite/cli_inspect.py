@@ -22,7 +22,7 @@ def add_run_options(parser, verb: str, runs_root: Path = Path("runs"), predict: 
     parser.add_argument("--predict", nargs="+", action="extend", default=list(predict or []),
                         metavar="TASK.OPTION=VALUE",
                         help="a prediction option of one task, as `defectlab TASK predict` takes it; also as a bare "
-                             "word TASK.OPTION=VALUE, e.g. detection.conf=0.3 detection.tta=1")
+                             "word TASK.OPTION=VALUE (a task's options: `defectlab TASK predict --help`)")
 
 
 def task_name(word: str) -> str:
@@ -50,8 +50,7 @@ def register(tasks, common) -> None:
                     "named with --runs TASK=PATH. Prediction options as TASK.OPTION=VALUE words.",
         epilog="examples:\n  defectlab inspect images/ --out runs/inspect\n"
                "  defectlab inspect a.bmp b.bmp --runs TASK=RUN_FOLDER ...\n"
-               "  defectlab inspect images/ TASK.OPTION=VALUE ...   e.g. detection.conf=0.3 (see `defectlab TASK "
-               "predict --help`)")
+               "  defectlab inspect images/ TASK.OPTION=VALUE ...   options of `defectlab TASK predict --help`")
     inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     add_run_options(inspect, "apply")
     inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")

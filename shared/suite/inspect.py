@@ -76,8 +76,8 @@ def predictor_of(run, options: dict, onnx: bool = False):
 
 
 def novel_rule(tasks=None) -> dict:
-    """A picture of a kind no model was trained on is `novel` when every task that votes says so (the anomaly
-    detector flags it; the classifier, which must still name a known class, is unsure of it). Measured on NEU
+    """A picture of a kind no model was trained on is `novel` when every task that votes says so (one
+    flags it as unlike every picture it was fitted on; another, which must still name a known class, is unsure). Measured on NEU
     leave-one-class-out: scripts/benchmarks/results/novelty.json."""
     voters = [t for t in registry.names() if registry.task(t).novelty is not None]
     return {"rule": " and ".join(registry.task(t).novelty_text or f"{t} votes novel" for t in voters),

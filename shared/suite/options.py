@@ -1,7 +1,7 @@
 """Verb options, declared like recipe fields: one `Option` each, with its one default, type, help and choices.
 One parser reads them wherever a user gives them: `defectlab TASK predict ... conf=0.3` (or `--conf 0.3`),
-`defectlab inspect ... detection.conf=0.3`, `defectlab serve ... detection.conf=0.3`, and the HTTP query
-`?conf=0.3` / `?detection.conf=0.3`. Values arrive as text or as Python values; `resolve` types, checks and
+`defectlab inspect ... TASK.conf=0.3`, `defectlab serve ... TASK.conf=0.3`, and the HTTP query
+`?conf=0.3` / `?TASK.conf=0.3`. Values arrive as text or as Python values; `resolve` types, checks and
 completes them with the defaults, and a bad one is a one-line ValueError naming the option."""
 from __future__ import annotations
 

@@ -4,7 +4,7 @@
 gray or RGB), decodes each picture once, hands batches of uint8 H x W x 3 arrays to the task's
 `predict_arrays`, and returns one record per input in order. A record always has `image` (the path, or
 `array[i]`) and `width` / `height`; an input that cannot be read gets `error` (one line naming it) instead of
-results, and the rest goes on. Keys starting with '_' carry arrays (e.g. an anomaly map) for in-process users
+results, and the rest goes on. Keys starting with '_' carry arrays (e.g. a score map) for in-process users
 and are left out of JSON / CSV.
 """
 from __future__ import annotations

@@ -34,7 +34,7 @@ def task(name: str) -> TaskSpec:
 
 
 def canonical(name: str) -> str:
-    """A task's name from its name or an alias (the HTTP API's older `classify`, `detect`); KeyError otherwise."""
+    """A task's name from its name or an alias (e.g. the HTTP API's older short names); KeyError otherwise."""
     if name in TASKS:
         return name
     for known in TASKS:

@@ -74,7 +74,7 @@ class TaskSpec:
     (its flat columns of a table row: CSV, the report's per-picture table, databases; `truth` is the picture's
     true class or None), `answer_column` (the column naming the class it predicts, for the cross-task agreement),
     `novelty(part) -> bool` (its vote in the `novel` rule: a picture is novel when every loaded task that votes
-    says so; None: it does not vote), `novelty_text` (the vote in words, e.g. `classification.confidence < 0.9`).
+    says so; None: it does not vote), `novelty_text` (the vote in words, e.g. `TASK.confidence < 0.9`).
     The CLI: `register_verbs(verbs, common)` adds verbs beyond train / evaluate / predict / export.
     """
 

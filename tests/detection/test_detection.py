@@ -127,7 +127,8 @@ def test_cli_evaluate_predict_export_offline(det_run, synthetic_root, tmp_path, 
         assert main(["detection", "export", str(det_run)]) == 0
         assert main(["detection", "predict", str(det_run), image, "--onnx", "--out", str(tmp_path / "o")]) == 0
         for border in ("0", "0.5"):  # the frame reaches the network: the bare picture gives other boxes
-            assert main(["detection", "predict", str(det_run), image, "--border", border, "--conf", "0.0001",
+            # options as key=value (ultralytics' grammar) on the predict verb, as `--key value` elsewhere
+            assert main(["detection", "predict", str(det_run), image, f"border={border}", "conf=0.0001",
                          "--out", str(tmp_path / f"b{border}")]) == 0
     out = capsys.readouterr().out
     bare, framed = (json.loads((tmp_path / f"b{b}" / "predictions.json").read_text())[0]["boxes"] for b in ("0", "0.5"))

@@ -92,3 +92,36 @@ def test_force_never_replaces_a_folder_defectlab_did_not_write(tmp_path, capsys)
     assert main(["data", "synth", str(tmp_path / "mine"), "--force"]) == 2
     assert (tmp_path / "mine" / "keep.txt").read_text() == "precious"
     assert "did not write" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("words, expected", [
+    (["detection", "predict", "RUN", "a.jpg", "conf=0.3", "tta=1", "border=0"],
+     {"conf": "0.3", "tta": True, "border": "0", "images": ["a.jpg"]}),
+    (["detection", "predict", "RUN", "--conf", "0.3", "--no-tta", "a.jpg"], {"conf": "0.3", "tta": False}),
+    (["classification", "evaluate", "RUN", "tta=yes"], {"tta": True}),
+    (["classification", "train", "data=d", "imgsz=64"], {"data": "d", "image_size": "64"}),
+    (["inspect", "detection.conf=0.3", "a.jpg", "b.jpg"], {"predict": ["detection.conf=0.3"],
+                                                           "images": ["a.jpg", "b.jpg"]}),
+])
+def test_one_grammar_for_every_verb(words, expected):
+    """key=value and --key value mean the same on every verb; TASK.OPTION=VALUE words reach inspect's --predict
+    and leave the pictures after them alone."""
+    from shared.suite.cli import expand_key_values
+
+    parser = build_parser()
+    args = parser.parse_args(expand_key_values(words, parser))
+    assert {k: getattr(args, k) for k in expected} == expected
+
+
+def test_options_take_one_default_and_name_a_bad_value(capsys):
+    from shared.suite import registry
+    from shared.suite.options import resolve
+
+    spec = registry.task("detection")
+    assert resolve(spec.predict_options, {})["conf"] == spec.predict_options["conf"].default
+    assert resolve(spec.predict_options, {"conf": "0.5", "fuse-with": "x"})["fuse_with"] == "x"
+    with pytest.raises(ValueError, match="conf: cannot use 'high'"):
+        resolve(spec.predict_options, {"conf": "high"})
+    assert main(["detection", "predict", "RUN", "a.jpg", "tta=maybe"]) == 2
+    assert "expected true or false" in capsys.readouterr().err
+

@@ -1,0 +1,14 @@
+"""The anomaly task's verb options (shared.suite.options): each with its one default; the task spec and the run read
+them here."""
+from __future__ import annotations
+
+from shared.suite.options import Option, table
+
+EVALUATE_OPTIONS: dict = {}
+PREDICT_OPTIONS = table(
+    Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime (texture-knn; about 5x faster on a "
+                                "CPU)"),
+    Option("batch_size", int, 0, "pictures decoded and scored at a time (0: the recipe's batch_size)"),
+    Option("heatmap", bool, False, "the service answers with anomaly.heatmap_png, the anomaly map over the picture "
+                                   "as base64 PNG", request=True),
+)
