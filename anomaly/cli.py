@@ -2,8 +2,6 @@
 Parsing only; the work is anomaly.protocols.run_protocol."""
 from __future__ import annotations
 
-import dataclasses
-
 from .recipe import PROTOCOLS, AnomalyRecipe
 
 
@@ -23,10 +21,11 @@ def register_protocol(verbs, common) -> None:
 
 
 def run_protocol_verb(args) -> int:
+    from shared.suite.recipe import recipe_values
+
     from .protocols import run_protocol
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(AnomalyRecipe)
-              if getattr(args, f.name, None) is not None and f.name not in ("preset", "data", "out")}
+    values = {k: v for k, v in recipe_values(args, AnomalyRecipe).items() if k not in ("data", "out")}
     if not args.data:
         raise ValueError("protocol needs data=PATH (a labelled NEU-like dataset, e.g. ../shared/data)")
     out = args.out or args.out_default

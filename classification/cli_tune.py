@@ -1,8 +1,6 @@
 """`defectlab classification tune`: parsing only; the work is classification.tune.tune."""
 from __future__ import annotations
 
-import dataclasses
-
 EPILOG = """examples:
   defectlab classification tune data=../shared/data --trials 40
   defectlab classification tune data=my_images/ split=holdout class_weight=balanced --trials 20
@@ -31,12 +29,12 @@ def register_tune(verbs, common) -> None:
 
 
 def run_tune(args) -> int:
+    from shared.suite.recipe import recipe_values
+
     from .recipe import ClassifierRecipe
     from .tune import tune
 
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(ClassifierRecipe)
-              if getattr(args, f.name, None) is not None and f.name != "preset"}
-    recipe = ClassifierRecipe.from_preset(args.preset, **values)
+    recipe = ClassifierRecipe.from_preset(args.preset, **recipe_values(args, ClassifierRecipe))
     out = recipe.run_dir().with_name(recipe.run_dir().name + "-tune")
     study = tune(recipe, args.trials, out, progress=not args.quiet)
     default, best = study["default"], study["best"]

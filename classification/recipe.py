@@ -26,8 +26,6 @@ class ClassifierRecipe(Recipe):
     TASK = "classification"
     DEFAULT_PRESET = "lite0-finetune"
 
-    split: str = option("kaggle-cls", "named split (see `defectlab data split --help`)",
-                        choices=("kaggle-cls", "kaggle-det", "kfold", "holdout", "source"))
     out: str = option("runs/classification", "parent folder of run folders: the run lands in OUT/NAME")
     model: str = option("efficientnet_lite0", "efficientnet_lite0|1|2, baseline-cnn or keras:<Application>")
     weights: str = option("imagenet", "'imagenet' (bundled for Lite), 'none', or a weights file")
@@ -110,3 +108,14 @@ PRESETS = {
 }
 
 ClassifierRecipe.PRESETS = PRESETS
+
+# one line per preset for `defectlab classification train --help`
+ClassifierRecipe.PRESET_HELP = {
+    "lite0-finetune": "default: ImageNet EfficientNet-Lite0, head on frozen features, then the whole network fine-tuned",
+    "lite0-frozen": "stage 1 only: a head on frozen ImageNet features",
+    "baseline": "a small CNN from scratch with L2 and augmentation (the reference)",
+    "semi": "few labels + unlabelled pictures: self-training of the head on frozen features",
+    "auto": "for your own data: frozen, ensemble or fine-tuned, whichever wins on 3 validation folds",
+    "demo": "the main job (`defectlab demo`): frozen ImageNet features and a trained head, ~20 s on 2 cores",
+    "smoke": "seconds; tests",
+}
