@@ -1,4 +1,4 @@
-"""Model registry and one factory: anomalib's plain torch models (PatchCore, PaDiM, DFM) and our
+"""One factory over the model registry (anomaly.zoo): anomalib's plain torch models (PatchCore, PaDiM, DFM) and our
 texture-statistics kNN (anomaly.texture_knn) on timm backbones, with the bundled ImageNet EfficientNet-Lite
 weights (the `backbones` package) or a random initialisation to measure what ImageNet features bring.
 Models are saved as a state_dict (tensors only) and rebuilt from the recipe: loading never unpickles code."""
@@ -14,33 +14,14 @@ import torch
 
 from backbones import load_imagenet, to_tensor
 
-MODELS = ("patchcore", "padim", "dfm", "texture-knn")
+from . import zoo
 
 
-def _anomalib_model(config):
-    if config.model == "patchcore":
-        from anomalib.models.image.patchcore.torch_model import PatchcoreModel
-
-        return PatchcoreModel(backbone=config.backbone, layers=list(config.layers), pre_trained=False,
-                              num_neighbors=config.num_neighbors)
-    if config.model == "padim":
-        from anomalib.models.image.padim.torch_model import PadimModel
-
-        return PadimModel(backbone=config.backbone, layers=list(config.layers), pre_trained=False,
-                          n_features=config.n_features)
-    if config.model == "dfm":
-        from anomalib.models.image.dfm.torch_model import DFMModel
-
-        return DFMModel(backbone=config.backbone, layer=config.layers[-1], pre_trained=False, score_type="fre")
-    if config.model == "texture-knn":
-        from .texture_knn import TextureKnnModel
-
-        return TextureKnnModel(backbone=config.backbone, layers=list(config.layers), num_neighbors=config.num_neighbors,
-                               map_layers=list(config.map_layers), map_kind=config.map_kind,
-                               standardize=config.map_standardize,
-                               bank_size=config.bank_size, map_fusion=config.map_fusion,
-                               calibration=config.map_calibration, seed=config.seed)
-    raise KeyError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
+def _build(config) -> torch.nn.Module:
+    """The registry's model for config.model (anomaly.zoo), marked with its name so that fit() finds its entry."""
+    model = zoo.entry(config.model).build(config)
+    model.zoo_name = config.model
+    return model
 
 
 def _timm_extractor(model) -> torch.nn.Module:
@@ -50,7 +31,7 @@ def _timm_extractor(model) -> torch.nn.Module:
 def create_model(config) -> torch.nn.Module:
     """A fresh, unfitted model for config (seeded)."""
     torch.manual_seed(config.seed)
-    model = _anomalib_model(config)
+    model = _build(config)
     if config.weights == "imagenet":
         if not config.backbone.startswith("tf_efficientnet_lite"):
             raise ValueError(f"bundled ImageNet weights exist for tf_efficientnet_lite0..2 only, not {config.backbone}; "
@@ -73,7 +54,7 @@ def fit(model: torch.nn.Module, batches, coreset_ratio: float = 0.01, backbone: 
     with torch.no_grad():
         for images in batches:
             model(to_input(images, backbone))
-    if model.__class__.__name__ == "PatchcoreModel":
+    if zoo.entry(model.zoo_name).memory == "coreset":
         subsample(model, coreset_ratio, sampler, seed)
     else:
         model.fit()
@@ -126,7 +107,7 @@ def load_model(config, path: str | Path) -> torch.nn.Module:
         raise DataError(path, "not a state_dict of tensors; re-train the run with `defectlab anomaly train`")
     from dataclasses import replace
 
-    model = _anomalib_model(replace(config, weights="random"))
+    model = _build(replace(config, weights="random"))
     expected = set(model.state_dict())
     if set(state) != expected:  # e.g. a texture-knn run saved before its anomaly map became a patch kNN
         missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.suite.recipe import Recipe, option
+from shared.suite.recipe import SPLIT_NAMES, Recipe, option
 
-MODELS = ("texture-knn", "patchcore", "padim", "dfm")
+from .zoo import MODELS  # the registry's names (no ML framework imported)
+
 PROTOCOLS = ("loco", "one-class")  # NEU protocols: leave-one-class-out, one-class
 
 
@@ -17,7 +18,7 @@ class AnomalyRecipe(Recipe):
     data: str = option("", "anomaly folders (normal/train, normal/test, abnormal, masks) or any labelled dataset "
                            "with normal_classes (its split's train pictures of those classes are fitted)")
     split: str = option("kaggle-det", "named split for a labelled dataset (see `defectlab data split --help`)",
-                        choices=("kaggle-cls", "kaggle-det", "kfold", "holdout", "source"))
+                        choices=SPLIT_NAMES)
     normal_classes: list = option(help="labelled dataset: classes that are normal, e.g. crazing,inclusion (empty: "
                                        "all of them, i.e. the detector of defect kinds not in the data)",
                                   factory=list)
@@ -77,3 +78,13 @@ PRESETS = {
               "normal_classes": ["crazing", "inclusion", "patches", "pitted_surface", "rolled-in_scale"]},
 }
 AnomalyRecipe.PRESETS = PRESETS
+
+# one line per preset for `defectlab anomaly train --help`
+AnomalyRecipe.PRESET_HELP = {
+    "texture-knn": "default: per-channel mean / log-std of three middle stages, nearest normal image",
+    "patchcore": "anomalib's PatchCore, random memory bank of 1% of the patches",
+    "padim": "anomalib's PaDiM",
+    "dfm": "anomalib's DFM",
+    "demo": "the main job (`defectlab demo`): texture-knn at 192 px, every class normal",
+    "smoke": "seconds; tests",
+}
