@@ -1,13 +1,13 @@
-"""Write README.md's benchmark tables from the result JSON files, so the two cannot drift.
+"""Write the benchmark tables of the docs' result pages (and the README's headline table) from the result JSON
+files, so the two cannot drift.
 
-    python3 scripts/readme_tables.py            # rewrite the tables in README.md
-    python3 scripts/readme_tables.py --check    # exit 1 if README.md differs from the JSON
+    python3 scripts/readme_tables.py            # rewrite the tables in docs/results/*.md and README.md
+    python3 scripts/readme_tables.py --check    # exit 1 if a page differs from the JSON
 
-Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->` (NAME: classification,
-detection, anomaly, anomaly-localization, fewlabels, fewlabels-clustering, fewlabels-ensembles) and is rebuilt
-from `scripts/benchmarks/results/NAME.json` (the fewlabels-* tables from fewlabels.json), plus a few fields that
-only the part files under `NAME_parts/` hold. Only the row labels and short remarks are text here;
-every number comes from the JSON. Standard library only.
+Each table sits between `<!-- table:NAME -->` and `<!-- /table:NAME -->` in the files PAGES names, and is rebuilt
+from `scripts/benchmarks/results/NAME.json` (the fewlabels-* tables from fewlabels.json, the headline from several),
+plus a few fields that only the part files under `NAME_parts/` hold. Only the row labels and short remarks are text
+here; every number comes from the JSON. Standard library only.
 """
 
 import argparse
@@ -31,7 +31,7 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "yolov8n-steel-e40-224px-seed0/tta": "steel augmentation + TTA",
     "lite0-imagenet-e100-224px-seed0/plain": "ImageNet Lite0 backbone (`lite0-imagenet`), long schedule",
     "lite0-imagenet-e100-224px-seed0/tta": "ImageNet Lite0, 100 epochs + TTA",
-    # other TTA view sets, scored at cfe28c4 (`--views`, removed after they lost on validation)
+    # other TTA view sets (`--views`, removed after they lost on validation)
     "lite0-imagenet-e100-224px-seed0/tta-flips": "ImageNet Lite0, 100 epochs + TTA views as is, left-right, up-down",
     "lite0-imagenet-e100-224px-seed0/tta-scales-ud": "ImageNet Lite0, 100 epochs + TTA + an up-down view",
     "lite0-imagenet-e100-224px-seed0/tta-upscale": "ImageNet Lite0, 100 epochs + TTA views as is, left-right, 1.25x",
@@ -53,7 +53,7 @@ DETECTION_ROUTES = {  # route key (part/variant) -> label, formatted with the ro
     "lite0-imagenet-t6min-320px-seed0-gpu/tta": "GPU, 6 min: ImageNet Lite0 backbone, blocks 0-1 frozen + TTA",
     "lite0-unfrozen-t6min-320px-seed0-gpu/plain": "GPU, 6 min: ImageNet Lite0 backbone, all blocks trained (`lite0-unfrozen`)",
     "lite0-unfrozen-t6min-320px-seed0-gpu/tta": "GPU, 6 min: ImageNet Lite0 backbone, all trained + TTA",
-    # second GPU call: five routes side by side (fewer epochs each than the three above)
+    # five routes side by side on one GPU (fewer epochs each than the three above)
     "lite0-unfrozen-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: Lite0, all blocks trained (repeat)",
     "lite0-unfrozen-t6min-320px-seed0-gpu5/tta": "GPU x5, 6 min: Lite0, all trained + TTA (repeat)",
     "lite1-unfrozen-t6min-320px-seed0-gpu5/plain": "GPU x5, 6 min: ImageNet Lite1 backbone, all trained (`lite1-unfrozen`)",
@@ -73,7 +73,7 @@ BOX_MAP_NAMES = {  # part -> its short name in the box_map rows (detection.ensem
 FUSION_NAMES = {"wbf": "WBF", "nms": "pooled + NMS", "max": "keeping the best confidence", "floor": "on boxes over"}
 ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
                   "patchcore": "PatchCore ({sampler} bank {coreset_ratio:.1%})", "dfm": "DFM"}
-ANOMALY_TAGS = {"round1": "round-1 map: calibrated, weight 0.5", "greedy": "160 px"}  # part-name tag -> remark
+ANOMALY_TAGS = {"round1": "earlier map: calibrated, weight 0.5", "greedy": "160 px"}  # part-name tag -> remark
 ANOMALY_WEIGHTS = {"imagenet": "ImageNet Lite0", "random": "random Lite0"}
 NOVELTY_SCORES = {  # classifier_novelty score -> (label, its one-class score or None)
     "max_softmax": ("max-softmax, logistic regression on known classes (frozen Lite0)", None),
@@ -304,43 +304,97 @@ def fewlabels_ensembles_table(results):
     return markdown_table(["frozen heads", "5-fold CV", "5-fold CV + TTA", "images/s", "images/s with TTA"], rows)
 
 
-TABLES = {"classification": classification_table, "detection": detection_table, "anomaly": anomaly_table,
-          "anomaly-localization": anomaly_localization_table, "fewlabels": fewlabels_table,
+def headline_table(results):
+    """One row per task: the headline number of each benchmark, the recipe behind it and its JSON."""
+    cls, semi = load(results, "classification"), load(results, "fewlabels")["semi_supervised"]["per_k"]
+    det, anomaly = load(results, "detection"), load(results, "anomaly")
+    inspect, service = load(results, "inspect"), load(results, "service")
+    head = det["routes"][f"{det['headline_part']}/{det['headline_variant']}"]
+    backbone = head["backbone"].removeprefix("efficientnet_").capitalize()
+    where = head["hardware"].split(" (")[0]
+    tta = ", TTA" if det["headline_variant"].startswith("tta") else ""
+    workers = f"{service['workers']} worker{'s' * (service['workers'] > 1)}"
+    onnx = ", `--onnx`" if service["onnx"] else ""
+    loco, one_class = f3(anomaly["loco"]["mean_auroc"]), f3(anomaly["one_class"]["mean_auroc"])
+    rows = [
+        ["classification",
+         f"{bold(test_score(cls['kaggle_cls']))} kaggle-cls test, 5-fold CV {pct(cls['cv5']['mean_accuracy'])}%",
+         f"`lite0-finetune`, {secs(cls['train_seconds_cpu'])} of training on the {where}", "`classification.json`"],
+        ["few labels",
+         bold(f"{pct(semi['5']['mean'])}% / {pct(semi['10']['mean'])}%") + " test with 5 / 10 labels per class",
+         f"`preset=semi`, mean over {len(semi['5']['per_draw'])} draws", "`fewlabels.json`"],
+        ["detection", f"test mAP50 / mAP50-95 {bold(f3(head['map50']) + ' / ' + f3(head['map50_95']))}",
+         f"ImageNet {backbone} backbone, {head['train_seconds'] / 3600:.1f} h on the {where}{tta}", "`detection.json`"],
+        ["anomaly", f"leave-one-class-out image AUROC {bold(loco)} (one-class {one_class})",
+         f"texture-knn, {anomaly['speed']['images_per_second']['onnxruntime_batch32']} images/s with ONNX Runtime",
+         "`anomaly.json`"],
+        ["inspection", f"{bold(str(inspect['images_per_second']) + ' images/s')}, all three models",
+         f"ONNX Runtime, {inspect['image_size']} px, batch {inspect['batch_size']}", "`inspect.json`"],
+        ["service", f"{bold(str(service['requests_per_second']) + ' requests/s')}, p99 {service['p99_ms']} ms",
+         f"{service['concurrency']} clients, {workers}{onnx}, {service['errors']} errors", "`service.json`"],
+    ]
+    return markdown_table(["task", "headline", "how", "source"], rows)
+
+
+TABLES = {"headline": headline_table, "classification": classification_table, "detection": detection_table,
+          "anomaly": anomaly_table, "anomaly-localization": anomaly_localization_table, "fewlabels": fewlabels_table,
           "fewlabels-clustering": fewlabels_clustering_table, "fewlabels-ensembles": fewlabels_ensembles_table}
 
 
-def marked_span(text, name):
+PAGES = {  # file (from the repository root) -> the tables it holds
+    "README.md": ["headline"],
+    "docs/results/index.md": ["headline"],
+    "docs/results/classification.md": ["classification"],
+    "docs/results/fewlabels.md": ["fewlabels", "fewlabels-clustering", "fewlabels-ensembles"],
+    "docs/results/detection.md": ["detection"],
+    "docs/results/anomaly.md": ["anomaly", "anomaly-localization"],
+}
+
+
+def marked_span(text, name, page):
     """(start, end) of the lines between `<!-- table:NAME -->` and `<!-- /table:NAME -->`."""
     m = re.search(rf"^<!-- table:{name} -->\n(.*?)^<!-- /table:{name} -->$", text, re.DOTALL | re.MULTILINE)
     if not m:
-        raise SystemExit(f"README has no <!-- table:{name} --> ... <!-- /table:{name} --> markers")
+        raise SystemExit(f"{page} has no <!-- table:{name} --> ... <!-- /table:{name} --> markers")
     return m.start(1), m.end(1)
+
+
+def stale_pages(root: Path, results: Path) -> dict:
+    """{page: (its text with every table rebuilt, names of the tables that differed)} for every page in PAGES."""
+    built = {name: TABLES[name](results) + "\n" for name in dict.fromkeys(n for ns in PAGES.values() for n in ns)}
+    out = {}
+    for page, names in PAGES.items():
+        new = (root / page).read_text()
+        stale = []
+        for name in names:
+            start, end = marked_span(new, name, page)
+            if new[start:end] != built[name]:
+                stale.append(name)
+                new = new[:start] + built[name] + new[end:]
+        out[page] = (new, stale)
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md", help="README to update (default: %(default)s)")
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="repository root holding README.md and docs/results/ (default: %(default)s)")
     parser.add_argument("--results", type=Path, default=ROOT / "scripts/benchmarks/results",
                         help="folder with NAME.json and NAME_parts/ (default: %(default)s)")
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 and name each table that differs from the JSON")
     args = parser.parse_args()
-    text = new = args.readme.read_text()
-    stale = []
-    for name, build in TABLES.items():
-        start, end = marked_span(new, name)
-        table = build(args.results) + "\n"
-        if new[start:end] != table:
-            stale.append(name)
-            new = new[:start] + table + new[end:]
+    pages = stale_pages(args.root, args.results)
     if args.check:
-        for name in stale:
-            print(f"{args.readme}: table '{name}' differs from {args.results / name.split('-')[0]}.json "
-                  f"(run python3 scripts/readme_tables.py)")
-        raise SystemExit(1 if stale else 0)
-    if new != text:
-        args.readme.write_text(new)
-    print(f"{args.readme}: rewrote {', '.join(stale)}" if stale else f"{args.readme}: tables already match the JSON")
+        for page, (_, stale) in pages.items():
+            for name in stale:
+                print(f"{page}: table '{name}' differs from the JSON under {args.results} "
+                      f"(run python3 scripts/readme_tables.py)")
+        raise SystemExit(1 if any(stale for _, stale in pages.values()) else 0)
+    for page, (new, stale) in pages.items():
+        if stale:
+            (args.root / page).write_text(new)
+        print(f"{page}: rewrote {', '.join(stale)}" if stale else f"{page}: tables already match the JSON")
 
 
 if __name__ == "__main__":
