@@ -20,8 +20,11 @@ venv: $(STAMP)
 demo: venv
 	$(BIN)/defectlab demo
 
+# the linter and the docs build first: seconds, where the test suite takes minutes
 test: venv
+	$(BIN)/ruff check .
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs .pytest_cache .site
