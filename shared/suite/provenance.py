@@ -1,5 +1,5 @@
 """What every metrics or benchmark JSON carries: schema version, command, git commit, split, data
-fingerprint, package versions, hardware and time (see README, 'Results as data')."""
+fingerprint, package versions, hardware and time (see docs/results/index.md, 'Results as data')."""
 from __future__ import annotations
 
 import hashlib
