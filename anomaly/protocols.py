@@ -31,8 +31,9 @@ def run_protocol(data: str | Path, protocol: str, recipe: AnomalyRecipe, out: st
     results = {}
     for name in classes or names:
         normal = [c for c in names if c != name] if protocol == "loco" else [name]
+        # the protocol's own folder: a finished run of this recipe is reused, one of another recipe replaced
         run_recipe = dataclasses.replace(recipe, data=str(data), normal_classes=normal,
-                                         out=str(Path(out) / protocol / name), name="run")
+                                         out=str(Path(out) / protocol / name), name="run", overwrite=True)
         run = train(run_recipe, progress=progress, index=index)
         metrics = run.evaluate("test")
         results[name] = {"image_auroc": metrics["image_auroc"], "f1_at_threshold": metrics["f1_at_threshold"],

@@ -13,11 +13,15 @@ from shared.suite.memory_guard import capped_mmap_threshold, peak_memory_mb
 from . import models
 from .data import load_data
 from .recipe import AnomalyRecipe
-from .run import AnomalyRun, batches
+from .run import AnomalyRun, batches, load
 
 
 def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRun:
-    """`index`: a labelled dataset's index already read (protocols fit one model per class on it)."""
+    """`index`: a labelled dataset's index already read (protocols fit one model per class on it). A finished run
+    of the same recipe at OUT/NAME is loaded, not fitted again; another recipe there is refused unless overwrite."""
+    finished = AnomalyRun.existing(recipe, load)
+    if finished is not None:
+        return finished
     data = load_data(recipe, progress=progress, index=index)  # fails before anything is written
     run = AnomalyRun(recipe.run_dir(), recipe, ["normal", "anomalous"], data.info, data=data)
     run.save_description()

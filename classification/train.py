@@ -57,11 +57,9 @@ def _self_training(config, data, backbone, head, compile_head, weights, progress
 def train(recipe: ClassifierRecipe, progress: bool = True) -> ClassifierRun:
     config = recipe
     run_dir = recipe.run_dir()
-    if (run_dir / "model.keras").is_file() and (run_dir / "data.json").is_file():
-        print(f"[classification] {run_dir} is complete; delete it to train again")
-        return load(run_dir)
-    if (run_dir / "config.json").is_file() and ClassifierRecipe.load(run_dir / "config.json") != recipe:
-        raise ValueError(f"{run_dir} holds a run with another recipe; choose another name= or delete it")
+    finished = ClassifierRun.existing(recipe, load)  # another recipe there: refused; this one finished: loaded
+    if finished is not None:
+        return finished
     started = time.perf_counter()
     data = load_data(recipe, progress=progress)  # bad data fails here, before anything is written
     classes, n = data.classes, len(data.classes)

@@ -17,11 +17,9 @@ from .run import DetectorRun, build_yolo, load, read_weights, save_model
 
 def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     run_dir = recipe.run_dir().resolve()
-    if (run_dir / "model.pt").is_file() and (run_dir / "data.json").is_file():
-        print(f"[detection] {run_dir} is complete; delete it to train again")
-        return load(run_dir)
-    if (run_dir / "config.json").is_file() and DetectorRecipe.load(run_dir / "config.json") != recipe:
-        raise ValueError(f"{run_dir} holds a run with another recipe; choose another name= or delete it")
+    finished = DetectorRun.existing(recipe, load)  # another recipe there: refused; this one finished: loaded
+    if finished is not None:
+        return finished
     start = start_weights(recipe.pretrained) if recipe.pretrained else None  # a bad file fails before anything
     data = prepare_data(recipe, run_dir / "data", progress=progress)  # bad data fails before training
     run = DetectorRun(run_dir, recipe, data.classes, data.info(recipe), data=data)

@@ -232,6 +232,31 @@ def test_other_library_models_fit_and_find_the_visible_defect(preset, size, tmp_
     np.testing.assert_allclose([r["score"] for r in again], scores, rtol=1e-3)  # other batches: other last digits
 
 
+def test_a_rerun_loads_the_finished_run_and_another_recipe_is_refused(synthetic_root, tmp_path, monkeypatch, capsys):
+    """The run folder rule every task shares (Run.existing): the same recipe again is loaded, not fitted again;
+    another recipe in the same folder is refused with one line unless overwrite=true."""
+    import dataclasses
+
+    from anomaly import models, task
+
+    recipe = task.Recipe.from_preset("smoke", data=str(synthetic_root), image_size=48, out=str(tmp_path), name="r")
+    with network_blocked():
+        first = task.train(recipe, progress=False)
+        scored = first.evaluate()
+        stamp = (first.path / "model.pt").stat().st_mtime_ns
+        with monkeypatch.context() as patch:
+            patch.setattr(models, "fit", lambda *args, **kwargs: pytest.fail("a finished run was fitted again"))
+            again = task.train(recipe, progress=False)
+            assert "finished run of this recipe: loaded" in capsys.readouterr().out
+            assert again.threshold == first.threshold and again.timings == first.timings
+            assert again.evaluate()["image_auroc"] == scored["image_auroc"]
+            with pytest.raises(ValueError, match=r"holds a run of another recipe \(seed 0 \(here 1\)\)"):
+                task.train(dataclasses.replace(recipe, seed=1), progress=False)
+        assert (first.path / "model.pt").stat().st_mtime_ns == stamp
+        replaced = task.train(dataclasses.replace(recipe, seed=1, overwrite=True), progress=False)
+    assert task.Recipe.load(replaced.path / "config.json").seed == 1 and not (replaced.path / "scores.npz").exists()
+
+
 class Payload:
     """What a malicious run folder could carry: unpickling it runs code (here: it writes a marker file)."""
 
