@@ -4,7 +4,7 @@
 #   docker run -p 8000:8000 -v "$PWD/runs:/app/runs" defectlab          runs mounted (trained here)
 # To bake runs in instead: remove `runs/` from .dockerignore, then build (they are copied with the tree).
 # BASE: any Debian 12 (bookworm) image with Python 3.11, e.g. one made with debootstrap where no registry is reachable:
-#   podman build --build-arg BASE=localhost/defectlab-base:bookworm -t defectlab .   (scripts/benchmark_container.py)
+#   podman build --build-arg BASE=localhost/defectlab-base:bookworm -t defectlab .   (scripts/benchmarks/service/benchmark_container.py)
 ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE}
 

@@ -11,7 +11,7 @@ with weight `map_fusion`, so a normal picture's map stays low everywhere. Option
 z-scored on the normal patches, and each location's distance turned into a z-score against the same location on
 normal pictures held apart from the bank ('per-location'; 'shrunk' floors each location's spread at the median).
 Stages, pooling, standardisation, calibration and weight were chosen on validation pictures
-(scripts/anomaly_map_selection.py).
+(scripts/benchmarks/anomaly/anomaly_map_selection.py).
 """
 from __future__ import annotations
 

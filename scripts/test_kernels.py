@@ -21,7 +21,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "scripts" / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))  # `shared` and `scripts.benchmarks`, run as a file
+
+from scripts.benchmarks import results
+
+WHY = "the test suite (pytest) under each setting's environment, run by this script (`command`): no defectlab command"
 SETTINGS = {
     "default": {"ATEN_CPU_CAPABILITY": "default"},
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
@@ -48,7 +52,7 @@ def run(name: str, tests: list[str]) -> dict:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT, env=env,
                           capture_output=True, text=True)
-    log = RESULTS.parent / "logs" / f"kernels-{name}.log"  # the whole pytest output, for the failures' reasons
+    log = results.RESULTS.parent / "logs" / f"kernels-{name}.log"  # the whole pytest output, for the failures' reasons
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(done.stdout + done.stderr)
     seconds = round(time.perf_counter() - started, 1)
@@ -65,14 +69,13 @@ def main(argv=None) -> int:
     parser.add_argument("--settings", nargs="+", choices=list(SETTINGS), default=list(SETTINGS),
                         help="which settings to run (default: all)")
     parser.add_argument("--tests", nargs="*", default=[], help="pytest paths (default: the whole suite)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "kernels.json",
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "kernels.json",
                         help="JSON written (merged with the settings already there)")
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(ROOT))
     import json
 
-    from shared.suite.provenance import git_commit, script_command, write_result
+    from shared.suite.provenance import git_commit, script_command
 
     previous = json.loads(args.out.read_text()).get("runs", {}) if args.out.is_file() else {}
     runs = dict(previous)
@@ -90,9 +93,9 @@ def main(argv=None) -> int:
         for failure in result["failures"]:
             print(f"[kernels]   failed: {failure}", flush=True)
         # written after each setting: a long matrix cut short keeps what it ran
-        payload = {"runs": runs, "all_passed": all(r["returncode"] == 0 for r in runs.values())}
-        write_result(args.out, payload, split="none (the test suite)", index=None,
-                     command=script_command(__file__, argv))
+        payload = {"runs": runs, "all_passed": all(r["returncode"] == 0 for r in runs.values()), "defectlab": None,
+                   "why": WHY}
+        results.write(args.out, payload, split="none (the test suite)", command=script_command(__file__, argv))
     print(f"wrote {args.out}")
     return 0 if all(runs[n]["returncode"] == 0 for n in args.settings) else 1
 

@@ -1,6 +1,7 @@
-"""The service image without building it (a build takes GBs and tens of minutes: scripts/benchmark_container.py does
-it with podman and records container.json): the Dockerfile's base is a build argument that defaults to the official
-Python image, both bases get `python` from the same venv, and the build script starts and says how it runs podman."""
+"""The service image without building it (a build takes GBs and tens of minutes:
+scripts/benchmarks/service/benchmark_container.py does it with podman and records container.json): the Dockerfile's
+base is a build argument that defaults to the official Python image, both bases get `python` from the same venv, and
+the build script starts and says how it runs podman."""
 import json
 import re
 import subprocess
@@ -8,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "benchmark_container.py"
+SCRIPT = ROOT / "scripts" / "benchmarks" / "service" / "benchmark_container.py"
 RESULT = ROOT / "scripts" / "benchmarks" / "results" / "container.json"
 
 

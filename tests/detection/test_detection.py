@@ -340,7 +340,8 @@ def test_frozen_blocks_decide_which_lite_blocks_learn():
 def test_benchmark_part_keeps_the_learning_curve(tmp_path):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("bench", Path(__file__).parents[2] / "scripts" / "benchmark_detection.py")
+    script = Path(__file__).parents[2] / "scripts" / "benchmarks" / "detection" / "benchmark_detection.py"
+    spec = importlib.util.spec_from_file_location("bench", script)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     csv = tmp_path / "results.csv"
@@ -456,14 +457,16 @@ def test_a_run_interrupted_after_an_epoch_resumes_to_the_same_weights(synthetic_
 
 
 def test_benchmark_phase_clock_splits_each_epoch_and_leaves_no_hook(synthetic_root, tmp_path):
-    """scripts/benchmark_threads.py times an epoch's phases from ultralytics' events; the phases add up to the
-    epoch, and the hooks leave ultralytics' defaults when the training ends (the next training starts clean)."""
+    """scripts/benchmarks/detection/benchmark_threads.py times an epoch's phases from ultralytics' events; the phases
+    add up to the epoch, and the hooks leave ultralytics' defaults when the training ends (the next training starts
+    clean)."""
     import argparse
     import importlib.util
 
     from ultralytics.utils.callbacks import base
 
-    spec = importlib.util.spec_from_file_location("threads", Path(__file__).parents[2] / "scripts" / "benchmark_threads.py")
+    script = Path(__file__).parents[2] / "scripts" / "benchmarks" / "detection" / "benchmark_threads.py"
+    spec = importlib.util.spec_from_file_location("threads", script)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     before = {name: len(hooks) for name, hooks in base.default_callbacks.items()}

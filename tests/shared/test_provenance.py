@@ -47,6 +47,6 @@ def test_an_announced_commit_wins_over_the_copied_git_folder(monkeypatch):
 
 def test_script_command_pastes_back_into_a_shell():
     argv = ["--data", "../shared/data/NEU-DET", "--extra", '{"optimizer": "SGD", "lr0": 0.002}']
-    command = script_command("/anywhere/scripts/benchmark_detection.py", argv)
-    assert command.startswith("python scripts/benchmark_detection.py --data")
+    command = script_command("/anywhere/scripts/benchmarks/detection/benchmark_detection.py", argv)
+    assert command.startswith("python scripts/benchmarks/detection/benchmark_detection.py --data")
     assert shlex.split(command)[2:] == argv  # the JSON option comes back as one argument, quotes intact

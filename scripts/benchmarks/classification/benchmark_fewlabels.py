@@ -1,18 +1,18 @@
 """Few labels and none, on NEU-CLS. Frozen features of every picture are computed once per backbone
 (8 flips / turns, plus strongly augmented views for Lite0) into an ignored cache, so each part below replays the
 library's own code (classification.semi, classification.cluster, classification.tune) on them in seconds.
-Each part writes its JSON (command, commit, split, data fingerprint, versions, hardware) under
-scripts/benchmarks/results/fewlabels_parts/; --merge combines them into results/fewlabels.json and draws
+Each part writes its JSON (command, commit, split, data fingerprint, versions, hardware, and the `defectlab`
+command where one trains the same thing: semi-end-to-end, auto) under scripts/benchmarks/results/fewlabels_parts/; --merge combines them into results/fewlabels.json and draws
 results/fewlabels_curve.png.
 
-  python scripts/benchmark_fewlabels.py --part features              # ~35 min on 2 cores, cached
-  python scripts/benchmark_fewlabels.py --part semi                  # k = 1 2 5 10 20, 5 draws each
-  python scripts/benchmark_fewlabels.py --part semi-end-to-end       # `classification train preset=semi`, k=5
-  python scripts/benchmark_fewlabels.py --part clustering
-  python scripts/benchmark_fewlabels.py --part ensembles             # 5-fold CV, with and without TTA
-  python scripts/benchmark_fewlabels.py --part tuning
-  python scripts/benchmark_fewlabels.py --part auto                  # preset=auto on NEU, ~25 min
-  python scripts/benchmark_fewlabels.py --merge
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --part features              # ~35 min on 2 cores, cached
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --part semi                  # k = 1 2 5 10 20, 5 draws each
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --part semi-end-to-end       # `classification train preset=semi`, k=5
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --part clustering
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --part ensembles             # 5-fold CV, with and without TTA
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --part tuning
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --part auto                  # preset=auto on NEU, ~25 min
+  python scripts/benchmarks/classification/benchmark_fewlabels.py --merge
 """
 from __future__ import annotations
 
@@ -24,19 +24,25 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from shared.suite import console
-
-console.setup()  # framework guard, quiet TensorFlow, malloc cap: before any ML import
-
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
+
+from scripts.benchmarks import commands, results
 from shared.datasets.export_arrays import to_arrays
 from shared.datasets.index import class_names, read_dataset
 from shared.datasets.splits import make_split
-from shared.suite.provenance import script_command, write_result
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
-PARTS = RESULTS / "fewlabels_parts"
+WHY = {  # the parts no defectlab command reproduces: they replay the library's code on cached features
+    "semi": "the semi recipe's self-training replayed by this script (`command`) on cached frozen features, 5 label "
+            "draws per k; `defectlab classification train preset=semi labels_per_class=K seed=DRAW` trains the same "
+            "recipe end to end (semi-end-to-end checks k=5)",
+    "clustering": "classification.cluster's methods on cached features of every picture, scored against the labels "
+                  "by this script (`command`); `defectlab classification cluster` groups pictures but scores nothing",
+    "ensembles": "frozen-feature heads scored out of fold on cached features by this script (`command`): no "
+                 "defectlab recipe trains an ensemble",
+    "tuning": "classification.tune.search replayed by this script (`command`) on cached Lite0 features; `defectlab "
+              "classification tune` runs the search on the pictures themselves"}
 CACHE = Path("runs/fewlabels/features")
 KS = (1, 2, 5, 10, 20)
 DRAWS = 5
@@ -201,7 +207,7 @@ def part_semi_end_to_end(args, index) -> dict:
     record = json.loads((run.path / "self_training.json").read_text())
     truth = index.drop_duplicates("picture_id").set_index("picture_id")["class_name"]
     pool_right = [truth[p["picture_id"]] == p["pseudo_label"] for p in record["pictures"]]
-    return {"command": "defectlab classification train preset=semi labels_per_class=5 seed=0 data=" + str(args.data),
+    return {"defectlab": [commands.train_line("classification", recipe.to_dict())],
             "test_accuracy": metrics["accuracy"], "correct": metrics["correct"], "n": metrics["n"],
             "pool_accuracy": float(np.mean(pool_right)), "rounds": record["rounds"],
             "train_seconds_cpu": training["train_seconds"], "run": str(run.path)}
@@ -301,7 +307,7 @@ def part_tuning(args, index) -> dict:
         # one "fold" for the test side: train on every train + valid picture, score the 72 test pictures once
         scores = head_scores(replace(recipe, **values), features, y, np.where(train, 1, 0), score=[0])
         test_scores[name] = {"test_accuracy": scores["fold_accuracy"][0], "test_log_loss": scores["fold_log_loss"][0]}
-    search_png(study, RESULTS / "fewlabels_tuning.png")
+    search_png(study, results.RESULTS / "fewlabels_tuning.png")
     return {"base_recipe": "lite0-frozen", "study": study, "test": test_scores,
             "figure": "scripts/benchmarks/results/fewlabels_tuning.png"}
 
@@ -366,8 +372,8 @@ def part_auto(args, index) -> dict:
     recipe = task.Recipe.from_preset("auto", data=str(args.data), out="runs/fewlabels/auto")
     run = task.train(recipe, progress=args.progress)
     metrics = run.evaluate("test")
-    headline = json.loads((RESULTS / "classification.json").read_text())["kaggle_cls"]
-    return {"command": f"defectlab classification train preset=auto data={args.data}",
+    headline = json.loads((results.RESULTS / "classification.json").read_text())["kaggle_cls"]
+    return {"defectlab": [commands.train_line("classification", recipe.to_dict())],
             "selection": json.loads((run.path / "selection.json").read_text()),
             "test_accuracy": metrics["accuracy"], "correct": metrics["correct"], "n": metrics["n"],
             "mistakes": metrics["mistakes"], "training": json.loads((run.path / "training.json").read_text()),
@@ -386,38 +392,51 @@ SPLITS = {"semi": "kaggle-cls (train+valid: k labelled per class, the rest unlab
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=results.ROOT.parent / "shared" / "data")
     parser.add_argument("--part", choices=sorted(PART_FUNCTIONS))
     parser.add_argument("--ks", type=int, nargs="+", default=list(KS), help="semi: labels per class")
     parser.add_argument("--trials", type=int, default=40, help="tuning: Optuna trials")
     parser.add_argument("--progress", action="store_true")
     parser.add_argument("--merge", action="store_true")
     args = parser.parse_args(argv)
+    from shared.suite import console
+    from shared.suite.provenance import script_command
+
+    console.setup()  # framework guard, quiet TensorFlow: before any ML import
     if args.merge:
         print(f"wrote {merge()}")
         return 0
     index = neu_cls(args.data)
-    command = script_command(__file__, argv)
     started = time.perf_counter()
     payload = PART_FUNCTIONS[args.part](args, index)
     payload["part_seconds"] = round(time.perf_counter() - started, 1)
+    if args.part in WHY:
+        payload.update(defectlab=None, why=WHY[args.part])
     if args.part != "features":
-        path = write_result(PARTS / f"{args.part}.json", payload, split=SPLITS[args.part], index=index,
-                            command=command)
+        path = results.write_part("fewlabels", args.part, payload, split=SPLITS[args.part], index=index,
+                                  command=script_command(__file__, argv))
         print(f"wrote {path}")
     return 0
 
 
+PROVENANCE = ("command", "git_commit", "split", "data_fingerprint", "versions", "hardware", "created_at")
+
+
 def merge() -> Path:
     """fewlabels.json from the parts present (a missing part is listed, not invented) + the curve figure."""
-    from shared.suite.provenance import write_json
+    return results.merge("fewlabels", combine, __file__, split="NEU-CLS (each part's split in `parts`)")
 
-    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
-    provenance = ("command", "git_commit", "split", "data_fingerprint", "versions", "hardware", "created_at")
-    result = {"schema_version": 1, "command": "python scripts/benchmark_fewlabels.py --merge",
-              "parts": {name: {k: part.get(k) for k in provenance} for name, part in parts.items()},
+
+def reproduced(part: dict) -> dict:
+    """A section's `defectlab` commands, or the script's command and why none gives its numbers."""
+    keys = ("defectlab", "why", "command") if part.get("defectlab") is None else ("defectlab",)
+    return {key: part[key] for key in keys if key in part}
+
+
+def combine(parts: dict) -> dict:
+    result = {"parts": {name: {k: part.get(k) for k in PROVENANCE} for name, part in parts.items()},
               "missing_parts": sorted(set(PART_FUNCTIONS) - {"features"} - set(parts))}
-    strip = set(provenance)
+    strip = set(PROVENANCE)
     semi = parts.get("semi")
     if semi:
         result["semi_supervised"] = {
@@ -428,22 +447,22 @@ def merge() -> Path:
                           "supervised_only": row["supervised_only_test"], "supervised_only_pool":
                               row["supervised_only_pool"], "frozen_floor": row["frozen_floor_test"],
                           "draws": row["per_draw"]} for k, row in semi["per_k"].items()},
-            "targets": {"k5_mean_at_least": 0.97, "k10_mean_at_least": 0.99}}
+            "targets": {"k5_mean_at_least": 0.97, "k10_mean_at_least": 0.99}, **reproduced(semi)}
         per_k = result["semi_supervised"]["per_k"]
         result["semi_supervised"]["targets_met"] = bool(
             "5" in per_k and per_k["5"]["mean"] >= 0.97 and "10" in per_k and per_k["10"]["mean"] >= 0.99)
         if "semi-end-to-end" in parts:
             result["semi_supervised"]["end_to_end"] = {k: v for k, v in parts["semi-end-to-end"].items()
                                                        if k not in strip}
-        curve_png(result["semi_supervised"], RESULTS / "fewlabels_curve.png")
+        curve_png(result["semi_supervised"], results.RESULTS / "fewlabels_curve.png")
         result["semi_supervised"]["figure"] = "scripts/benchmarks/results/fewlabels_curve.png"
     for key, name in (("clustering", "clustering"), ("ensembles", "ensembles"), ("tuning", "tuning"),
                       ("auto", "auto")):
         if name in parts:
-            result[key] = {k: v for k, v in parts[name].items() if k not in strip}
+            result[key] = {**{k: v for k, v in parts[name].items() if k not in strip}, **reproduced(parts[name])}
     if "clustering" in result:
         result["clustering"]["target_nmi_at_least"] = 0.85
-    return write_json(RESULTS / "fewlabels.json", result)
+    return result
 
 
 def curve_png(semi: dict, path: Path) -> Path:

@@ -6,13 +6,14 @@ tests and Docker start), waits for /readyz, sends a warm-up, then POST /v1/inspe
   - slow_clients: with --slow connections open that send their headers a line a second and never finish, the
     latency of good requests (each on a new connection).
 
-  python scripts/benchmark_service.py --data ../shared/data/NEU-DET --onnx \
+  python scripts/benchmarks/service/benchmark_service.py --data ../shared/data/NEU-DET --onnx \
       --runs classification=runs/neu/classification/RUN detection=runs/neu/detection/RUN anomaly=runs/neu/anomaly/RUN
 """
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import signal
 import socket
@@ -25,7 +26,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
+
+from scripts.benchmarks import commands, results
+
+WHY = ("the runs are `defectlab TASK train` (the commands here) and the service is `defectlab serve --runs ...` "
+       "(started by this script as a user would); the load and its timings are this script's (`command`)")
 
 
 def free_port() -> int:
@@ -168,11 +174,14 @@ def main(argv=None) -> int:
     parser.add_argument("--onnx", action="store_true")
     parser.add_argument("--batching", type=int, default=120,
                         help="pictures for the in-process batching measurement after the server stops (0: skip)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "service.json")
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "service.json")
     args = parser.parse_args(argv)
+    from shared.suite import console
 
+    console.setup()
+    from shared.suite.cli_evaluate import task_pairs
     from shared.suite.evaluate import test_pictures
-    from shared.suite.provenance import script_command, write_result
+    from shared.suite.provenance import script_command
 
     test, index = test_pictures(args.data, "kaggle-det")
     pictures = [Path(p["path"]).read_bytes() for p in test]
@@ -226,10 +235,11 @@ def main(argv=None) -> int:
         "target": {"requests_per_second": 15, "p99_ms": 300, "errors": 0, "rss_growth_mb": 50,
                    "clients_8": {"errors": 0, "p99_ms": 800}, "slow_clients": {"open": 50, "good_request_ms": 1000}},
         "load_average": load_average,
+        "defectlab": [commands.train_line(task, json.loads((Path(path) / "config.json").read_text()))
+                      for task, path in task_pairs(args.runs, "--runs").items()], "why": WHY,
     }
-    command_line = script_command(__file__, argv)
-    path = write_result(args.out, payload, split="kaggle-det (test pictures as requests)", index=index,
-                        command=command_line)
+    path = results.write(args.out, payload, split="kaggle-det (test pictures as requests)", index=index,
+                         command=script_command(__file__, argv))
     print({k: payload[k] for k in ("requests_per_second", "p50_ms", "p99_ms", "errors", "rss_growth_mb")})
     print(f"slow clients: {slow}")
     print(f"batching (in process): {batched}")

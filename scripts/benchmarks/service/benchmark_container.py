@@ -36,9 +36,9 @@ Podman on these machines (gVisor sandbox, no Docker engine; Debian packages podm
   * build --format docker: HEALTHCHECK is a Docker-format field; the default OCI format drops it.
   * build --network host: pip reaches the package index as the host does; run -p works (CNI bridge).
 
-  python scripts/benchmark_container.py                     # demo runs, debootstrapped base, image kept
-  python scripts/benchmark_container.py --remove-image      # ... and the image removed afterwards (about 10 GB)
-  python scripts/benchmark_container.py --base python:3.11-slim-bookworm --runs detection=runs/detection/RUN
+  python scripts/benchmarks/service/benchmark_container.py                     # demo runs, debootstrapped base, image kept
+  python scripts/benchmarks/service/benchmark_container.py --remove-image      # ... and the image removed afterwards (about 10 GB)
+  python scripts/benchmarks/service/benchmark_container.py --base python:3.11-slim-bookworm --runs detection=runs/detection/RUN
 """
 from __future__ import annotations
 
@@ -59,8 +59,13 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
+
+from scripts.benchmarks import results
+
+ROOT = results.ROOT
+WHY = ("the image built with podman and checked from the host by this script (`command`): build time, size, time to "
+       "ready; `defectlab serve --onnx` is the image's own command, and no defectlab command gives these numbers")
 TASKS = ("classification", "detection", "anomaly")
 LOCAL_BASE = "localhost/defectlab-base:bookworm"
 BASE_PACKAGES = ("python3", "python3-venv", "libgl1", "libglib2.0-0", "ca-certificates")
@@ -289,7 +294,7 @@ def main(argv=None) -> int:
                         help="debootstrap, export, build and container output (default %(default)s)")
     parser.add_argument("--remove-image", action="store_true",
                         help="remove the image when done (it holds torch + TensorFlow: about 10 GB as vfs stores it)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "container.json")
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "container.json")
     args = parser.parse_args(argv)
 
     result = {"built": False, "healthz_ok": False, "healthcheck_ok": False, "inspect_ok": False, "image_mb": None,
@@ -315,9 +320,10 @@ def main(argv=None) -> int:
             result["load_average"] = [round(x, 2) for x in os.getloadavg()]  # others' work on the same cores
             result["log"] = str(args.log)
 
-    from shared.suite.provenance import script_command, write_result
+    from shared.suite.provenance import script_command
 
-    path = write_result(args.out, result, command=script_command(__file__, argv))
+    result.update(defectlab=None, why=WHY)
+    path = results.write(args.out, result, command=script_command(__file__, argv))
     print({k: result[k] for k in ("built", "healthz_ok", "inspect_ok", "image_mb", "build_seconds",
                                   "seconds_to_ready", "error")})
     print(f"wrote {path}")

@@ -7,11 +7,12 @@ what became of each true box under the predictions a user gets (confidence >= 0.
   missed      nothing of any class overlaps it by IoU >= 0.1
 Writes results/detection_weak_classes.json and a picture of typical misses (true boxes white, predicted in colour).
 
-  python scripts/analyze_detection.py --data ../shared/data/NEU-DET --run runs/gpu/lite2-unfrozen-t6min-320px-seed0-gpu5 --tta
+  python scripts/benchmarks/detection/analyze_detection.py --data ../shared/data/NEU-DET \
+      --run runs/gpu/lite2-unfrozen-t6min-320px-seed0-gpu5 --tta
 
 The headline pair (two runs fused, detection predict's --fuse-with), on the bare picture:
 
-  python scripts/analyze_detection.py --data ../shared/data/NEU-DET --run runs/cpu/lite2-unfrozen-t6300s-320px-seed1 \
+  python scripts/benchmarks/detection/analyze_detection.py --data ../shared/data/NEU-DET --run runs/cpu/lite2-unfrozen-t6300s-320px-seed1 \
       --fuse-with runs/cpu/lite2-unfrozen-t6300s-320px-seed2-split1 --tta --border 0
 """
 from __future__ import annotations
@@ -20,19 +21,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from shared.suite import console
-
-console.setup()
-
 import numpy as np
 
-from shared.datasets.boxes import clean_boxes
-from shared.datasets.images import load_image
-from shared.datasets.index import read_dataset
-from shared.datasets.splits import make_split
-from shared.suite.provenance import script_command, write_result
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+from scripts.benchmarks import commands, results
+
+WHY = ("the box fates and shapes are this script's analysis (`command`) of the boxes `defectlab detection predict` "
+       "gives (its conf, border, tta, fuse_with and fusion options); defectlab has no verb for them")
 WEAK = ("crazing", "rolled-in_scale")
 
 
@@ -66,13 +62,20 @@ def main(argv=None) -> int:
     parser.add_argument("--border", type=float, default=0.5, help="grey frame in strides (0: the bare picture)")
     parser.add_argument("--fuse-with", default="", help="other run folders, comma-separated, fused with --run")
     parser.add_argument("--fusion", default="wbf-max", help="how the runs' boxes merge (detection predict --fusion)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "detection_weak_classes.json")
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "detection_weak_classes.json")
     args = parser.parse_args(argv)
+    from shared.suite import console
 
+    console.setup()
     from PIL import Image
 
     from detection import task
     from detection.plots import draw_boxes
+    from shared.datasets.boxes import clean_boxes
+    from shared.datasets.images import load_image
+    from shared.datasets.index import read_dataset
+    from shared.datasets.splits import make_split
+    from shared.suite.provenance import script_command
 
     run = task.load(args.run)
     index, _ = read_dataset(args.data, progress=False)
@@ -118,9 +121,12 @@ def main(argv=None) -> int:
     payload = {"run": str(args.run), "fuse_with": args.fuse_with, "fusion": args.fusion if args.fuse_with else None,
                "border": args.border, "tta": args.tta, "confidence": args.conf, "per_class": per_class,
                "picture": picture.name, "picture_rows": "top: crazing, bottom: rolled-in scale; the test pictures "
-               "of the class with the most true boxes not found; true boxes white, predicted in colour"}
-    command = script_command(__file__, argv)
-    print(f"wrote {write_result(args.out, payload, split=f'{r.split_name()} (test side)', index=index, command=command)}")
+               "of the class with the most true boxes not found; true boxes white, predicted in colour",
+               "defectlab": [commands.train_line("detection", task.load(path).recipe.to_dict())
+                             for path in [args.run, *filter(None, args.fuse_with.split(","))]], "why": WHY}
+    path = results.write(args.out, payload, split=f"{r.split_name()} (test side)", index=index,
+                         command=script_command(__file__, argv))
+    print(f"wrote {path}")
     canvas.save(picture)  # after the JSON, whose commit would read -dirty from a tracked picture just rewritten
     return 0
 

@@ -1,5 +1,4 @@
-"""Detector ensembles and classifier-guided scores on the real NEU-DET (kaggle-det), issue "The defect locator,
-round 2". Every trained detector given is scored on the validation carve-out and on test, with and without
+"""Detector ensembles and classifier-guided scores on the real NEU-DET (kaggle-det). Every trained detector given is scored on the validation carve-out and on test, with and without
 ultralytics' TTA, through one mAP definition (detection.ensemble.box_map: ultralytics' matching and AP code on the
 boxes a user gets); every pair and triple is fused with weighted box fusion (ensemble-boxes, equal weights,
 iou_thr 0.55); the ensemble with the best validation mAP50-95 is the one reported as chosen (test never chooses).
@@ -9,7 +8,7 @@ the classification run's probability, for its picture, of the box's class. NEU p
 but 188 boxes carry another: the rule helps boxes of the picture's class and can only hurt the others, so the
 recall (confidence >= 0.25, IoU >= 0.5) of both kinds of boxes is reported before and after.
 
-  python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --runs runs/gpu/A runs/gpu/B runs/gpu/C \
+  python scripts/benchmarks/detection/benchmark_ensemble.py --data ../shared/data/NEU-DET --runs runs/gpu/A runs/gpu/B runs/gpu/C \
       --classifier runs/neu/classification/lite0-finetune-kaggle-det-seed0
 
 The grey frame (--borders), the rule stated before the run (2026-12-06): ultralytics' validator frames each picture
@@ -25,7 +24,7 @@ validation side Lite0 had trained on some of the pictures (it read 0.489 there a
 rows and the pair's chose nothing and that scoring was stopped. Runs scored together must now share one carve-out.
 The candidates are the Lite2 run's frames; the Lite0 run is scored alone on its own carve-out as a second look.
 
-  python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 1 2 \
+  python scripts/benchmarks/detection/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 1 2 \
       --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 --out scripts/benchmarks/results/detection_frames.json
 
 A second Lite2 for a pair, the rule stated before it trained (2026-12-06, this commit): the same recipe with seed 2
@@ -35,9 +34,9 @@ and the pair fused by WBF, plain and with TTA, at frames 0 and 0.5 (12 in all; f
 both on validation in the frame run). The one with the best validation mAP50-95 of this scorer becomes the
 headline with its test numbers from this scorer; the present headline (seed 1, TTA, frame 0) is one of them.
 
-  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset lite2-unfrozen --hours 1.75 \
-      --imgsz 320 --batch 16 --workers 2 --seed 2 --split-seed 1 --runs runs/cpu --progress
-  python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 \
+  python scripts/benchmarks/detection/benchmark_detection.py preset=lite2-unfrozen time=1.75 image_size=320 \
+      batch_size=16 epochs=30 seed=2 split_seed=1 out=runs/cpu --progress
+  python scripts/benchmarks/detection/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 \
       --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 runs/cpu/lite2-unfrozen-t6300s-320px-seed2-split1 \
       --out scripts/benchmarks/results/detection_pair.json
 
@@ -47,7 +46,7 @@ well-placed box with its poorer neighbours. So the same 12 candidates are scored
 threshold (--wbf-iou; a rule stated after the pair's test numbers at 0.55 were seen, so its result is reported
 with that caveat); the candidate with the best validation mAP50-95 of both files is the headline.
 
-  python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 --wbf-iou 0.7 \
+  python scripts/benchmarks/detection/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 --wbf-iou 0.7 \
       --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 runs/cpu/lite2-unfrozen-t6300s-320px-seed2-split1 \
       --out scripts/benchmarks/results/detection_pair_iou70.json
 
@@ -59,7 +58,7 @@ keeps its best confidence), `nms` (the pair's boxes pooled, then NMS: every box 
 Each on the pair, plain and TTA, frames 0 and 0.5; with the 24 candidates of the two files above, the one with the
 best validation mAP50-95 is the headline.
 
-  python scripts/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 --wbf-iou 0.7 \
+  python scripts/benchmarks/detection/benchmark_ensemble.py --data ../shared/data/NEU-DET --borders 0 0.5 --wbf-iou 0.7 \
       --fusions wbf-floor0.05 wbf-max nms \
       --runs runs/cpu/lite2-unfrozen-t6300s-320px-seed1 runs/cpu/lite2-unfrozen-t6300s-320px-seed2-split1 \
       --out scripts/benchmarks/results/detection_pair_fusions.json
@@ -69,8 +68,8 @@ its budget (3.5 h, about 60 epochs; seed 1's validation curve still rose at its 
 sessions (resume). It is scored as seed 1 (validator rows; box_map frames 0 and 0.5, plain and TTA) and fused with
 seed 2 by the fusions above; the best validation mAP50-95 of every candidate is the headline.
 
-  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset lite2-unfrozen --hours 3.5 \
-      --imgsz 320 --batch 16 --workers 2 --seed 1 --runs runs/cpu --progress
+  python scripts/benchmarks/detection/benchmark_detection.py preset=lite2-unfrozen time=3.5 image_size=320 \
+      batch_size=16 epochs=30 seed=1 out=runs/cpu --progress
 """
 from __future__ import annotations
 
@@ -81,22 +80,20 @@ import sys
 import time
 from pathlib import Path
 
-from shared.suite import console
-
-console.setup()  # framework guard and a quiet console before any ML import
-
 import numpy as np
 
-from shared.datasets.boxes import clean_boxes
-from shared.datasets.images import load_image
-from shared.datasets.index import read_dataset
-from shared.datasets.splits import make_split
-from shared.suite.provenance import script_command, write_result
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+from scripts.benchmarks import commands, results
+
+WHY = ("scored by detection.ensemble.box_map on the boxes `defectlab detection predict` gives (its border, tta, "
+       "fuse_with and fusion options), by this script (`command`): `defectlab detection evaluate` scores the "
+       "validator's frame of one run only")
 
 
 def truths_of(rows, classes: list[str]) -> list[np.ndarray]:
+    from shared.datasets.boxes import clean_boxes
+
     out = []
     for row in rows.itertuples():
         kept, _ = clean_boxes(row.boxes, row.width, row.height)
@@ -110,7 +107,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", required=True, type=Path, help="NEU-DET folder")
     parser.add_argument("--runs", nargs="+", required=True, type=Path, help="detection run folders (one scores frames alone; two or more are also fused)")
     parser.add_argument("--classifier", type=Path, help="classification run trained on the same split")
-    parser.add_argument("--out", type=Path, default=RESULTS / "detection_ensemble.json")
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "detection_ensemble.json")
     parser.add_argument("--borders", nargs="+", type=float, default=[0.5],
                         help="grey frames to try, in strides (0.5: the validator's; 0: the bare picture)")
     parser.add_argument("--wbf-iou", type=float, default=0.55,
@@ -122,10 +119,15 @@ def main(argv=None) -> int:
                              "end in /<fusion><iou>")
     parser.add_argument("--limit", type=int, default=0, help="first N pictures of each side (a quick check)")
     args = parser.parse_args(argv)
+    from shared.suite import console
 
+    console.setup()  # framework guard and a quiet console before any ML import
     from detection import task
     from detection.ensemble import box_map, guide, raw_boxes, recall_at
     from detection.fusion import FUSIONS, fuse
+    from shared.datasets.images import load_image
+    from shared.datasets.index import read_dataset
+    from shared.datasets.splits import make_split
 
     if unknown := [f for f in args.fusions if f not in FUSIONS]:
         parser.error(f"unknown fusion {', '.join(unknown)}; choose from {', '.join(FUSIONS)}")
@@ -221,6 +223,15 @@ def main(argv=None) -> int:
                 }
             guided[key] = entry
 
+    trains = {r.path.name: commands.train_line("detection", r.recipe.to_dict()) for r in runs}
+    for key, entry in singles.items():
+        entry.update(defectlab=[trains[key.split("/")[0]]], why=WHY)
+    for entry in ensembles.values():
+        entry.update(defectlab=[trains[m] for m in entry["members"]], why=WHY)
+    if guided:
+        classifier_train = commands.train_line("classification", classifier.recipe.to_dict())
+        for key, entry in guided.items():
+            entry.update(defectlab=[*(trains[m] for m in key.split("/")[0].split("+")), classifier_train], why=WHY)
     payload = {
         "runs": [str(r.path) for r in runs], "borders": args.borders, "wbf_iou": args.wbf_iou, "fusions": args.fusions,
         "image_size": {r.path.name: r.recipe.image_size for r in runs},
@@ -234,11 +245,12 @@ def main(argv=None) -> int:
         "guided_rule": "box confidence x the classifier's probability of the box's class for its picture "
                        "(stated before the test run)",
         "speed_note": "CPU images/s of this machine, batch 16, sum of the members' times; TTA = 3 passes",
-        "load_average": os.getloadavg(),
+        "load_average": os.getloadavg(), "defectlab": list(trains.values()), "why": WHY,
     }
-    command = script_command(__file__, argv)
-    path = write_result(args.out, payload, split=f"{recipe.split_name()} (valid carve-out and test side)",
-                        index=index, command=command)
+    from shared.suite.provenance import script_command
+
+    path = results.write(args.out, payload, split=f"{recipe.split_name()} (valid carve-out and test side)",
+                         index=index, command=script_command(__file__, argv))
     print(f"chosen single {best_single}: test {singles[best_single]['test']}")
     if ensembles:
         print(f"chosen ensemble {best_ensemble}: test {ensembles[best_ensemble]['test']}")

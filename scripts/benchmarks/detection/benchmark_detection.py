@@ -1,37 +1,48 @@
-"""Detection benchmark on the real NEU-DET (kaggle-det: 1440 train, of which 10% carved for validation, /
-360 test). Each training writes its own part JSON under scripts/benchmarks/results/detection_parts/ with
-command, commit, split, data fingerprint, versions and hardware, and the metrics of the model with and
-without test-time augmentation on the validation carve-out and on test. --merge combines them into
-scripts/benchmarks/results/detection.json: the headline is the (part, TTA or not) with the best
-validation mAP50-95 (test never chooses), the stock yolov8n-320 part with the same budget is the baseline.
+"""Detection benchmark on the real NEU-DET (kaggle-det: 1440 train, of which 10% carved for validation, / 360
+test). A part is one recipe, trained and scored by `defectlab` itself, in this process:
 
-  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset yolov8n-320 --epochs 50 --imgsz 224
-  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset yolov8n-inpretrain --epochs 50 --imgsz 224
-  python scripts/benchmark_detection.py --data ../shared/data/NEU-DET --preset lite0-imagenet --epochs 50 --imgsz 224
-  python scripts/benchmark_detection.py --merge
+  defectlab detection train WORDS name=PART            the recipe (the run is scored on test as it ends)
+  defectlab detection evaluate RUN --side valid        validation
+  defectlab detection evaluate RUN --side valid --tta  validation, test-time augmentation
+  defectlab detection evaluate RUN --tta               test, test-time augmentation
 
-On a GPU machine, `--hours H` trains for a wall-clock budget instead of a number of epochs (ultralytics' `time`:
-the schedule is fitted to the epochs that fit) and `--no-speed` skips the CPU speed figures, which belong to this
-project's CPU; scripts/benchmarks/gpu_detection.sh is the one prepared call.
+WORDS are recipe fields as key=value (`defectlab detection train --help`), passed on as they are; PART, unless name=
+is given, is <preset>-<budget>-<size>px-seed<seed>[-split<split_seed>]<suffix>, the budget `t<seconds>s` for time=H
+(hours, wall clock) or `e<epochs>`. Each part writes scripts/benchmarks/results/detection_parts/PART.json: the four
+scores with the commands that made them (`defectlab`), the learning curve and this CPU's images/s (PyTorch and ONNX
+Runtime), with provenance. --merge combines the parts into results/detection.json: the headline is the (part, TTA or
+not) with the best validation mAP50-95 (test never chooses), the stock yolov8n-320 part with the same budget is the
+baseline.
+
+  python scripts/benchmarks/detection/benchmark_detection.py preset=lite2-unfrozen time=3.5 image_size=320 \
+      batch_size=16 epochs=30 seed=1 out=runs/cpu
+  python scripts/benchmarks/detection/benchmark_detection.py preset=yolov8n-320 image_size=224 epochs=40 batch_size=16
+  python scripts/benchmarks/detection/benchmark_detection.py --merge
+
+On a GPU machine, --no-speed skips the CPU speed figures, which belong to this project's CPU, and
+`--runs runs/gpu --cpu-speeds PART...` measures them here afterwards; scripts/benchmarks/detection/gpu_detection.sh is
+the one prepared call.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from shared.suite import console
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
 
-console.setup()  # framework guard and a quiet console before any ML import (ultralytics goes offline on use)
+from scripts.benchmarks import commands, results
 
-from shared.datasets.index import read_dataset
-from shared.suite.provenance import common_fingerprint, script_command, write_result
-
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
-PARTS = RESULTS / "detection_parts"
+SPLIT = "kaggle-det (test side, 360 pictures)"
+DEFAULTS = {"data": os.path.relpath(results.ROOT.parent / "shared" / "data" / "NEU-DET"),
+            "out": "runs/benchmark-detection"}  # words a part gets unless it names its own
+EVALUATIONS = {("valid", False): ["--side", "valid"], ("valid", True): ["--side", "valid", "--tta"],
+               ("test", True): ["--tta"]}  # the scores a part adds to `train`'s own (test, plain)
+SCORES = ("map50", "map50_95", "precision", "recall", "per_class_ap50", "per_class_ap50_95")
 
 
 # the predictor's default frame since e4d0752 (0.5 stride of grey: the picture fills 320 of a 352 px canvas)
@@ -39,13 +50,11 @@ INFER_SETUP = "{} px, grey frame of 0.5 stride (_bare: none), batch 16, 64 test 
 
 
 def cpu_speeds(name: str, runs: Path, argv) -> dict:
-    """A part trained on another machine: its run's CPU images/s here, as `--speed` measures them after training."""
-    import os
-
+    """A part trained on another machine: its run's CPU images/s here, as a part measures them after training."""
     from detection import task
-    from shared.suite.provenance import provenance, write_json
+    from shared.suite.provenance import provenance, script_command
 
-    path = PARTS / f"{name}.json"
+    path = results.parts_dir("detection") / f"{name}.json"
     part = json.loads(path.read_text())
     run = task.load(runs / name)
     run.data_yaml()  # the test pictures of its YOLO view (rebuilt when the folder came without it)
@@ -53,7 +62,7 @@ def cpu_speeds(name: str, runs: Path, argv) -> dict:
     part["infer_images_per_second_cpu"] = speeds
     part["infer_setup"] = INFER_SETUP.format(run.recipe.image_size)
     part["cpu_speed_provenance"] = {**provenance(command=script_command(__file__, argv)), "load_average": os.getloadavg()}
-    write_json(path, part)
+    results.rewrite(path, part)
     return speeds
 
 
@@ -118,51 +127,67 @@ def train_hardware(device: str, training: dict) -> dict:
     return {"device": "cpu", "threads": torch.get_num_threads()}
 
 
-def part(args) -> dict:
+def part_name(recipe, suffix: str = "") -> str:
+    """<preset>-<budget>-<size>px-seed<seed>[-split<split_seed>]<suffix>; budgets in seconds (minutes rounded made
+    0.09 h and 0.1 h the same name)."""
+    hours = getattr(recipe, "time", 0) or recipe.extra.get("time", 0)
+    budget = f"t{round(hours * 3600)}s" if hours else f"e{recipe.epochs}"
+    split = f"-split{recipe.split_seed}" if recipe.split_seed >= 0 else ""
+    return f"{recipe.preset}-{budget}-{recipe.image_size}px-seed{recipe.seed}{split}{suffix}"
+
+
+def part(words: list[str], suffix: str = "", speed: bool = True, progress: bool = False) -> dict:
+    """Train and score one recipe with `defectlab` commands; the part's payload."""
     from detection import task
 
-    # budgets in seconds: minutes rounded made 0.09 h and 0.1 h the same name (parts t6min-...-gpu, -gpu5)
-    budget = f"t{round(args.hours * 3600)}s" if args.hours else f"e{args.epochs}"
-    extra = {"time": args.hours} if args.hours else {}
-    split_tag = f"-split{args.split_seed}" if args.split_seed >= 0 else ""
-    recipe = task.Recipe.from_preset(args.preset, data=str(args.data), epochs=args.epochs, image_size=args.imgsz,
-                                     batch_size=args.batch, device=args.device, seed=args.seed, out=str(args.runs),
-                                     split_seed=args.split_seed,
-                                     workers=args.workers, pretrained=str(args.pretrained) if args.pretrained else None,
-                                     name=f"{args.preset}-{budget}-{args.imgsz}px-seed{args.seed}{split_tag}{args.suffix}")
-    recipe.extra = {**recipe.extra, **json.loads(args.extra), **extra}
-    run = task.train(recipe, progress=args.progress)
-    training = json.loads((run.path / "training.json").read_text())  # also when the run folder was reused
-    curve = learning_curve(run.path / "train" / "results.csv")
-    keys = ("map50", "map50_95", "precision", "recall", "per_class_ap50", "per_class_ap50_95")
-
-    def metrics(side: str, tta: bool) -> dict:  # training no longer evaluates: every (side, TTA) is scored here
-        found = run.evaluate(side, tta=tta)
-        return {k: found[k] for k in keys}
-
-    variants = {name: {side: metrics(side, tta) for side in ("valid", "test")}
-                for name, tta in (("plain", False), ("tta", True))}
-    pretrain = run.path / "pretrain" / "pretrain.json"
-    # the saved model, as a user loads it
-    speeds = cpu_speed(task.load(run.path)) if args.speed else None
-    epochs_run = len(curve.get("epoch", [])) or run.recipe.epochs
+    given = {word.split("=", 1)[0] for word in words if "=" in word}
+    words = [*(f"{key}={value}" for key, value in DEFAULTS.items() if key not in given), *words]
+    recipe = commands.recipe("detection", words)
+    if not recipe.name:
+        words.append(f"name={part_name(recipe, suffix)}")
+        recipe = commands.recipe("detection", words)
+    path = recipe.run_dir()
+    train = commands.run("detection", "train", *words, quiet=not progress)  # also scores test, plain
+    scored = {("test", False): train}
+    for (side, tta), options in EVALUATIONS.items():
+        scored[side, tta] = commands.run("detection", "evaluate", path, *options)
+    variants = {}
+    for name, tta in (("plain", False), ("tta", True)):
+        variants[name] = {side: {k: metrics(path, side, tta)[k] for k in SCORES} for side in ("valid", "test")}
+        variants[name]["defectlab"] = list(dict.fromkeys([train, scored["valid", tta], scored["test", tta]]))
+    training = json.loads((path / "training.json").read_text())
+    curve = learning_curve(path / "train" / "results.csv")
+    pretrain = path / "pretrain" / "pretrain.json"
+    config = json.loads((path / "config.json").read_text())
     return {
-        "preset": args.preset, "config": run.recipe.to_dict(), "run": str(run.path),
+        "preset": recipe.preset, "config": config, "run": str(path),
+        "defectlab": list(scored.values()),
         "kaggle_det": variants["plain"]["test"], "variants": variants,
-        "train_seconds": training["train_seconds"], "train_device": args.device or "auto",
-        "train_hardware": train_hardware(args.device, training), "epochs_run": epochs_run,
+        "train_seconds": training["train_seconds"], "train_device": recipe.device or "auto",
+        "train_hardware": train_hardware(recipe.device, training), "epochs_run": len(curve.get("epoch", [])) or recipe.epochs,
         "seconds_per_epoch": median_epoch(curve),
         "learning_curve": curve,
         "pretrain_seconds": json.loads(pretrain.read_text())["seconds"] if pretrain.is_file() else 0,
-        "infer_images_per_second_cpu": speeds,
+        "infer_images_per_second_cpu": cpu_speed(task.load(path)) if speed else None,  # the saved model, as a user loads it
         "infer_setup": INFER_SETUP.format(recipe.image_size),
     }
 
 
+def metrics(path: Path, side: str, tta: bool) -> dict:
+    """The scores `defectlab detection evaluate` wrote into the run folder ([tta_][side_]metrics.json)."""
+    from shared.suite.run import output_name
+
+    return json.loads((path / output_name("metrics.json", side, tta)).read_text())
+
+
 def merge() -> Path:
-    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
-    if not parts:
-        sys.exit("no parts to merge")
+    path = results.merge("detection", combine, __file__, split=SPLIT)
+    curves_png(json.loads(path.read_text())["learning_curves"], results.RESULTS / "detection_curves.png")
+    return path
+
+
+def combine(parts: dict) -> dict:
+    """detection.json from the parts and the box_map files of benchmark_ensemble.py (with_frames, with_pair)."""
     candidates = [(p, v) for p in parts.values() for v in p["variants"]]
     best, variant = max(candidates, key=lambda c: c[0]["variants"][c[1]]["valid"]["map50_95"])
     baselines = [p for p in parts.values() if p["preset"] == "yolov8n-320" and p["config"]["epochs"] == best["config"]["epochs"]
@@ -171,8 +196,8 @@ def merge() -> Path:
     result = {
         "kaggle_det": best["variants"][variant]["test"], "headline_part": best["run"].rsplit("/", 1)[-1],
         "headline_variant": variant, "selected_by": "validation mAP50-95 (10% carved from train)",
-        "baseline": {"kaggle_det": baselines[0]["kaggle_det"], "part": baselines[0]["run"].rsplit("/", 1)[-1]}
-        if baselines else None,
+        "baseline": {"kaggle_det": baselines[0]["kaggle_det"], "part": baselines[0]["run"].rsplit("/", 1)[-1],
+                     **reproduced(baselines[0], "plain")} if baselines else None,
         "infer_images_per_second_cpu": best["infer_images_per_second_cpu"],
         "train_seconds": best["train_seconds"], "train_device": best["train_device"],
         "train_hardware": hardware_of(best),
@@ -190,7 +215,7 @@ def merge() -> Path:
             "train_seconds": v["train_seconds"], "seconds_per_epoch": seconds_per_epoch(v),
             "hardware": hardware_of(v), "threads": threads_of(v), "train_device": v["train_device"],
             "infer_images_per_second_cpu": v.get("infer_images_per_second_cpu"),
-            "command": v["command"], "git_commit": v["git_commit"]}
+            "command": v["command"], "git_commit": v["git_commit"], **reproduced(v, variant)}
             for k, v in parts.items() for variant in v["variants"]},
         "learning_curves": {k: {c: v["learning_curve"][c] for c in ("epoch", "seconds", "valid_map50", "valid_map50_95")}
                             for k, v in parts.items() if v.get("learning_curve")},
@@ -199,18 +224,25 @@ def merge() -> Path:
         result["infer_note"] = "speeds are without TTA; ultralytics TTA runs three passes (flips, scales) per image"
     with_frames(result, parts)
     with_pair(result, parts)
-    result["data_fingerprint"] = common_fingerprint(parts.values())
-    path = write_result(RESULTS / "detection.json", result, split="kaggle-det (test side, 360 pictures)",
-                        command="python scripts/benchmark_detection.py --merge")
-    curves_png(result["learning_curves"], RESULTS / "detection_curves.png")
-    return path
+    headline = result["routes"][f"{result['headline_part']}/{result['headline_variant']}"]
+    result.update({key: headline[key] for key in REPRODUCED if key in headline})
+    return result
+
+
+REPRODUCED = ("defectlab", "why")  # the commands beside a number, and what they leave to a script
+
+
+def reproduced(entry: dict, variant: str | None = None) -> dict:
+    """The `defectlab` commands (and `why`, where a script made part of it) of a part's variant or a scored entry."""
+    source = entry["variants"][variant] if variant else entry
+    return {key: source[key] for key in REPRODUCED if key in source}
 
 
 def with_frames(result: dict, parts: dict) -> None:
     """The grey-frame route (detection_frames.json, benchmark_ensemble.py --borders): its rows join the routes, scored
     by detection.ensemble.box_map; where validation chose another frame of the headline's model than the validator's
     (0.5 stride), that frame is the headline, with its test numbers from the same scorer (the rule in its script)."""
-    path = RESULTS / "detection_frames.json"
+    path = results.RESULTS / "detection_frames.json"
     if not path.is_file():
         return
     frames = json.loads(path.read_text())
@@ -237,7 +269,7 @@ def with_pair(result: dict, parts: dict) -> None:
     the pair, the candidate of all files with the best validation mAP50-95 becomes the headline, with its test
     numbers (the rules in the script: the present headline is one of the candidates)."""
     candidates, runs, sources = {}, set(), []
-    for path in (RESULTS / name for name in PAIR_FILES):
+    for path in (results.RESULTS / name for name in PAIR_FILES):
         if not path.is_file():
             continue
         pair = json.loads(path.read_text())
@@ -256,7 +288,7 @@ def with_pair(result: dict, parts: dict) -> None:
                 "epochs": [m["epochs"] for m in members],
                 "seconds_per_epoch": [m["seconds_per_epoch"] for m in members],
                 "train_seconds": round(sum(m["train_seconds"] for m in members), 1),
-                "infer_images_per_second_cpu": {"pytorch": round(scored["images_per_second"], 1)}}
+                "infer_images_per_second_cpu": {"pytorch": round(scored["images_per_second"], 1)}, **reproduced(scored)}
             candidates[key + tag] = scored
     if result["headline_part"] not in runs:
         return
@@ -280,7 +312,7 @@ def box_row(result: dict, key: str, scored: dict, source: dict) -> dict:
             "map50": scored["test"]["map50"], "map50_95": scored["test"]["map50_95"],
             "valid_map50": scored["valid"]["map50"], "valid_map50_95": scored["valid"]["map50_95"],
             "per_class_ap50": scored["test"]["per_class_ap50"], "scorer": "box_map",
-            "command": source["command"], "git_commit": source["git_commit"]}
+            "command": source["command"], "git_commit": source["git_commit"], **reproduced(scored)}
 
 
 def hardware_of(part: dict) -> str:
@@ -337,30 +369,22 @@ def curves_png(curves: dict, path: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data" / "NEU-DET")
-    parser.add_argument("--preset", default="yolov8n-320")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--imgsz", type=int, default=320)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--device", default="")
-    parser.add_argument("--workers", type=int, default=2, help="data-loading processes")
-    parser.add_argument("--hours", type=float, default=0, help="train for this wall-clock budget instead of --epochs")
+    parser.add_argument("words", nargs="*", metavar="KEY=VALUE", help="recipe fields, as `defectlab detection train` "
+                        f"takes them (default {' '.join(f'{k}={v}' for k, v in DEFAULTS.items())})")
+    parser.add_argument("--suffix", default="", help="appended to the part's name, e.g. -gpu")
     parser.add_argument("--no-speed", dest="speed", action="store_false",
                         help="skip the ONNX export and the CPU speed figures (on a GPU machine)")
-    parser.add_argument("--parts", type=Path, default=PARTS, help="where the part JSON goes")
-    parser.add_argument("--suffix", default="", help="appended to the run name, e.g. -h200")
-    parser.add_argument("--pretrained", type=Path, help="start from this detection run's weights (recipe pretrained=)")
-    parser.add_argument("--extra", default="{}", help="further ultralytics train arguments as JSON (recipe extra=)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--split-seed", type=int, default=-1,
-                        help="seed of the validation carve-out alone (-1: --seed); parts that share it can be fused")
-    parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-detection"))
-    parser.add_argument("--progress", action="store_true")
+    parser.add_argument("--parts", type=Path, help="where the part JSON goes (default results/detection_parts)")
+    parser.add_argument("--progress", action="store_true", help="show the training's progress bars")
     parser.add_argument("--merge", action="store_true")
     parser.add_argument("--cpu-speeds", nargs="+", metavar="PART", default=[],
                         help="measure this CPU's images/s (PyTorch and ONNX Runtime) of parts trained elsewhere (GPU), "
                              "their run folders under --runs; written into each part with its own provenance")
+    parser.add_argument("--runs", type=Path, default=Path("runs/gpu"), help="--cpu-speeds: the run folders")
     args = parser.parse_args(argv)
+    from shared.suite import console
+
+    console.setup()  # framework guard and a quiet console before any ML import
     if args.cpu_speeds:
         for name in args.cpu_speeds:
             print(f"{name}: {cpu_speeds(name, args.runs, argv)}")
@@ -368,14 +392,21 @@ def main(argv=None) -> int:
     if args.merge:
         print(f"wrote {merge()}")
         return 0
-    index, _ = read_dataset(args.data, progress=False)
-    payload = part(args)
-    command = script_command(__file__, argv)
-    name = payload["run"].rsplit("/", 1)[-1]
-    write_result(args.parts / f"{name}.json", payload, split="kaggle-det (test side, 360 pictures)", index=index,
-                 command=command)
+    from shared.suite.provenance import script_command
+
+    payload = part(args.words, args.suffix, args.speed, args.progress)
+    name = Path(payload["run"]).name
+    path = results.write_part("detection", name, payload, folder=args.parts, split=SPLIT,
+                              fingerprint=training_fingerprint(Path(payload["run"])),
+                              command=script_command(__file__, argv))
     print(json.dumps({k: payload[k] for k in ("kaggle_det", "train_seconds", "infer_images_per_second_cpu")}, indent=1))
+    print(f"wrote {path}")
     return 0
+
+
+def training_fingerprint(path: Path) -> str | None:
+    """The data fingerprint the run took at train time (data.json)."""
+    return json.loads((path / "data.json").read_text()).get("data_fingerprint")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ console.setup() applied to every CLI process until 02e9b31; the anomaly fit keep
 in a fresh process (the cap must be in place before the first large buffer), with the processes' CPU seconds
 (user, system) beside them.
 
-  python scripts/benchmark_threads.py --data ../shared/data/NEU-DET --preset demo --epochs 4
-  python scripts/benchmark_threads.py --data ../shared/data/NEU-DET --compare malloc --preset lite2-unfrozen \\
+  python scripts/benchmarks/detection/benchmark_threads.py --data ../shared/data/NEU-DET --preset demo --epochs 4
+  python scripts/benchmarks/detection/benchmark_threads.py --data ../shared/data/NEU-DET --compare malloc --preset lite2-unfrozen \\
       --image-size 320 --epochs 3 --fraction 0.1
 """
 from __future__ import annotations
@@ -24,16 +24,15 @@ import sys
 from pathlib import Path
 from typing import ClassVar
 
-from shared.suite import console
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
 
-console.setup()
-
-from shared.datasets.index import read_dataset
+from scripts.benchmarks import results
 from shared.suite.memory_guard import ENV as MMAP_ENV
 from shared.suite.memory_guard import THRESHOLD
-from shared.suite.provenance import script_command, write_result
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+WHY = ("two ways of running one training (ultralytics' thread count against every core, or glibc's allocator "
+       "settings) in one or two processes, timed by this script's clock (`command`): defectlab has no switch for "
+       "either, so no defectlab command gives these numbers")
 ROW = "[row] "  # how a child process hands its row back
 
 
@@ -158,6 +157,9 @@ def main(argv=None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)  # --compare malloc: one training, its row on stdout
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    from shared.suite import console
+
+    console.setup()
     if args.child:
         print(ROW + json.dumps(train_one(args, args.child)), flush=True)
         return 0
@@ -183,12 +185,15 @@ def main(argv=None) -> int:
         note = "both trainings ran alone, one after the other, each in a fresh process"
     slow, fast = (rows[label]["median_seconds_per_epoch"] for label, _ in ways)
     speedup = slow / fast
+    from shared.datasets.index import read_dataset
+    from shared.suite.provenance import script_command
+
     index, _ = read_dataset(args.data, progress=False)
-    out = args.out or RESULTS / f"detection_{args.compare}.json"
-    path = write_result(out, {"compare": args.compare, "preset": args.preset, "epochs": args.epochs,
-                              "fraction": args.fraction, "runs": rows, "speedup": round(speedup, 2),
-                              "load_note": note}, split="kaggle-det (train side)", index=index,
-                        command=script_command(__file__, argv))
+    out = args.out or results.RESULTS / f"detection_{args.compare}.json"
+    path = results.write(out, {"compare": args.compare, "preset": args.preset, "epochs": args.epochs,
+                               "fraction": args.fraction, "runs": rows, "speedup": round(speedup, 2),
+                               "load_note": note, "defectlab": None, "why": WHY}, split="kaggle-det (train side)",
+                         index=index, command=script_command(__file__, argv))
     print(f"[{args.compare}] speed-up {speedup:.2f}x; wrote {path}")
     return 0
 

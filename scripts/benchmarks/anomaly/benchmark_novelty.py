@@ -3,7 +3,7 @@ is the unseen kind; the anomaly detector (texture-knn, the default recipe) is fi
 five, and a classifier that knows only those five names every test picture. A test picture of the held-out class
 should be flagged, the others not.
 
-The rule (shared.suite.inspect.NOVEL_RULE, stated before this measurement): novel = the anomaly detector flags the
+The rule (shared.suite.inspect.novel_rule, stated before this measurement): novel = the anomaly detector flags the
 picture (score > its stored threshold) and the classifier's confidence is below 0.9. Beside it, for comparison:
 the anomaly flag alone, low confidence alone, and either one. Per held-out class: precision, recall, F1 of the flag
 and the share of known-class test pictures flagged (false alarms).
@@ -12,7 +12,7 @@ The classifier here is a stand-in for the suite's fine-tuned one (six LOCO fine-
 logistic regression on frozen ImageNet Lite0 pooled features (224 px) of the train pictures of the five known
 classes, the frozen-feature floor that reaches 100% on the kaggle-cls test pictures with all six classes.
 
-  python scripts/benchmark_novelty.py --data ../shared/data --runs /tmp/novelty-runs
+  python scripts/benchmarks/anomaly/benchmark_novelty.py --data ../shared/data --runs /tmp/novelty-runs
 """
 from __future__ import annotations
 
@@ -21,19 +21,20 @@ import statistics
 import sys
 from pathlib import Path
 
-from shared.suite import console
-
-console.setup()
-
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
+
+from classification.task import NOVEL_BELOW
+from scripts.benchmarks import commands, results
 from shared.datasets.images import load_image
 from shared.datasets.index import class_names, read_dataset
 from shared.datasets.splits import make_split
-from shared.suite.inspect import NOVEL_RULE
-from shared.suite.provenance import script_command, write_result
+from shared.suite.inspect import novel_rule
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+WHY = ("the anomaly side is `defectlab anomaly protocol --protocol loco` (the command here); the stand-in classifier "
+       "(sklearn on frozen Lite0 features) and the flag rules are this script's (`command`)")
+NOVEL_RULE = {**novel_rule(), "confidence_below": NOVEL_BELOW}  # the suite's rule, and the classifier's threshold
 THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95)
 
 
@@ -100,27 +101,33 @@ def measure(data: Path, runs: Path, classes: list[str] | None = None) -> dict:
     mean = {rule: {k: statistics.mean(per_class[c][rule][k] for c in per_class)
                    for k in ("precision", "recall", "f1", "false_alarm_rate")} for rule in rules}
     stated = f"anomaly_and_confidence_below_{NOVEL_RULE['confidence_below']}"
+    made = [commands.line("anomaly", "protocol", "--protocol", "loco", *commands.recipe_words("anomaly", recipe.to_dict()),
+                          f"data={data}", f"out={runs}", *(["--classes", *classes] if classes else []))]
     return {"rule": NOVEL_RULE, "stated_rule_key": stated, "mean": mean, "per_class": per_class,
             "best_mean_f1_rule": max(mean, key=lambda r: mean[r]["f1"]),
             "anomaly_model": recipe.to_dict(), "anomaly_loco_auroc": loco["per_class_auroc"],
             "classifier": "logistic regression (C=1) on frozen ImageNet Lite0 pooled features, 224 px, the five "
                           "known classes' kaggle-det train pictures",
-            "note": "the rule was fixed before this measurement; best_mean_f1_rule is reported, not adopted"}
+            "note": "the rule was fixed before this measurement; best_mean_f1_rule is reported, not adopted",
+            "defectlab": made, "why": WHY}
 
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=results.ROOT.parent / "shared" / "data")
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-novelty"), help="anomaly LOCO run folders")
     parser.add_argument("--classes", nargs="+", help="held-out classes (default all)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "novelty.json")
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "novelty.json")
     args = parser.parse_args(argv)
+    from shared.suite import console
+    from shared.suite.provenance import script_command
+
+    console.setup()
     result = measure(args.data, args.runs, args.classes)
     index, _ = read_dataset(args.data, progress=False)
-    command = script_command(__file__, argv)
-    path = write_result(args.out, result, split="kaggle-det (test side), leave one class out", index=index,
-                        command=command)
+    path = results.write(args.out, result, split="kaggle-det (test side), leave one class out", index=index,
+                         command=script_command(__file__, argv))
     stated = result["mean"][result["stated_rule_key"]]
     print(f"[novelty] stated rule, mean over held-out classes: precision {stated['precision']:.3f}, recall "
           f"{stated['recall']:.3f}, F1 {stated['f1']:.3f}; wrote {path}")

@@ -1,20 +1,22 @@
 """Anomaly benchmark on the real NEU data (split kaggle-det: 240 train / 60 test pictures per class).
 Parts (each writes scripts/benchmarks/results/anomaly_parts/<part>.json with command, commit, split,
-data fingerprint, versions and hardware); --merge writes scripts/benchmarks/results/anomaly.json.
+data fingerprint, versions and hardware, and the `defectlab` commands that give its numbers where there are such);
+--merge writes scripts/benchmarks/results/anomaly.json.
 
-  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset padim --weights imagenet
-  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset padim --weights random
-  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights imagenet
-  python scripts/benchmark_anomaly.py --data ../shared/data --part classifier --ensemble-with padim-imagenet
-  python scripts/benchmark_anomaly.py --data ../shared/data --part texture-selection --image-size 224
-  python scripts/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224
-  python scripts/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --candidates p234-zero-pad p234-zero-pad-raw
-  python scripts/benchmark_anomaly.py --data ../shared/data --part speed --image-size 224
-  python scripts/benchmark_anomaly.py --data ../shared/data --part library --preset texture-knn --weights imagenet --image-size 224
-  python scripts/benchmark_anomaly.py --merge
-  python scripts/benchmark_anomaly.py --data ../shared/data --figure   # anomaly_heatmaps.png from the headline runs
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part library --preset padim --weights imagenet
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part library --preset padim --weights random
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part library --preset patchcore --weights imagenet
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part classifier --ensemble-with padim-imagenet
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part texture-selection --image-size 224
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --candidates p234-zero-pad p234-zero-pad-raw
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part speed --image-size 224
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part library --preset texture-knn --weights imagenet --image-size 224
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --merge
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --figure   # anomaly_heatmaps.png from the headline runs
 
-library: anomaly models through `anomaly.protocols` (leave-one-class-out and one-class, one fit per class).
+library: anomaly models through `anomaly.protocols` (leave-one-class-out and one-class, one fit per class), as
+`defectlab anomaly protocol --protocol loco|one-class RECIPE data=DATA out=RUNS/NAME` runs them.
 texture-selection: the stages of the texture-knn preset, chosen on training pictures only (40 per class held
 out as validation for both protocols); test pictures are not read.
 classifier: novelty scores from a classifier of the known classes on frozen ImageNet EfficientNet-Lite0
@@ -31,23 +33,27 @@ import sys
 import time
 from pathlib import Path
 
-from shared.suite import console
-
-console.setup()  # framework guard, quiet console and the malloc cap (PatchCore's coreset) before any ML import
-
 import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import roc_auc_score
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
+
+from scripts.benchmarks import commands, results
 from shared.datasets.export_arrays import to_arrays
 from shared.datasets.index import class_names, read_dataset
 from shared.datasets.splits import make_split
 from shared.suite.memory_guard import peak_memory_mb
-from shared.suite.provenance import common_fingerprint, script_command, write_result
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
-PARTS = RESULTS / "anomaly_parts"
 SPLIT = "kaggle-det (per class 240 train / 60 test pictures)"
+WHY = {"classifier": "novelty scores of sklearn models on frozen Lite0 features, fitted by this script (`command`): no "
+                     "defectlab recipe trains them",
+       "texture-selection": "a validation search over texture-knn's stages by this script (`command`) on training "
+                            "pictures; its choice became the texture-knn preset's layers",
+       "map-selection": "a validation search over texture-knn's map settings by this script (`command`) on training "
+                        "pictures; its choice became the texture-knn preset's map fields",
+       "speed": "the run is `defectlab anomaly train` and `defectlab anomaly export`; its images/s are timed by this "
+                "script (`command`), which defectlab does not report"}
 
 
 def library_name(args) -> str:
@@ -68,6 +74,9 @@ def part_library(args, index) -> dict:
         outcome.pop("recipe", None)  # the same recipe as "config" above
         outcome["seconds"] = round(time.perf_counter() - started, 1)
         result[protocol.replace("-", "_")] = outcome
+    result["defectlab"] = [commands.line("anomaly", "protocol", "--protocol", protocol,
+                                         *commands.recipe_words("anomaly", recipe.to_dict()), f"data={args.data}",
+                                         f"out={out}") for protocol in args.protocols]
     per_class = [v for p in ("loco", "one_class") if p in result for v in result[p]["per_class"].values()]
     result["fit_seconds_median"] = statistics.median(v["fit_seconds"] for v in per_class)
     result["infer_images_per_second_cpu"] = statistics.median(v["infer_images_per_second_cpu"] for v in per_class)
@@ -237,17 +246,19 @@ def part_speed(args, index) -> dict:
                 score(model, batches(images, size), recipe.backbone)
                 seconds.append(time.perf_counter() - started)
             speeds[f"{mode}_batch{size}"] = round(len(images) / statistics.median(seconds), 1)
+    made = [commands.train_line("anomaly", recipe.to_dict()), commands.line("anomaly", "export", run.path)]
     return {"recipe": recipe.to_dict(), "fit_seconds": run.timings["fit_seconds"], "fit_images": run.timings["fit_images"],
             "onnx_parity_max_relative_difference": difference, "images": len(images),
             "image_size": args.image_size, "images_per_second": speeds,
             "infer_images_per_second_cpu": max(v for k, v in speeds.items() if k.startswith("onnxruntime")),
-            "peak_memory_mb": peak_memory_mb(), "load_average": os.getloadavg()}
+            "peak_memory_mb": peak_memory_mb(), "load_average": os.getloadavg(), "defectlab": made,
+            "why": WHY["speed"]}
 
 
 def part_map_selection(args, index) -> dict:
-    from anomaly_map_selection import run
+    from scripts.benchmarks.anomaly.anomaly_map_selection import run
 
-    previous = PARTS / "map-selection.json"
+    previous = results.parts_dir("anomaly") / "map-selection.json"
     return run(index, image_size=args.image_size, seed=args.seed, candidates=args.candidates or None,
                previous=json.loads(previous.read_text()) if args.candidates and previous.is_file() else None)
 
@@ -267,8 +278,18 @@ def _protocol_row(result: dict) -> dict:
     return row
 
 
+REPRODUCED = ("defectlab", "why", "command")  # beside each entry: the commands, and what they leave to a script
+
+
+def reproduced(part: dict | None) -> dict:
+    return {key: part[key] for key in REPRODUCED if key in part} if part else {}
+
+
 def merge() -> Path:
-    parts = {p.stem: json.loads(p.read_text()) for p in sorted(PARTS.glob("*.json"))}
+    return results.merge("anomaly", combine, __file__, split=SPLIT)
+
+
+def combine(parts: dict) -> dict:
     library = {k: v for k, v in parts.items() if k.startswith("library-")}
     if not library:
         sys.exit("no library parts to merge")
@@ -287,7 +308,7 @@ def merge() -> Path:
             **{k: selection[k] for k in ("validation", "rule", "chosen", "bank_size", "image_size", "command",
                                          "git_commit")},
             "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
-                           for k, row in selection["candidates"].items()}},
+                           for k, row in selection["candidates"].items()}, **reproduced(selection)},
         "loco": {"model": name, **_protocol_row(best["loco"])},
         "one_class": {"model": name, **_protocol_row(best["one_class"])},
         "models": {k: {**{f"loco_{m}": v for m, v in _protocol_row(part["loco"]).items()},
@@ -296,13 +317,16 @@ def merge() -> Path:
                        "image_size": part["config"]["image_size"], "fit_seconds_median": part["fit_seconds_median"],
                        "infer_images_per_second_cpu": part["infer_images_per_second_cpu"],
                        "peak_memory_mb": part["peak_memory_mb"], "command": part["command"],
-                       "git_commit": part["git_commit"], **({"note": part["note"]} if "note" in part else {})}
+                       "git_commit": part["git_commit"], **({"note": part["note"]} if "note" in part else {}),
+                       **reproduced(part)}
                    for k, part in library.items()},
-        "classifier_novelty": clf and {k: clf[k] for k in ("features", "loco", "one_class", "loco_mean_auroc",
-                                                           "one_class_mean_auroc", "command", "git_commit")},
-        "speed": speed and {k: speed[k] for k in ("images_per_second", "image_size", "images", "fit_seconds",
-                                                  "fit_images", "onnx_parity_max_relative_difference",
-                                                  "peak_memory_mb", "load_average", "command", "git_commit")},
+        "classifier_novelty": clf and {**{k: clf[k] for k in ("features", "loco", "one_class", "loco_mean_auroc",
+                                                              "one_class_mean_auroc", "command", "git_commit")},
+                                       **reproduced(clf)},
+        "speed": speed and {**{k: speed[k] for k in ("images_per_second", "image_size", "images", "fit_seconds",
+                                                     "fit_images", "onnx_parity_max_relative_difference",
+                                                     "peak_memory_mb", "load_average", "command", "git_commit")},
+                            **reproduced(speed)},
         # the default model's scoring speed: ONNX Runtime on this CPU (speed part), else its protocol runs' PyTorch
         "infer_images_per_second_cpu": speed["infer_images_per_second_cpu"] if speed else best["infer_images_per_second_cpu"],
         "peak_memory_mb": max(v["peak_memory_mb"] for v in library.values()),
@@ -315,8 +339,8 @@ def merge() -> Path:
         "loco_mean_pixel_auroc": round(result["loco"]["mean_pixel_auroc"] or 0, 6) >= 0.85,
         "loco_mean_box_hit_rate": round(result["loco"]["mean_box_hit_rate"] or 0, 6) >= 0.85,  # 306/360 is 0.85
         "infer_images_per_second_cpu": result["infer_images_per_second_cpu"] >= 50}
-    result["data_fingerprint"] = common_fingerprint(parts.values())
-    return write_result(RESULTS / "anomaly.json", result, split=SPLIT, command="python scripts/benchmark_anomaly.py --merge")
+    result.update({key: best[key] for key in ("defectlab", "why") if key in best})  # the headline's
+    return result
 
 
 def gallery(data: Path) -> Path:
@@ -324,15 +348,15 @@ def gallery(data: Path) -> Path:
     this machine) and the true boxes of the index."""
     from anomaly.plots import loco_gallery_png
 
-    part = json.loads((PARTS / f"{HEADLINE}.json").read_text())
+    part = json.loads((results.parts_dir("anomaly") / f"{HEADLINE}.json").read_text())
     index, _ = read_dataset(data, progress=False)
     boxes = {row.path: row.boxes for row in index.itertuples() if isinstance(row.boxes, list) and row.boxes}
-    return loco_gallery_png(part["loco"], boxes, RESULTS / "anomaly_heatmaps.png")
+    return loco_gallery_png(part["loco"], boxes, results.RESULTS / "anomaly_heatmaps.png")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=results.ROOT.parent / "shared" / "data")
     parser.add_argument("--part", choices=["library", "classifier", "texture-selection", "map-selection", "speed"])
     parser.add_argument("--preset", default="patchcore")
     parser.add_argument("--weights", default="imagenet", choices=["imagenet", "random"])
@@ -350,6 +374,9 @@ def main(argv=None) -> int:
     parser.add_argument("--merge", action="store_true")
     parser.add_argument("--figure", action="store_true", help="draw anomaly_heatmaps.png from the headline's runs")
     args = parser.parse_args(argv)
+    from shared.suite import console
+
+    console.setup()  # framework guard and a quiet console before any ML import
     if args.merge:
         print(f"wrote {merge()}")
         return 0
@@ -360,10 +387,12 @@ def main(argv=None) -> int:
     payload = {"library": part_library, "classifier": part_classifier,
                "texture-selection": part_texture_selection, "map-selection": part_map_selection,
                "speed": part_speed}[args.part](args, index)
+    if args.part in WHY and args.part != "speed":
+        payload.update(defectlab=None, why=WHY[args.part])
+    from shared.suite.provenance import script_command
+
     name = f"library-{library_name(args)}" if args.part == "library" else args.part
-    PARTS.mkdir(parents=True, exist_ok=True)
-    command = script_command(__file__, argv)
-    write_result(PARTS / f"{name}.json", payload, split=SPLIT, index=index, command=command)
+    results.write_part("anomaly", name, payload, split=SPLIT, index=index, command=script_command(__file__, argv))
     summary = {k: payload.get(k) for k in ("loco_mean_auroc", "one_class_mean_auroc", "peak_memory_mb")}
     summary.update({p: payload[p]["mean_auroc"] for p in ("loco", "one_class") if p in payload and "mean_auroc" in payload[p]})
     print(json.dumps(summary, indent=1))

@@ -1,4 +1,4 @@
-"""Inspection speed on this CPU (issue "The suite as one tool"): the whole inspection of each picture (decode once,
+"""Inspection speed on this CPU: the whole inspection of each picture (decode once,
 class + boxes + anomaly score and heatmap) at one image size, beside each model alone on the same decoded pictures,
 with the frameworks (Keras, PyTorch) and with ONNX Runtime. Each mode runs in its own process, so that its peak
 memory is its own; the pictures are the test side of the runs' split, read from disk as a user's folder would be.
@@ -6,7 +6,7 @@ memory is its own; the pictures are the test side of the runs' split, read from 
 Every model runs at --image-size: a run trained at another size is copied (without its data) and set to that size,
 so a 320 px detector inspected at 224 px is the same network on smaller pictures (said in the JSON).
 
-  python scripts/benchmark_inspect.py --data ../shared/data/NEU-DET \
+  python scripts/benchmarks/inspection/benchmark_inspect.py --data ../shared/data/NEU-DET \
       --runs classification=runs/neu/classification/lite0-finetune-kaggle-det-seed0 \
              detection=runs/gpu/lite0-unfrozen-t6min-320px-seed0-gpu anomaly=runs/neu/anomaly/texture-knn-imagenet-seed0
 """
@@ -23,7 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "benchmarks" / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the project root: `scripts.benchmarks`, run as a file
+
+from scripts.benchmarks import commands, results
+
+WHY = ("the runs are `defectlab TASK train` (the commands here); the images/s are timed by this script (`command`) "
+       "around the Inspector `defectlab inspect` runs, which reports no speed")
 MODES = ("framework", "onnx", "onnx-threads")  # threads: the three models of a batch at once
 
 
@@ -43,9 +48,6 @@ def sized_copy(path: Path, size: int, into: Path) -> Path:
 
 def one_mode(runs: dict, paths: list[str], mode: str, batch_size: int, repeats: int) -> dict:
     """Run in a child process: images/s of each model alone and of the whole inspection, and peak memory."""
-    from shared.suite import console
-
-    console.setup()
     from shared.datasets.images import load_image
     from shared.suite.inspect import Inspector
     from shared.suite.memory_guard import peak_memory_mb
@@ -82,10 +84,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per measure (median reported)")
     parser.add_argument("--limit", type=int, default=0, help="first N test pictures (a quick check)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "inspect.json")
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "inspect.json")
     parser.add_argument("--one", choices=MODES, help=argparse.SUPPRESS)  # internal: one mode, JSON on stdout
     parser.add_argument("--paths", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    from shared.suite import console
+
+    console.setup()
     runs = dict(pair.split("=", 1) for pair in args.runs)
     if args.one:
         result = one_mode(runs, json.loads(args.paths.read_text()), args.one, args.batch_size, args.repeats)
@@ -93,7 +98,7 @@ def main(argv=None) -> int:
         return 0
 
     from shared.suite.evaluate import test_pictures
-    from shared.suite.provenance import script_command, write_result
+    from shared.suite.provenance import script_command
 
     configs = {task: json.loads((Path(p) / "config.json").read_text()) for task, p in runs.items()}
     split = configs.get("detection", next(iter(configs.values())))["split"]
@@ -125,9 +130,10 @@ def main(argv=None) -> int:
         "note": "whole inspection = decode each file once + classifier + detector + anomaly score and heatmap + "
                 "novel flag, in one process using both cores (each runtime's own threads); medians of "
                 f"{args.repeats} passes; per-model figures are each model alone on the same decoded pictures",
+        "defectlab": [commands.train_line(task, config) for task, config in configs.items()], "why": WHY,
     }
-    command = script_command(__file__, argv)
-    path = write_result(args.out, payload, split=f"{split} (test side)", index=index, command=command)
+    path = results.write(args.out, payload, split=f"{split} (test side)", index=index,
+                         command=script_command(__file__, argv))
     print(f"wrote {path}: {payload['images_per_second']} images/s ({best})")
     return 0
 

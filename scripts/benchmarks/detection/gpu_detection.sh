@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The one prepared GPU call of the detection benchmark (issue "The defect locator, round 2"): routes trained side by
-# side at 320 px for the same wall-clock budget on one GPU, each scored on valid and test, with and without TTA.
+# The one prepared GPU call of the detection benchmark: routes trained side by side at 320 px for the same wall-clock
+# budget on one GPU (`defectlab detection train ... time=HOURS`), each scored on valid and test, with and without TTA.
 # Which route heads the table is decided by --merge on validation mAP, as for every other part.
-#   usage: [PRESETS="a b"] [WORKERS=3] scripts/benchmarks/gpu_detection.sh DATA OUT [HOURS]
+#   usage: [PRESETS="a b"] [WORKERS=3] scripts/benchmarks/detection/gpu_detection.sh DATA OUT [HOURS]
 # DATA: NEU-DET folder; OUT: one tar (15 MB pieces) of the part JSONs, the logs and the run folders (no dataset view,
 # no ultralytics checkpoints; model.pt in half precision, which loses nothing: ultralytics' best.pt is half).
 #   unpack here: cat OUT/gpu.tar.* | tar -x -C runs/gpu
@@ -14,9 +14,9 @@ limit=$(python3 -c "print(int(float('$hours') * 3600 + 200))")  # training budge
 mkdir -p "$runs" "$parts" "$out"
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2 DEFECTLAB_HOME=/tmp/defectlab-home
 for preset in $presets; do
-  timeout "$limit" python3 scripts/benchmark_detection.py --data "$data" --preset "$preset" --imgsz "$imgsz" --epochs 300 \
-      --hours "$hours" --workers "$workers" --no-speed --runs "$runs" --parts "$parts" --suffix=-gpu \
-      > "$runs/$preset.log" 2>&1 &
+  timeout "$limit" python3 scripts/benchmarks/detection/benchmark_detection.py data="$data" preset="$preset" \
+      image_size="$imgsz" batch_size=16 epochs=300 time="$hours" workers="$workers" out="$runs" \
+      --no-speed --parts "$parts" --suffix=-gpu > "$runs/$preset.log" 2>&1 &
 done
 wait
 tail -n 4 "$runs"/*.log

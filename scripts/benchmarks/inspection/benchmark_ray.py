@@ -1,0 +1,182 @@
+"""Batch inspection on Ray against one process, on this machine: `defectlab inspect --onnx` (one process, the
+models of a batch in threads) beside `defectlab inspect --onnx --engine ray` with 1 actor x 2 CPUs, 2 actors x 1 CPU,
+and 2 actors on two Ray nodes of 1 CPU each on this machine (ray.cluster_utils.Cluster: what a cluster adds, without
+the network). Each mode is the whole command a user runs, from start to its last row written (imports, Ray, model
+loading included), on the same N pictures: the NEU-DET test side of the runs' split, then synthetic NEU-like
+pictures (shared/datasets/synthetic.py, 200 x 200 like NEU) up to N. The load average is read beside each timing;
+pictures/s per core is the sizing rule of docs/ray.md.
+
+  python scripts/benchmarks/inspection/benchmark_ray.py --pictures 1000 --repeats 3
+
+Without --runs, each task's `demo` preset (the models of `defectlab demo`) is trained on synthetic data under
+--train-root, unless it is there already; the result names the commands.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT))  # the project root: `scripts.benchmarks`, run as a file
+
+from scripts.benchmarks import commands, results  # noqa: E402
+
+MODES = {  # name: (engine options, Ray nodes of this machine: None for one Ray the command starts itself)
+    "in-process": ([], None),
+    "ray-1x2": (["--engine", "ray", "--actors", "1", "--actor-cpus", "2"], None),
+    "ray-2x1": (["--engine", "ray", "--actors", "2", "--actor-cpus", "1"], None),
+    "ray-2-nodes-2x1": (["--engine", "ray", "--actors", "2", "--actor-cpus", "1"], 2),
+}
+CPUS = 2  # what every mode uses
+
+
+def picture_folder(data: Path, split: str, count: int, into: Path) -> tuple[Path, int]:
+    """A folder of `count` pictures: links to the test side of `split` of the real data, then synthetic ones."""
+    from shared.datasets.synthetic import synthesize
+    from shared.suite.evaluate import test_pictures
+
+    folder = into / "pictures"
+    folder.mkdir(parents=True)
+    real = [Path(p["path"]) for p in test_pictures(data, split)[0]][:count] if data.is_dir() else []
+    for number, path in enumerate(real):
+        (folder / f"neu_{number:05d}{path.suffix}").symlink_to(path.resolve())
+    missing = count - len(real)
+    if missing > 0:
+        per_class = -(-missing // 6)
+        made = synthesize(into / "synthetic", per_class=per_class, seed=7, layouts=("neu-det",))
+        for number, path in enumerate(sorted((made / "NEU-DET" / "IMAGES").glob("*.jpg"))[:missing]):
+            shutil.move(path, folder / f"synthetic_{number:05d}{path.suffix}")
+    return folder, len(real)
+
+
+def demo_runs(root: Path) -> dict[str, tuple[Path, str | None]]:
+    """{task: (run folder, the command that trained it, or None if it was there)}: each task's demo preset on
+    synthetic data (seed 0) under root."""
+    from shared.datasets.synthetic import synthesize
+    from shared.suite import registry
+
+    data = root / "data"
+    if not (data / "NEU-DET").is_dir():
+        synthesize(data, seed=0)
+    found = {}
+    for task in registry.names():
+        path = root / task / "demo"
+        line = None
+        if not (path / "data.json").is_file():
+            line = commands.run(task, "train", "preset=demo", f"data={data}", f"out={root / task}", "name=demo",
+                                quiet=True)
+        found[task] = (path, line)
+    return found
+
+
+def one_run(mode: str, folder: Path, runs: list[str], batch_size: int, scratch: Path) -> dict:
+    """The mode's command once, in a child process: wall seconds, and the load average before and after."""
+    options, nodes = MODES[mode]
+    out = scratch / f"out-{mode}"
+    shutil.rmtree(out, ignore_errors=True)
+    cluster = None
+    if nodes:
+        from ray.cluster_utils import Cluster
+
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        for _ in range(nodes - 1):
+            cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        options = [*options, "--address", cluster.address]
+    command = [sys.executable, "-m", "shared.suite.cli", "inspect", str(folder), "--onnx", "--no-pictures",
+               "--batch-size", str(batch_size), "--out", str(out), "--runs", *runs, *options]
+    before = os.getloadavg()
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    finally:
+        seconds = time.perf_counter() - started
+        if cluster:
+            cluster.shutdown()
+    if done.returncode:
+        sys.exit(f"{mode} failed:\n{done.stderr[-3000:]}")
+    run = {"seconds": round(seconds, 2), "load_average_before": [round(x, 2) for x in before],
+           "load_average_after": [round(x, 2) for x in os.getloadavg()]}
+    if (out / "summary.json").is_file():
+        summary = json.loads((out / "summary.json").read_text())
+        run.update({key: summary[key] for key in ("written", "errors", "first_rows_seconds", "actors",
+                                                  "cpus_per_actor", "nodes", "cluster_cpus", "ray_version")})
+        run["engine_seconds"] = summary["seconds"]
+    else:
+        records = json.loads((out / "predictions.json").read_text())
+        run.update(written=len(records), errors=sum("error" in r for r in records))
+    shutil.rmtree(out, ignore_errors=True)
+    return run
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", nargs="+", metavar="TASK=PATH", help="default: demo runs under --train-root")
+    parser.add_argument("--train-root", type=Path, default=ROOT / "runs" / "ray-bench",
+                        help="where the demo runs are trained when --runs is not given (default runs/ray-bench)")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "NEU-DET",
+                        help="real NEU-DET, whose test side comes first (default ../shared/data/NEU-DET)")
+    parser.add_argument("--split", default="kaggle-det", help="whose test side of --data is used (default kaggle-det)")
+    parser.add_argument("--pictures", type=int, default=1000, help="N pictures (default 1000)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each mode (median reported)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--out", type=Path, default=results.RESULTS / "ray.json")
+    parser.add_argument("--note", default="", help="what the runs are, said in the result")
+    args = parser.parse_args(argv)
+
+    from shared.suite.inspect import ensure_onnx
+    from shared.suite.provenance import script_command
+
+    trained = {}
+    if not args.runs:
+        trained = demo_runs(args.train_root)
+        args.runs = [f"{task}={path}" for task, (path, _) in trained.items()]
+    args.runs = [f"{task}={Path(path).absolute()}" for task, _, path in (p.partition("=") for p in args.runs)]
+    for pair in args.runs:  # exported once, before any mode is timed
+        task, _, path = pair.partition("=")
+        ensure_onnx(task, path)
+    measured = {}
+    with tempfile.TemporaryDirectory(prefix="benchmark-ray-") as scratch:
+        folder, real = picture_folder(args.data, args.split, args.pictures, Path(scratch))
+        for repeat in range(args.repeats):  # modes interleaved, so a change of load touches all of them alike
+            for mode in args.modes:
+                run = one_run(mode, folder, args.runs, args.batch_size, Path(scratch))
+                measured.setdefault(mode, []).append(run)
+                print(f"{mode} #{repeat + 1}: {run}", flush=True)
+    modes = {}
+    for mode, runs in measured.items():
+        seconds = statistics.median(run["seconds"] for run in runs)
+        rate = args.pictures / seconds
+        modes[mode] = {"median_seconds": round(seconds, 2), "pictures_per_second": round(rate, 2),
+                       "pictures_per_second_per_core": round(rate / CPUS, 2), "runs": runs}
+    baseline = modes.get("in-process", {}).get("pictures_per_second")
+    for mode in modes.values():
+        if baseline:
+            mode["vs_in_process"] = round(mode["pictures_per_second"] / baseline, 3)
+    payload = {
+        "pictures": args.pictures, "neu_test_pictures": real, "synthetic_pictures": args.pictures - real,
+        "cpus": CPUS, "batch_size": args.batch_size, "repeats": args.repeats,
+        "runs": dict(pair.split("=", 1) for pair in args.runs), "note": args.note, "modes": modes,
+        "runs_trained_with": {task: line for task, (_, line) in trained.items()},
+        "timing": "wall seconds of the whole command (start-up, Ray, model loading and every row written); "
+                  "median of the repeats, modes interleaved; load average (1, 5, 15 min) before and after each",
+    }
+    path = results.write(args.out, payload, split=f"{args.split} (test side) + synthetic",
+                         command=script_command(__file__, argv))
+    print(f"wrote {path}")
+    for mode, values in modes.items():
+        print(f"{mode}: {values['pictures_per_second']} pictures/s ({values['pictures_per_second_per_core']} per core)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
