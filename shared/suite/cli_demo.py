@@ -1,14 +1,21 @@
 """`defectlab demo`: the main job. Synthesize NEU-like data (or take --data), check, split and export it, then train
-every task's `demo` recipe and evaluate the suite on the kaggle-det split: OUT/summary.json keeps the three headline
-numbers under stable keys, OUT/evaluation/report.html shows everything."""
+every task's `demo` recipe and evaluate the suite on the kaggle-det split: OUT/summary.json keeps each task's headline
+numbers under stable keys (`<task>_<metric name>`, its spec's `scores`) beside their targets, and
+OUT/evaluation/report.html shows everything."""
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
 
-# What the demo must show on its synthetic default (the README's promise): every model visibly works.
-TARGETS = {"classification_accuracy": 0.90, "detection_map50": 0.50, "anomaly_auroc": 0.90}
+from . import registry
+
+
+def targets() -> dict:
+    """What the demo must show on its synthetic default (the README's promise: every model visibly works): each
+    registered task's headline metrics that have a target, under the same keys as the scores."""
+    return {f"{spec.name}_{metric.name}": metric.target for spec in map(registry.task, registry.names())
+            for metric in spec.headline if metric.target is not None}
 
 
 def register(tasks, common) -> None:
@@ -30,10 +37,10 @@ def run_demo(args) -> int:
     from ..datasets.export_anomaly import to_anomaly_folders
     from ..datasets.export_arrays import to_arrays
     from ..datasets.export_yolo import to_yolo_dataset
+    from ..datasets.exports import FOLDERS
     from ..datasets.index import class_names, read_dataset
     from ..datasets.splits import leaking_groups, make_split, split_sizes
     from ..datasets.synthetic import synthesize
-    from . import registry
     from .evaluate import evaluate_suite
     from .outputs import prepare_output
     from .provenance import write_result
@@ -53,13 +60,14 @@ def run_demo(args) -> int:
     for name, split in splits.items():
         print(f"[demo] split {name}: {split_sizes(split, index)}; twins leaking: {leaking_groups(index, split) or 'none'}")
     yolo = to_yolo_dataset(index, splits["kaggle-det"], out / "exports" / "yolo")
-    anomaly = to_anomaly_folders(index, splits["kaggle-det"], out / "exports" / "anomaly", class_names(index)[:1])
+    # normal / abnormal folders with the first class as the normal one
+    folders = to_anomaly_folders(index, splits["kaggle-det"], out / "exports" / FOLDERS, class_names(index)[:1])
     arrays = to_arrays(index, splits["kaggle-cls"])
-    print(f"[demo] exported YOLO ({yolo.boxes} boxes), anomaly folders ({anomaly.abnormal} abnormal), "
+    print(f"[demo] exported YOLO ({yolo.boxes} boxes), {FOLDERS} folders ({folders.abnormal} abnormal), "
           f"arrays (train {arrays['train'][0].shape})")
     summary = {"data": {"dataset": str(data), "images": report.summary["images"], "counts": report.counts(),
                         "splits": {n: split_sizes(s, index) for n, s in splits.items()}}}
-    tasks = [t for t in registry.TASKS if not args.only or t in args.only]
+    tasks = [t for t in registry.names() if not args.only or t in args.only]
     if tasks:
         result = evaluate_suite(data, "kaggle-det", runs_root=out / "runs", out=out / "evaluation", train_missing=True,
                                 presets={t: "demo" for t in tasks}, tasks=tasks, progress=False,
@@ -75,15 +83,14 @@ def run_demo(args) -> int:
 
 
 def scores(result: dict) -> dict:
-    """The headline numbers under stable keys, each with its target and whether it was met."""
+    """The headline numbers under stable keys (each evaluated task's spec's `scores`), each with its target and
+    whether it was met."""
     found = {}
-    if "classification" in result:
-        found["classification_accuracy"] = result["classification"]["metrics"]["accuracy"]
-    if "detection" in result:
-        found["detection_map50"] = result["detection"]["metrics"]["map50"]
-        found["detection_map50_95"] = result["detection"]["metrics"]["map50_95"]
-    if "anomaly" in result:
-        found["anomaly_auroc"] = result["anomaly"]["metrics"]["mean_auroc"]
-    met = {k: found[k] >= target for k, target in TARGETS.items() if k in found}
-    return {"scores": found, "targets": TARGETS, "targets_met": met,
-            "train_seconds": result["timings"]["train_seconds"], "images_per_second": result["timings"]["images_per_second"]}
+    for name in registry.names():
+        if isinstance(result.get(name), dict) and "metrics" in result[name]:
+            found.update(registry.task(name).scores(result[name]["metrics"]))
+    goals = targets()
+    met = {k: found[k] >= target for k, target in goals.items() if found.get(k) is not None}
+    timings = result["timings"]
+    return {"scores": found, "targets": goals, "targets_met": met, "train_seconds": timings["train_seconds"],
+            "images_per_second": timings["images_per_second"]}

@@ -9,28 +9,30 @@ from . import registry
 
 
 def task_pairs(words: list[str], option: str) -> dict[str, str]:
-    """['detection=PATH', ...] -> {'detection': 'PATH'}; a malformed word is a one-line error."""
-    pairs = {}
+    """['TASK=PATH', ...] -> {'TASK': 'PATH'}; a malformed word or an unknown task is a one-line error."""
+    pairs, names = {}, registry.names()
     for word in words:
         task, _, value = word.partition("=")
-        if task not in registry.TASKS or not value:
-            raise ValueError(f"{option} takes TASK=VALUE with TASK one of {', '.join(registry.TASKS)}, got {word!r}")
+        if task not in names or not value:
+            raise ValueError(f"{option} takes TASK=VALUE with TASK one of {', '.join(names)}, got {word!r}")
         pairs[task] = value
     return pairs
 
 
 def register(tasks, common) -> None:
+    names = list(registry.names())
     evaluate = tasks.add_parser(
-        "evaluate", help="score the classifier, detector and anomaly detector on one split; one HTML report",
-        description="Evaluate every task's run on the test side of one named split of DATA (anomaly: leave one class "
-                    "out on the same split), time the whole inspection on the test pictures, and write "
+        "evaluate", help="score every task's run on one split; one HTML report",
+        description="Evaluate every task's run on the test side of one named split of DATA (or by the task's own "
+                    "protocol on that split), time the whole inspection on the test pictures, and write "
                     "OUT/evaluation.json (schema in the README) and OUT/report.html (self-contained, opens offline). "
                     "Runs are found as RUNS_ROOT/<task>/<default run name>, or named with --runs; --train-missing "
                     "trains what is missing with each task's default recipe (or --preset).",
         epilog="examples:\n"
                "  defectlab evaluate ../shared/data --split kaggle-det --train-missing\n"
-               "  defectlab evaluate runs/synthetic --runs classification=runs/classification/lite0-finetune-kaggle-det-seed0\n"
-               "  python scripts/evaluate.py ../shared/data --preset detection=cpu-lite0-imagenet --train-missing",
+               "  defectlab evaluate runs/synthetic --runs TASK=runs/TASK/RUN_NAME\n"
+               "  python scripts/evaluate.py ../shared/data --preset TASK=PRESET --train-missing\n"
+               f"TASK: one of {', '.join(names)}",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     evaluate.add_argument("data", type=Path, help="dataset folder (any layout `defectlab data check` reads)")
     evaluate.add_argument("--split", default="kaggle-det", help="named split; its test side is scored (default kaggle-det)")
@@ -40,8 +42,7 @@ def register(tasks, common) -> None:
     evaluate.add_argument("--preset", nargs="+", default=[], metavar="TASK=PRESET",
                           help="recipe preset for a run that is missing (default: the task's default recipe)")
     evaluate.add_argument("--train-missing", action="store_true", help="train the runs that are missing")
-    evaluate.add_argument("--tasks", nargs="+", choices=list(registry.TASKS), default=list(registry.TASKS),
-                          help="which tasks to evaluate (default all)")
+    evaluate.add_argument("--tasks", nargs="+", choices=names, help="which tasks to evaluate (default all)")
     evaluate.add_argument("--out", type=Path, default=Path("runs/evaluation"),
                           help="output folder: evaluation.json, report.html, per-task files (default runs/evaluation)")
     evaluate.add_argument("--batch-size", type=int, default=16, help="pictures per inspection batch (default 16)")
@@ -64,15 +65,12 @@ def run_evaluate(args) -> int:
 
 
 def summary_lines(result: dict) -> str:
+    """The split, each evaluated task's headline numbers (its spec's `headline`) and the speeds."""
     lines = [f"[evaluate] {result['split_name']} test side, {result['test_pictures']} pictures"]
-    if "classification" in result:
-        m = result["classification"]["metrics"]
-        lines.append(f"  classification accuracy {m['accuracy']:.2%} ({m['correct']}/{m['n']})")
-    if "detection" in result:
-        m = result["detection"]["metrics"]
-        lines.append(f"  detection mAP50 {m['map50']:.3f}, mAP50-95 {m['map50_95']:.3f}")
-    if "anomaly" in result:
-        lines.append(f"  anomaly leave-one-class-out mean image AUROC {result['anomaly']['metrics']['mean_auroc']:.3f}")
+    for name in registry.names():
+        if isinstance(result.get(name), dict) and "metrics" in result[name]:
+            spec, metrics = registry.task(name), result[name]["metrics"]
+            lines.append("  " + ", ".join(f"{m.label} {m.text(metrics)}" for m in spec.headline))
     speeds = result["inspection"]["images_per_second"]
     lines.append("  images/s: " + ", ".join(f"{k} {v}" for k, v in speeds.items()))
     return "\n".join(lines)

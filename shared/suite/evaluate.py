@@ -4,9 +4,10 @@ drawn from it.
 
 Runs come from --runs TASK=PATH, else from RUNS_ROOT/<task>/<run name of the task's recipe on this data and split>;
 a missing one is trained with the task's default recipe when `train_missing`, else a one-line error names the
-command. Each task's own numbers come from its `evaluation(run, out, progress)` hook (classification and detection:
-the test side; anomaly: leave-one-class-out on the same split), the cross-task table and the speeds from one
-`Inspector` pass over the test pictures."""
+command. The tasks are the registry's, read when called (a task registered at run time takes part). Each task's own
+numbers come from its spec's `evaluation(run, pictures, out, progress)` hook (the test side, or the task's own
+protocol on the same split), its reference numbers from `references(split)`, its columns of the cross-task table
+from `columns(part, truth)`; the table and the speeds come from one `Inspector` pass over the test pictures."""
 from __future__ import annotations
 
 import time
@@ -20,10 +21,7 @@ from .inspect import Inspector
 from .provenance import PROVENANCE_KEYS, plain, with_provenance, write_json
 
 SCHEMA = "defectlab.evaluation/1"
-REFERENCES = {
-    "classification": {"what": "the original project's TensorFlow CNN (its README)", "split": "kaggle-cls",
-                       "correct": 69, "n": 72, "accuracy": 69 / 72},
-}
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "evaluation.schema.json"
 
 
 def run_recipe(task: str, data, split: str, preset: str | None = None, runs_root: str | Path = "runs", **fields):
@@ -65,10 +63,12 @@ def test_pictures(data, split: str):
 
 def evaluate_suite(data, split: str = "kaggle-det", runs: dict | None = None, runs_root: str | Path = "runs",
                    out: str | Path = "runs/evaluation", train_missing: bool = False, presets: dict | None = None,
-                   tasks=tuple(registry.TASKS), batch_size: int = 16, progress: bool = True,
+                   tasks=None, batch_size: int = 16, progress: bool = True,
                    command: str | None = None, recipe_fields: dict | None = None) -> dict:
-    """Evaluate every task on `split` of `data`, time the inspection, write OUT/evaluation.json + OUT/report.html."""
+    """Evaluate `tasks` (default: every registered task) on `split` of `data`, time the inspection, write
+    OUT/evaluation.json + OUT/report.html."""
     out = Path(out)
+    tasks = tuple(tasks or registry.names())
     started = time.perf_counter()
     pictures, index = test_pictures(data, split)
     if not pictures:
@@ -94,7 +94,7 @@ def evaluate_suite(data, split: str = "kaggle-det", runs: dict | None = None, ru
         "timings": {"train_seconds": {t: sections[t]["train_seconds"] for t in tasks},
                     "images_per_second": inspection["images_per_second"],
                     "evaluation_seconds": round(time.perf_counter() - started, 1)},
-        "references": references(split),
+        "references": references(split, tasks),
     }
     result = with_provenance(result, split=f"{split} (test side, {len(pictures)} pictures)", index=index,
                              command=command)
@@ -107,16 +107,28 @@ def evaluate_suite(data, split: str = "kaggle-det", runs: dict | None = None, ru
 
 
 def validate(result: dict) -> None:
-    """Check an evaluation against schemas/evaluation.schema.json (jsonschema); a mismatch is a ValueError."""
+    """Check an evaluation against schemas/evaluation.schema.json and each registered task's section's metrics
+    against that task's `metrics_schema` (with the evaluation schema's $defs: unit, matrix); a mismatch is a
+    ValueError naming where."""
     import json
 
+    schema = json.loads(SCHEMA_FILE.read_text())
+    result = json.loads(json.dumps(result, default=plain))
+    _check(result, schema, "")
+    for task in registry.names():
+        section, spec = result.get(task), registry.task(task)
+        if isinstance(section, dict) and isinstance(section.get("metrics"), dict) and spec.metrics_schema:
+            own = {**spec.metrics_schema, "$defs": {**schema["$defs"], **spec.metrics_schema.get("$defs", {})}}
+            _check(section["metrics"], own, f"{task}/metrics/")
+
+
+def _check(value, schema: dict, prefix: str) -> None:
     import jsonschema
 
-    schema = json.loads((Path(__file__).parent / "schemas" / "evaluation.schema.json").read_text())
     try:
-        jsonschema.validate(json.loads(json.dumps(result, default=plain)), schema)
+        jsonschema.validate(value, schema)
     except jsonschema.ValidationError as error:
-        where = "/".join(map(str, error.absolute_path)) or "(top)"
+        where = (prefix + "/".join(map(str, error.absolute_path))).rstrip("/") or "(top)"
         raise ValueError(f"evaluation.json does not fit its schema at {where}: {error.message}") from None
 
 
@@ -126,7 +138,7 @@ def without_provenance(metrics: dict) -> dict:
 
 
 def _train_seconds(run) -> float | None:
-    """From the live run's timings, else its training.json (anomaly runs name it fit_seconds)."""
+    """From the live run's timings, else its training.json (where a fitted, not trained, run names it fit_seconds)."""
     import json
 
     training = run.path / "training.json"
@@ -142,9 +154,7 @@ def inspect_pictures(runs: dict, pictures: list[dict], batch_size: int = 16, pro
     started = time.perf_counter()
     records = list(inspector.iter_pairs(paths, progress=progress))
     seconds = time.perf_counter() - started
-    table = []
-    for picture, (record, _) in zip(pictures, records):
-        table.append(cross_row(picture, record))
+    table = [cross_row(picture, record, tuple(runs)) for picture, (record, _) in zip(pictures, records)]
     count = len(paths)
     return {
         "rows": table,
@@ -154,43 +164,36 @@ def inspect_pictures(runs: dict, pictures: list[dict], batch_size: int = 16, pro
     }
 
 
-def cross_row(picture: dict, record: dict) -> dict:
-    """A row of the per-picture cross-task table: truth, each task's answer, and whether they agree."""
+def cross_row(picture: dict, record: dict, tasks=None) -> dict:
+    """A row of the per-picture cross-task table: the truth, each task's columns (its spec's `columns`), and
+    `classes_agree` where two or more tasks name a class (their `answer_column`): whether they all name the same."""
     row = {"picture_id": picture["picture_id"], "path": picture["path"], "true_class": picture["class"],
            "true_boxes": len(picture["boxes"])}
     if "error" in record:
         return {**row, "error": record["error"]}
-    cls, det, ano = record.get("classification"), record.get("detection"), record.get("anomaly")
-    if cls:
-        row.update({"class": cls["class"], "confidence": round(cls["confidence"], 4),
-                    "class_correct": cls["class"] == picture["class"]})
-    if det is not None:
-        boxes = det["boxes"]
-        row.update({"boxes": len(boxes), "box_classes": sorted({b["class"] for b in boxes})})
-        if boxes:
-            top = max(boxes, key=lambda b: b["confidence"])["class"]
-            row["top_box_class"] = top
-            if cls:
-                row["boxes_agree"] = top == cls["class"]
-    if ano:
-        row.update({"anomaly_score": round(ano["score"], 4), "is_anomalous": ano["is_anomalous"]})
+    answers = []
+    for task in tasks or registry.names():
+        part = record.get(task)
+        if not part:
+            continue
+        spec = registry.task(task)
+        columns = spec.columns(part, picture["class"])
+        row.update(columns)
+        if columns.get(spec.answer_column) is not None:
+            answers.append(columns[spec.answer_column])
+    if len(answers) > 1:
+        row["classes_agree"] = len(set(answers)) == 1
     if "novel" in record:
         row["novel"] = record["novel"]
     return row
 
 
-def references(split: str) -> dict:
-    """The reference numbers shown beside ours, each with its split (comparable only where it equals ours)."""
-    refs = {task: {**ref, "same_split": ref["split"] == split} for task, ref in REFERENCES.items()}
-    detection = Path(__file__).resolve().parents[2] / "scripts" / "benchmarks" / "results" / "detection.json"
-    if detection.is_file():
-        import json
-
-        saved = json.loads(detection.read_text())
-        refs["detection"] = {"what": "scripts/benchmarks/results/detection.json (real NEU-DET)", "split": "kaggle-det",
-                             "same_split": split == "kaggle-det",
-                             "headline": {"part": saved.get("headline_part"), "variant": saved.get("headline_variant"),
-                                          "map50": saved["kaggle_det"]["map50"],
-                                          "map50_95": saved["kaggle_det"]["map50_95"]},
-                             "baseline": saved.get("baseline")}
+def references(split: str, tasks=None) -> dict:
+    """{task: [{what, split, number, same_split}]}: the reference numbers each task's spec shows beside ours, each
+    with its split (comparable only where it equals ours)."""
+    refs = {}
+    for task in tasks or registry.names():
+        rows = registry.task(task).references(split)
+        if rows:
+            refs[task] = [{**row, "same_split": row["split"] == split} for row in rows]
     return refs

@@ -1,7 +1,8 @@
 """PatchCore's coreset step grew memory ~6.5 MB per step until the process died at 24 GB; serving large
 allocations with mmap (glibc M_MMAP_THRESHOLD = 1 MiB, as MALLOC_MMAP_THRESHOLD_=1048576 would) keeps it near
-1 GB. The cap is scoped to anomaly training: every other large allocation then costs fresh pages (page faults,
-munmap), which made detection training 1.5x slower per batch on the 2-core CPU (detection_malloc.json)."""
+1 GB. The cap is scoped to the fit that needs it (a `with capped_mmap_threshold():` block): every other large
+allocation then costs fresh pages (page faults, munmap), which made YOLO training 1.5x slower per batch on the 2-core
+CPU (detection_malloc.json)."""
 from __future__ import annotations
 
 import contextlib

@@ -23,7 +23,7 @@ from .errors import DataError
 from .options import resolve
 from .provenance import plain, with_provenance
 
-RUN_FORMAT = 2  # 1: the layout before the task contract (no data.json; anomaly models pickled)
+RUN_FORMAT = 2  # 1: the layout before the task contract (no data.json; some models pickled)
 
 
 def output_name(stem: str, side: str = "test", tta: bool = False) -> str:
@@ -112,7 +112,7 @@ class Run:
         - it holds a finished run of this recipe: that run, opened with `load(path)` (its training.json as its
           timings), not trained again;
         - else (nothing there, or an unfinished run of this recipe): None; train() starts it, or resumes it where
-          the task keeps a state to resume from (classification: stage 1 and Keras' backup; detection: last.pt)."""
+          the task keeps a state to resume from (e.g. a finished first stage and Keras' backup, or YOLO's last.pt)."""
         path = recipe.run_dir()
         config = path / "config.json"
         if not config.is_file():
