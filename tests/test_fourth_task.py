@@ -18,6 +18,8 @@ from shared.suite.run import Run
 from shared.suite.spec import Metric, TaskSpec
 
 NAME = "brightness"
+PREDICT_OPTIONS = table(Option("scale", float, 1.0, "brightness is reported times this", request=True),
+                        Option("batch_size", int, 8, "pictures at a time"))
 
 
 @dataclass
@@ -48,6 +50,7 @@ class BrightnessPredictor(Predictor):
 class BrightnessRun(Run):
     TASK = NAME
     MODEL_FILE = "means.json"
+    PREDICT_OPTIONS = PREDICT_OPTIONS
 
     def build_predictor(self, scale: float, batch_size: int):
         return BrightnessPredictor(self.model, self.recipe.gain, scale, batch_size)
@@ -94,8 +97,7 @@ SPEC = TaskSpec(
     evaluation=lambda run, pictures, out, progress=False: {"metrics": run.evaluate("test"), "figures": {}},
     headline=(Metric("accuracy", "accuracy", "brightness accuracy", "pct", "test side"),),
     record_schema={"type": "object", "properties": {"brightness": {"type": "number"}, "nearest": {"type": "string"}}},
-    predict_options=table(Option("scale", float, 1.0, "brightness is reported times this", request=True),
-                          Option("batch_size", int, 8, "pictures at a time")),
+    predict_options=PREDICT_OPTIONS,
     metrics_schema={"type": "object", "required": ["accuracy"]},
     report_table=lambda m: {"columns": ["pictures", "accuracy"], "rows": [[m["n"], m["accuracy"]]]},
     columns=lambda part, truth=None: {"brightness": part["brightness"], "nearest": part["nearest"]},
