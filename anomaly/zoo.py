@@ -3,8 +3,8 @@ and MODELS, the one list of names, is the registry's order (the default first). 
 each builder imports its model when called, so the recipe and the CLI read the names for free."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 
 @dataclass(frozen=True)
