@@ -60,7 +60,7 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
                     batch=recipe.batch_size, patience=recipe.patience, workers=recipe.workers,
                     device=recipe.device or None, cache=recipe.cache or False, seed=recipe.seed, deterministic=True,
                     project=str(run_dir), name="train", exist_ok=True, plots=True, verbose=progress, resume=resume,
-                    pretrained=pretrained, **recipe.extra)
+                    pretrained=pretrained, time=recipe.time or None, **recipe.extra)
     return _finish(run, data, before, started)
 
 
