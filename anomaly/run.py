@@ -16,8 +16,8 @@ from shared.suite.run import Run
 from . import models, plots
 from .data import load_data
 from .metrics import localization
-from .predict import AnomalyPredictor
 from .options import PREDICT_OPTIONS
+from .predict import AnomalyPredictor
 from .recipe import AnomalyRecipe
 
 

@@ -12,8 +12,8 @@ from shared.suite.run import Run
 
 from . import plots
 from .data import load_data
-from .predict import ClassifierPredictor
 from .options import PREDICT_OPTIONS
+from .predict import ClassifierPredictor
 from .recipe import ClassifierRecipe
 
 

@@ -15,8 +15,8 @@ from shared.suite.run import Run
 
 from . import plots
 from .offline import ultralytics_module
-from .predict import VALIDATOR_BORDER, DetectorPredictor
 from .options import PREDICT_OPTIONS
+from .predict import VALIDATOR_BORDER, DetectorPredictor
 from .recipe import DetectorRecipe
 
 YOLO_SPLIT = {"test": "test", "valid": "val", "train": "train"}

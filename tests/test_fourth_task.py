@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -24,9 +25,9 @@ PREDICT_OPTIONS = table(Option("scale", float, 1.0, "brightness is reported time
 
 @dataclass
 class BrightnessRecipe(Recipe):
-    TASK = NAME
-    PRESETS = {"means": {}}
-    DEFAULT_PRESET = "means"
+    TASK: ClassVar[str] = NAME
+    PRESETS: ClassVar[dict] = {"means": {}}
+    DEFAULT_PRESET: ClassVar[str] = "means"
 
     split: str = option("kaggle-det", "named split")
     gain: float = option(1.0, "brightness is multiplied by this")
@@ -122,7 +123,7 @@ def test_a_fourth_task_runs_through_every_generic_path(fourth_task, synthetic_ro
     assert main([NAME, "evaluate", str(run_dir)]) == 0
 
     # inspect: its record under its name, its option as TASK.OPTION=VALUE
-    image = sorted((data / "IMAGES").glob("*.jpg"))[0]
+    image = min((data / "IMAGES").glob("*.jpg"))
     capsys.readouterr()
     assert main(["inspect", str(image), "--tasks", NAME, "--runs", f"{NAME}={run_dir}", f"{NAME}.scale=2"]) == 0
     record = json.loads(capsys.readouterr().out)[0]

@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 from ..datasets.images import decode_input, expand_image_inputs
 from . import registry
 from .errors import DataError
-from .predictor import input_name, picture_stem, public, write_records
 from .options import resolve
+from .predictor import input_name, picture_stem, public, write_records
 
 
 def default_run(task: str, runs_root: str | Path = "runs") -> Path:

@@ -49,7 +49,7 @@ class Predictor:
                 row[key] = value
         return [row]
 
-    def view(self, **changes) -> "Predictor":
+    def view(self, **changes) -> Predictor:
         """A copy with some options changed, for one request or one call; this predictor stays as it is (the
         models are shared, not copied)."""
         import copy
