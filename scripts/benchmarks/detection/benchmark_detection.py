@@ -225,17 +225,15 @@ def combine(parts: dict) -> dict:
     with_frames(result, parts)
     with_pair(result, parts)
     headline = result["routes"][f"{result['headline_part']}/{result['headline_variant']}"]
-    result.update({key: headline[key] for key in REPRODUCED if key in headline})
+    result.update({key: headline[key] for key in ("defectlab", "why") if key in headline})
     return result
 
 
-REPRODUCED = ("defectlab", "why")  # the commands beside a number, and what they leave to a script
-
-
 def reproduced(entry: dict, variant: str | None = None) -> dict:
-    """The `defectlab` commands (and `why`, where a script made part of it) of a part's variant or a scored entry."""
+    """The `defectlab` commands of a part's variant or a scored entry, and `why` where a script made part of it (with
+    its `command`, where no defectlab command makes it)."""
     source = entry["variants"][variant] if variant else entry
-    return {key: source[key] for key in REPRODUCED if key in source}
+    return {key: source[key] for key in ("defectlab", "why", "command") if key in source}
 
 
 def with_frames(result: dict, parts: dict) -> None:
