@@ -59,6 +59,10 @@ def register(tasks, common) -> None:
     inspect.add_argument("--onnx", action="store_true",
                          help="run every model with ONNX Runtime (3-5x faster on a CPU); a run without model.onnx "
                               "is exported first and checked against its framework")
+    inspect.add_argument("--db", metavar="URL_OR_PATH",
+                         help="also store the records, as they are made, in a results database: a SQLite file path "
+                              "or a URL such as postgresql+psycopg://user@host/name; read it with `defectlab "
+                              "results` (docs/results-database.md)")
     common(inspect)
     inspect.set_defaults(handler=run_inspect)
 
@@ -67,8 +71,15 @@ def run_inspect(args) -> int:
     from ..datasets.images import expand_globs
     from .inspect import Inspector, predict_options
 
-    inspector = Inspector.from_runs(chosen_runs(args), args.batch_size, args.onnx,
-                                    options=predict_options(args.predict, args.tasks))
+    runs, options = chosen_runs(args), predict_options(args.predict, args.tasks)
+    store = None
+    if args.db:  # opened before the models load: a wrong URL fails at once
+        from ..store import describe_runs, open_store, stream_into
+
+        store = open_store(args.db)
+    inspector = Inspector.from_runs(runs, args.batch_size, args.onnx, options=options)
+    if store:
+        stored = stream_into(store, inspector, describe_runs(runs, options, args.onnx))
     images = expand_globs(args.images)
     if args.out:
         records = inspector.inspect_to(images, args.out, progress=True, draw=not args.no_pictures)
@@ -81,4 +92,8 @@ def run_inspect(args) -> int:
         print(f"{len(records)} records -> {args.out / 'predictions.json'}, {args.out / 'predictions.csv'}")
     else:
         print(json.dumps(records, indent=2))
+    if store:
+        store.close()
+        print(f"{len(records)} records -> {store.url}: {stored['added']} added, {stored['changed']} changed, "
+              f"{stored['same']} stored already", file=sys.stdout if args.out else sys.stderr)
     return 1 if records and all("error" in r for r in records) else 0
