@@ -29,7 +29,7 @@ ENTRIES = {  # file pattern -> the entries in it ("." the file itself; "a/*" eve
     "classification.json": [".", "cv5", "cv5_tta", "baseline", "floor", "reference_project"],
     "anomaly.json": [".", "models/*", "texture_selection", "map_selection", "classifier_novelty", "speed"],
     "fewlabels.json": ["semi_supervised", "semi_supervised/end_to_end", "clustering", "ensembles", "tuning", "auto"],
-    "evaluation.json": [".", "classification", "detection", "anomaly"],
+    "evaluation.json": ["inspection", "classification", "detection", "anomaly"],  # its schema: no other top keys
     "*": ["."],
 }
 
