@@ -10,7 +10,7 @@ COMMANDS = [[], ["data"], ["data", "synth"], ["data", "check"], ["data", "split"
             *[[task, verb] for task in ("classification", "detection", "anomaly") for verb in ("train", "evaluate",
                                                                                               "predict")],
             ["classification"], ["classification", "explain"], ["detection"], ["detection", "export"], ["anomaly"],
-            ["anomaly", "protocol"], ["inspect"], ["results"], ["serve"]]
+            ["anomaly", "protocol"], ["inspect"], ["results"], ["serve"], ["watch"]]
 
 
 @pytest.mark.parametrize("words", COMMANDS, ids=lambda w: " ".join(w) or "top")
