@@ -336,14 +336,48 @@ def headline_table(results):
     return markdown_table(["task", "headline", "how", "source"], rows)
 
 
-TABLES = {"headline": headline_table, "classification": classification_table, "detection": detection_table,
+def moved(command: str) -> str:
+    """A recorded `python scripts/NAME.py ...` with the script's path as it is now (scripts/benchmarks/<area>/);
+    their options did not change (docs/reproducing.md lists the moves)."""
+    def now(match):
+        found = sorted(ROOT.glob(f"scripts/benchmarks/*/{match[1]}.py"))
+        return str(found[0].relative_to(ROOT)) if found else match[0]
+
+    return re.sub(r"scripts/(\w+)\.py", now, command)
+
+
+def reproduce_table(results):
+    """One row per headline: the exact `defectlab` commands recorded beside its number (the result JSON's
+    `defectlab` field) and, where a benchmark script scored or timed what those commands made, that script."""
+    def commands(entry):
+        return "<br>".join(f"`{c}`" for c in entry.get("defectlab") or [])
+
+    def scorer(entry):
+        return f"`{moved(entry['command'])}`" if entry.get("why") and entry.get("command") else \
+            "the command's own output"
+
+    cls, fewlabels = load(results, "classification"), load(results, "fewlabels")["semi_supervised"]
+    det, anomaly = load(results, "detection"), load(results, "anomaly")
+    head = det["routes"][f"{det['headline_part']}/{det['headline_variant']}"]
+    inspect, service = load(results, "inspect"), load(results, "service")
+    end_to_end = fewlabels["end_to_end"]
+    rows = [["classification", commands(cls), "the train command prints the test accuracy"],
+            ["few labels", commands(end_to_end) + " (one draw, k=5, end to end)", scorer(fewlabels)],
+            ["detection", commands(head), scorer({**head, "command": head.get("command") or det.get("command")})],
+            ["anomaly", commands(anomaly), "the protocol command prints the mean image AUROC"],
+            ["inspection", commands(inspect), scorer(inspect)],
+            ["service", commands(service), scorer(service)]]
+    return markdown_table(["headline", "defectlab commands", "scored or timed by"], rows)
+
+
+TABLES = {"headline": headline_table, "reproduce": reproduce_table, "classification": classification_table, "detection": detection_table,
           "anomaly": anomaly_table, "anomaly-localization": anomaly_localization_table, "fewlabels": fewlabels_table,
           "fewlabels-clustering": fewlabels_clustering_table, "fewlabels-ensembles": fewlabels_ensembles_table}
 
 
 PAGES = {  # file (from the repository root) -> the tables it holds
-    "README.md": ["headline"],
-    "docs/results/index.md": ["headline"],
+    "README.md": ["headline", "reproduce"],
+    "docs/results/index.md": ["headline", "reproduce"],
     "docs/results/classification.md": ["classification"],
     "docs/results/fewlabels.md": ["fewlabels", "fewlabels-clustering", "fewlabels-ensembles"],
     "docs/results/detection.md": ["detection"],
