@@ -3,7 +3,8 @@ label_smoothing) with Optuna's TPE sampler, scored by the mean validation log-lo
 side (accuracy saturates near 100% on NEU, the loss still orders recipes; test is never read). Features are
 computed once, so a trial costs seconds. Fine-tuning fields are not searched: a trial would cost a full training.
 Writes OUT/study.json (every trial: parameters, fold losses and accuracies), OUT/best_recipe.json and
-OUT/search.png."""
+OUT/search.png. With a storage URL the study lives in a database and several processes add trials to it
+(classification.tune_shared)."""
 from __future__ import annotations
 
 import json
@@ -64,14 +65,24 @@ def head_scores(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, 
             "fold_accuracy": accuracies, "probabilities": out_of_fold, "tta_probabilities": tta}
 
 
+def defaults(recipe) -> dict:
+    """The recipe's own values of the searched fields: the study's first trial."""
+    return {name: getattr(recipe, name) for name in SPACE}
+
+
 def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trials: int, seed: int = 0,
-           progress: bool = True, weights=None) -> dict:
-    """An Optuna study over SPACE; the recipe's own values are trial 0, so the search can only report a loss
-    at most the default's."""
+           progress: bool = True, weights=None, study=None) -> dict:
+    """Run `trials` trials of an Optuna study over SPACE and summarise every finished trial of it. Without
+    `study` a new in-memory one whose trial 0 is the recipe's own values, so the search can only report a loss at
+    most the default's; a shared study (tune_shared.open_study) is given with its first trial queued already."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    records = []
+    if study is None:
+        study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+        study.set_user_attr("sampler", f"optuna {optuna.__version__} TPESampler(seed={seed})")
+        study.enqueue_trial(defaults(recipe), user_attrs={"default": True})
+    losses = []
 
     def objective(trial):
         values = {}
@@ -82,22 +93,41 @@ def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trial
                 values[name] = trial.suggest_float(name, bounds[0], bounds[1], log=bounds[2])
         started = time.perf_counter()
         scores = head_scores(replace(recipe, **values), features, y, folds, weights)
-        scores.pop("probabilities"), scores.pop("tta_probabilities")
-        records.append({"number": trial.number, "params": values, **scores,
-                        "seconds": round(time.perf_counter() - started, 1)})
+        for key in ("accuracy", "fold_log_loss", "fold_accuracy"):
+            trial.set_user_attr(key, scores[key])
+        trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
+        losses.append(scores["log_loss"])
         if progress:
-            best = min(r["log_loss"] for r in records)
-            print(f"[classification] trial {trial.number + 1}/{trials}: log-loss {scores['log_loss']:.4f} "
-                  f"accuracy {scores['accuracy']:.4f} (best {best:.4f})", flush=True)
+            print(f"[classification] trial {len(losses)}/{trials} (study trial {trial.number}): log-loss "
+                  f"{scores['log_loss']:.4f} accuracy {scores['accuracy']:.4f} (best here {min(losses):.4f})",
+                  flush=True)
         return scores["log_loss"]
 
-    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.enqueue_trial({name: getattr(recipe, name) for name in SPACE})
     study.optimize(objective, n_trials=trials)
-    return {"sampler": f"optuna {optuna.__version__} TPESampler(seed={seed})", "objective":
-            "mean validation log-loss over the folds (lower is better)", "space": {
-                k: list(v) for k, v in SPACE.items()}, "folds": len(np.unique(folds)), "trials": records,
-            "default": records[0], "best": min(records, key=lambda r: r["log_loss"])}
+    return summary(study, len(np.unique(folds)))
+
+
+def summary(study, folds: int) -> dict:
+    """study.json's body from the study itself (memory or database): every finished trial in trial order, the
+    default (the queued first trial) and the best; trials still running or failed are only counted."""
+    from optuna.trial import TrialState
+
+    trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+    finished = [t for t in trials if t.state == TrialState.COMPLETE]
+    if not finished:
+        raise ValueError(f"study {study.study_name!r} has no finished trial yet: {len(trials)} trial(s) running or "
+                         "failed")
+    records = [{"number": t.number, "params": {name: t.params[name] for name in SPACE}, "log_loss": t.value,
+                **{key: t.user_attrs.get(key) for key in ("accuracy", "fold_log_loss", "fold_accuracy", "seconds")}}
+               for t in finished]
+    states = {}
+    for trial in trials:
+        states[trial.state.name.lower()] = states.get(trial.state.name.lower(), 0) + 1
+    return {"sampler": study.user_attrs.get("sampler"),
+            "objective": "mean validation log-loss over the folds (lower is better)",
+            "space": {k: list(v) for k, v in SPACE.items()}, "folds": folds, "trials": records, "states": states,
+            "default": next((r for r, t in zip(records, finished) if t.user_attrs.get("default")), None),
+            "best": min(records, key=lambda r: r["log_loss"])}
 
 
 def search_png(study: dict, path: Path) -> Path:
@@ -111,7 +141,9 @@ def search_png(study: dict, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(np.arange(len(losses)), losses, s=14, label="trial")
     ax.plot(np.minimum.accumulate(losses), color="C1", label="best so far")
-    ax.scatter([0], losses[:1], color="C3", zorder=3, label="recipe default (trial 0)")
+    if study["default"] is not None:
+        at = [t["number"] for t in study["trials"]].index(study["default"]["number"])
+        ax.scatter([at], losses[at:at + 1], color="C3", zorder=3, label=f"recipe default (trial {at})")
     ax.set(xlabel="trial", ylabel=f"validation log-loss ({study['folds']} folds)", yscale="log",
            title="classification tune: Optuna TPE over the head's fields")
     ax.legend()
@@ -121,9 +153,11 @@ def search_png(study: dict, path: Path) -> Path:
     return path
 
 
-def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bool = True) -> dict:
+def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bool = True, storage: str = "",
+         study_name: str = "") -> dict:
     """Read and split recipe.data, compute frozen features of the train and valid sides once, search, write
-    OUT/study.json, OUT/best_recipe.json and OUT/search.png."""
+    OUT/study.json, OUT/best_recipe.json and OUT/search.png. With `storage` (a SQLAlchemy URL) the trials join the
+    study `study_name` there, created by whichever process comes first (tune_shared)."""
 
     from .data import load_data
     from .models import create_backbone, pooler
@@ -132,18 +166,42 @@ def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bo
     data = load_data(recipe, progress=progress)
     images, y, pictures = data.labelled()
     folds = fold_ids(data.index, data.split, recipe.folds, recipe.seed).reindex(pictures).to_numpy()
+    context = {"folds": len(np.unique(folds)), "recipe": recipe.to_dict(), "classes": data.classes,
+               "pictures": len(y), "data": data.info(recipe)}
+    shared = None
+    if storage:  # a study of another recipe is refused before the features are computed
+        from .tune_shared import open_study
+
+        shared = open_study(storage, study_name, recipe, context)
     features = pooler(create_backbone(recipe.model, recipe.image_size, recipe.weights)).predict(
         images, batch_size=recipe.batch_size, verbose=0, callbacks=bars("features", progress))
     from .fit import class_weights
 
     weights = class_weights(y, len(data.classes), recipe.class_weight) if recipe.class_weight != "none" else None
-    study = search(recipe, features, y, folds, trials, recipe.seed, progress, weights)
+    return tune_features(recipe, features, y, folds, trials, out, context, progress, weights, shared)
+
+
+def tune_features(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trials: int, out: Path | str,
+                  context: dict, progress: bool = True, weights=None, shared=None) -> dict:
+    """`trials` trials on features computed already, then OUT's files. `shared`: a study opened by
+    tune_shared.open_study (its files then describe every finished trial of it, from every process)."""
+    if shared is None:
+        study = search(recipe, features, y, folds, trials, recipe.seed, progress, weights)
+        return write_study({**study, **context}, out)
+    from .tune_shared import report
+
+    search(recipe, features, y, folds, trials, recipe.seed, progress, weights, study=shared.study)
+    return report(shared.study, out, shared.storage)
+
+
+def write_study(study: dict, out: Path | str) -> dict:
+    """OUT/study.json, OUT/best_recipe.json (study["recipe"] with the best trial's fields) and OUT/search.png."""
+    from .recipe import ClassifierRecipe
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    best = replace(recipe, **study["best"]["params"])
-    study.update({"recipe": recipe.to_dict(), "classes": data.classes, "pictures": len(y),
-                  "data": data.info(recipe)})
     (out / "study.json").write_text(json.dumps(study, indent=2) + "\n")
-    best.save(out / "best_recipe.json")
+    recipe = ClassifierRecipe.from_dict({**study["recipe"], **study["best"]["params"]})
+    recipe.save(out / "best_recipe.json")
     search_png(study, out / "search.png")
     return study

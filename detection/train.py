@@ -10,6 +10,7 @@ from shared.suite.console import silenced
 from shared.suite.errors import DataError
 
 from .data import prepare_data
+from .devices import check_devices
 from .offline import ultralytics_module
 from .recipe import DetectorRecipe
 from .run import DetectorRun, build_yolo, load, read_weights, save_model
@@ -20,6 +21,7 @@ def train(recipe: DetectorRecipe, progress: bool = True) -> DetectorRun:
     finished = DetectorRun.existing(recipe, load)  # another recipe there: refused; this one finished: loaded
     if finished is not None:
         return finished
+    check_devices(recipe.device)  # GPUs this machine lacks: one line, before any file is written
     start = start_weights(recipe.pretrained) if recipe.pretrained else None  # a bad file fails before anything
     data = prepare_data(recipe, run_dir / "data", progress=progress)  # bad data fails before training
     run = DetectorRun(run_dir, recipe, data.classes, data.info(recipe), data=data)

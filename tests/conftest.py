@@ -1,13 +1,18 @@
-"""Shared fixtures: synthetic datasets (built once per session), real-data location, network guard."""
+"""Shared fixtures: synthetic datasets (built once per session), real-data location, network guard, databases
+(SQLite and a throwaway PostgreSQL cluster)."""
 from __future__ import annotations
 
 import collections
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 import socket
+import subprocess
 import sys
+import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -183,3 +188,72 @@ def partner(generic_runs, tmp_path_factory):
               if v.is_floating_point() and v.numel() > 1 else v for k, v in state.items()}
     torch.save(nudged, folder / "model.pt")
     return folder
+
+
+# -- databases: SQLite always, PostgreSQL where its server is installed (`apt-get install postgresql`) or
+# $DEFECTLAB_TEST_POSTGRES names one ------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def as_server_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run its tools as the postgres user."""
+    if os.geteuid() != 0:
+        return command
+    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(f"'{word}'" for word in command)]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A server URL without a database name: $DEFECTLAB_TEST_POSTGRES, else a throwaway cluster (initdb, pg_ctl on
+    a free port, fsync off) in a temporary folder, stopped and removed at the end. Skips, saying why, only when no
+    cluster can be started."""
+    if os.environ.get("DEFECTLAB_TEST_POSTGRES"):
+        yield os.environ["DEFECTLAB_TEST_POSTGRES"].rstrip("/")
+        return
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    binaries = found[-1].parent if found else (Path(shutil.which("initdb")).parent if shutil.which("initdb") else None)
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); the SQLite tests ran")
+    if os.geteuid() == 0 and shutil.which("su") is None:
+        pytest.skip("running as root without `su`: PostgreSQL cannot be started as root")
+    folder = Path(tempfile.mkdtemp(prefix="defectlab-postgres-"))
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres")
+    port, data = free_port(), folder / "data"
+    steps = [[str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+             [str(binaries / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-l", str(folder / "server.log"), "-o",
+              f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -F", "start"]]
+    for step in steps:
+        done = subprocess.run(as_server_user(step), capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            log = (folder / "server.log").read_text() if (folder / "server.log").is_file() else ""
+            shutil.rmtree(folder, ignore_errors=True)
+            pytest.skip(f"could not start a PostgreSQL cluster: {' '.join((done.stderr + log).split())[-400:]}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+                       capture_output=True, timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """The URL of a new, empty database of each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'results.db'}"
+        return
+    import psycopg
+
+    server = request.getfixturevalue("postgres_server")
+    name = f"defectlab_{uuid.uuid4().hex[:12]}"
+    admin = server.replace("postgresql+psycopg://", "postgresql://", 1) + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield f"{server}/{name}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,18 +1,13 @@
 """The results database (shared.store): records -> rows -> the same columns, one row per picture and runs, error
-records kept, migrations that match the tables; on SQLite always and on a throwaway PostgreSQL cluster (started
-once per test run when the server is installed: `apt-get install postgresql`; $DEFECTLAB_TEST_POSTGRES names an
-existing server instead)."""
+records kept, migrations that match the tables; on SQLite always and on a throwaway PostgreSQL cluster (the
+`database` fixture of tests/conftest.py)."""
 import csv
 import json
-import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 from sqlalchemy import create_engine, inspect, select
 
 from shared.store import describe_runs, migrate, open_store
@@ -50,74 +45,6 @@ def sample(folder: Path) -> list[dict]:
     paths = pictures(folder, 4)
     return [record(paths[0], 0.99, 0.1, 2, "crazing"), record(paths[1], 0.6, 0.9, 0),
             record(paths[2], 0.8, 0.4, 1), record(paths[3], 0.95, 0.7, 3)]
-
-
-# -- databases ---------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def as_server_user(command: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run its tools as the postgres user."""
-    if os.geteuid() != 0:
-        return command
-    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(f"'{word}'" for word in command)]
-
-
-@pytest.fixture(scope="session")
-def postgres_server():
-    """A server URL without a database name: $DEFECTLAB_TEST_POSTGRES, else a throwaway cluster (initdb, pg_ctl on
-    a free port, fsync off) in a temporary folder, stopped and removed at the end. Skips, saying why, only when no
-    cluster can be started."""
-    if os.environ.get("DEFECTLAB_TEST_POSTGRES"):
-        yield os.environ["DEFECTLAB_TEST_POSTGRES"].rstrip("/")
-        return
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    binaries = found[-1].parent if found else (Path(shutil.which("initdb")).parent if shutil.which("initdb") else None)
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); the SQLite tests ran")
-    if os.geteuid() == 0 and shutil.which("su") is None:
-        pytest.skip("running as root without `su`: PostgreSQL cannot be started as root")
-    folder = Path(tempfile.mkdtemp(prefix="defectlab-postgres-"))
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres")
-    port, data = free_port(), folder / "data"
-    steps = [[str(binaries / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
-             [str(binaries / "pg_ctl"), "-D", str(data), "-w", "-t", "30", "-l", str(folder / "server.log"), "-o",
-              f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -F", "start"]]
-    for step in steps:
-        done = subprocess.run(as_server_user(step), capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            log = (folder / "server.log").read_text() if (folder / "server.log").is_file() else ""
-            shutil.rmtree(folder, ignore_errors=True)
-            pytest.skip(f"could not start a PostgreSQL cluster: {' '.join((done.stderr + log).split())[-400:]}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(as_server_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       capture_output=True, timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    """The URL of a new, empty database of each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'results.db'}"
-        return
-    import psycopg
-
-    server = request.getfixturevalue("postgres_server")
-    name = f"defectlab_{uuid.uuid4().hex[:12]}"
-    admin = server.replace("postgresql+psycopg://", "postgresql://", 1) + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield f"{server}/{name}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # -- the store ---------------------------------------------------------------------------------------------------
