@@ -9,7 +9,7 @@ EVALUATE_OPTIONS = table(
     Option("coco", bool, False, "also score with pycocotools (COCO's interpolation and box matching, as papers "
                                 "report either): metrics gain `pycocotools`"))
 PREDICT_OPTIONS = table(
-    Option("conf", float, 0.25, "lowest box confidence returned", request=True),
+    Option("conf", float, 0.25, "lowest box confidence returned", request=True, minimum=0, maximum=1),
     Option("border", float, 0.5, "grey frame around each picture, in strides of the network: 0.5 shows it what "
                                  "`evaluate` shows it; 0, the bare picture, is about 1.35x faster"),
     Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime"),

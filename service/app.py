@@ -1,8 +1,9 @@
 """The inspection service: `create_app()` loads every task's run once per process and serves the suite's Inspector
 (shared.suite.inspect: the same decoding, predictors and `novel` rule as `defectlab inspect`) over HTTP.
 
-  POST /v1/inspect   multipart field `image`, or the raw body with an image/* content type; query options
-                     `tasks` (any of classify,detect,anomaly), `conf` (box confidence floor), `heatmap` (1: PNG)
+  POST /v1/inspect   multipart field `image`, or the raw body with an image/* content type; options in the query
+                     or as form fields: `tasks` (names or aliases) and each loaded task's request options (its
+                     spec's `Option.request`), `TASK.OPTION` or the plain `OPTION` where one task has it
   GET  /v1/models    names, prediction options, classes, input size, thresholds, training provenance of the runs
   GET  /healthz      the process answers          GET /readyz   the models are loaded
   GET  /metrics      request count, latency histogram, errors (Prometheus text)
@@ -11,9 +12,7 @@ Run it with `defectlab serve` (gunicorn's asyncio worker in front, service/asgi.
 process, one request at a time through it)."""
 from __future__ import annotations
 
-import base64
 import hmac
-import io
 import json
 import threading
 import time
@@ -24,11 +23,10 @@ from werkzeug.exceptions import HTTPException
 
 from shared.suite.errors import DataError
 
-from . import metrics
+from . import fields, metrics
 from .openapi import served_spec
 from .settings import Settings
 
-API_TASKS = {"classify": "classification", "detect": "detection", "anomaly": "anomaly"}
 MAX_FORM_PARTS = 16  # the form has an image and a few fields; werkzeug parses at most this many parts
 OPEN_ROUTES = {"/healthz", "/readyz", "/", "/openapi.json"}  # static page and description; API calls carry the key
 STATIC = Path(__file__).resolve().parent / "static"
@@ -52,10 +50,11 @@ class Models:
         self.runs = {task: registry.task(task).load(path) for task, path in self.paths.items()}
         self.predictors = {task: predictor_of(run, self.options.get(task, {}), settings.onnx)
                            for task, run in self.runs.items()}
-        # a record names its runs; fused detectors as the benchmarks do, RUN+RUN2
+        # a record names its runs; fused runs as the benchmarks name them, RUN+RUN2
         self.names = {task: "+".join(p.name for p in member_runs(run.path, self.options.get(task, {})))
                       for task, run in self.runs.items()}
         self.lock = threading.Lock()  # one request at a time through the predictors (ultralytics' are stateful)
+        self.fields = fields.request_options(self.predictors)  # what a request may set, by spelling
 
     def describe(self) -> list[dict]:
         out = []
@@ -82,7 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     models = Models(settings)
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 2**20)
-    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
+    app.config["MAX_FORM_PARTS"] = max(MAX_FORM_PARTS, 2 + len(models.fields))  # image, tasks, every option
     app.extensions["defectlab"] = models
 
     @app.before_request
@@ -131,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/openapi.json")
     def openapi():
-        return jsonify(served_spec(bool(settings.api_key)))
+        return jsonify(served_spec(bool(settings.api_key), list(models.predictors), models.options))
 
     @app.get("/metrics")
     def prometheus():
@@ -144,11 +143,13 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.post("/v1/inspect")
     def inspect():
-        _known_fields()
+        given = _fields(models)
         data, name = _upload()
-        tasks = _tasks(models)
-        conf = _conf()
-        heatmap = _heatmap()
+        tasks = _tasks(models, given.pop(fields.TASKS, None))
+        try:
+            changes = fields.changes(given, list(models.predictors))
+        except ValueError as error:
+            raise ApiError(400, str(error)) from None
         from shared.datasets.images import decode_bytes
 
         started = time.perf_counter()
@@ -157,17 +158,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         except DataError as error:
             raise ApiError(422, str(error)) from None
         decoded = time.perf_counter()
-        record = _inspect(models, image, tasks, conf)
+        record = _inspect(models, image, tasks, changes)
         body = {"image": name, "width": int(image.shape[1]), "height": int(image.shape[0])}
         body.update({task: _public(record[task]) for task in tasks})
         if "novel" in record:
             body["novel"] = record["novel"]
-        if heatmap and "anomaly" in tasks:
-            picture = models.predictors["anomaly"].heatmap(record["anomaly"], image)
-            if picture is not None:
-                buffer = io.BytesIO()
-                picture.save(buffer, format="PNG")
-                body["anomaly"]["heatmap_png"] = base64.b64encode(buffer.getvalue()).decode()
         body["models"] = {task: models.names[task] for task in tasks}
         body["timings_ms"] = {"decode": round((decoded - started) * 1000, 2),
                               **{task: round(s * 1000, 2) for task, s in record["_seconds"].items()},
@@ -177,16 +172,25 @@ def create_app(settings: Settings | None = None) -> Flask:
     return app
 
 
-OPTIONS = ("tasks", "conf", "heatmap")  # what a request may set, in its query
-
-
-def _known_fields() -> None:
-    """A misspelt option is an error, not silently the default."""
-    unknown = sorted((set(request.args) - set(OPTIONS)) | ((set(request.form) | set(request.files)) - {"image"}))
+def _fields(models: Models) -> dict[str, str]:
+    """The request's options, from the query and the form fields: each given once; a misspelt one is an error,
+    not silently the default."""
+    names = [*request.args, *(n for n in request.form if n != "image")]  # an `image` text field: _upload says
+    given = {}
+    for name in dict.fromkeys(names):
+        values = request.args.getlist(name) + request.form.getlist(name)
+        if len(values) > 1:
+            raise ApiError(400, f"{name}: given {len(values)} times; give it once")
+        given[name] = values[0]
+    taken = {fields.TASKS, *models.fields}
+    unknown = [n for n in given if fields.spelling_of(n) not in taken] + [f for f in request.files if f != "image"]
     if unknown:
-        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
-        raise ApiError(400, f"unknown field {shown}: the body takes the picture (multipart field `image`) and the "
-                            f"query {', '.join(OPTIONS)}")
+        shown = "; ".join(fields.unknown_reason(u, list(models.predictors)) for u in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        described = [fields.TASKS, *fields.documented(list(models.predictors))]
+        raise ApiError(400, f"{shown}{more}: the body takes the picture (multipart field `image`), the query or the "
+                            f"form {', '.join(described)} (TASK also as its alias)")
+    return given
 
 
 def _upload() -> tuple[bytes, str]:
@@ -209,64 +213,34 @@ def _upload() -> tuple[bytes, str]:
     return data, "body"
 
 
-def _tasks(models: Models) -> list[str]:
-    asked = _option("tasks")
+def _tasks(models: Models, asked: str | None) -> list[str]:
+    """The asked tasks, by name or alias, in the loaded order (all when not asked)."""
+    from shared.suite import registry
+
     if asked is None:  # given but empty is an error below, not "every task"
         return list(models.predictors)
     names = [t.strip() for t in asked.split(",") if t.strip()]
-    unknown = [t for t in names if t not in API_TASKS]
+    known = {name: registry.canonical(name) for name in fields.task_names(registry.names())}
+    unknown = [t for t in names if t not in known]
     if unknown or not names:
-        raise ApiError(400, f"tasks: unknown {', '.join(unknown) or '(none)'}; any of {', '.join(API_TASKS)}")
-    tasks = [API_TASKS[t] for t in names]
-    missing = [t for t in tasks if t not in models.predictors]
+        raise ApiError(400, f"tasks: unknown {', '.join(unknown) or '(none)'}; any of "
+                            f"{', '.join(fields.task_names(list(models.predictors)))}")
+    tasks = [known[t] for t in names]
+    missing = [t for t in dict.fromkeys(tasks) if t not in models.predictors]
     if missing:
         raise ApiError(400, f"tasks: {', '.join(missing)} not loaded by this service")
     return [t for t in models.predictors if t in tasks]
 
 
-def _option(name: str) -> str | None:
-    """A query option, given once at most."""
-    given = request.args.getlist(name)
-    if len(given) > 1:
-        raise ApiError(400, f"{name}: given {len(given)} times; give it once")
-    return given[0] if given else None
-
-
-def _heatmap() -> bool:
-    value = _option("heatmap") or "0"
-    if value not in ("0", "1"):
-        raise ApiError(400, f"heatmap: {value!r} is not 0 or 1")
-    return value == "1"
-
-
-def _conf() -> float | None:
-    value = _option("conf")
-    if value is None:
-        return None
-    try:
-        conf = float(value)
-    except ValueError:
-        raise ApiError(400, f"conf: {value!r} is not a number") from None
-    if not 0 <= conf <= 1:
-        raise ApiError(400, f"conf: {conf} is outside 0..1")
-    return conf
-
-
-def _inspect(models: Models, image, tasks: list[str], conf: float | None) -> dict:
-    """The suite's Inspector on one decoded picture with the asked tasks, under the process's lock."""
+def _inspect(models: Models, image, tasks: list[str], changes: dict) -> dict:
+    """The suite's Inspector on one decoded picture with the asked tasks, each predictor a view with this request's
+    options (the shared predictors never change), under the process's lock."""
     from shared.suite.inspect import Inspector
 
+    views = {t: models.predictors[t].view(**changes.get(t, {})) for t in tasks}
+    inspector = Inspector(views, batch_size=1)
     with models.lock:
-        detector = models.predictors.get("detection")
-        default = getattr(detector, "conf", None)
-        if detector is not None and conf is not None:
-            detector.conf = conf
-        try:
-            inspector = Inspector({t: models.predictors[t] for t in tasks}, batch_size=1)
-            record, _ = next(inspector.iter_pairs([image]))
-        finally:
-            if detector is not None:
-                detector.conf = default
+        record, _ = next(inspector.iter_pairs([image]))
     if "error" in record:
         raise ApiError(422, record["error"])
     record["_seconds"] = inspector.predict_seconds

@@ -12,6 +12,29 @@ CONF = Path(__file__).resolve().parent / "gunicorn_conf.py"
 APP = "service.asgi:create_asgi_app()"
 
 
+def examples(flags) -> str:
+    """The epilog, its option words made from the registry: an option fixed at start (one the command has no flag
+    for) and the request options, as a query."""
+    from shared.suite import registry
+
+    from .fields import documented
+
+    fixed = [f"{task}.{name}" for task in registry.names() for name in registry.task(task).predict_options
+             if not registry.task(task).predict_options[name].request and f"--{name}" not in flags]
+    asked = documented(registry.names())
+    plain = [spelling for spelling in asked if "." not in spelling] or list(asked)
+    query = "&".join(f"{s}={1 if asked[s][1].type is bool else asked[s][1].default}" for s in plain) or "tasks=TASK"
+    start = f"e.g. {fixed[0]}=VALUE; " if fixed else ""
+    return ("examples:\n  defectlab serve                                   runs/ defaults, 127.0.0.1:8000\n"
+            "  defectlab serve --onnx --port 8080                 ONNX Runtime: about 3x the requests/s\n"
+            f"  defectlab serve TASK.OPTION=VALUE ...              every request gets it ({start}see `defectlab "
+            "TASK predict --help`)\n"
+            "  DEFECTLAB_API_KEY=secret defectlab serve --host 0.0.0.0\n"
+            f"  curl -F image=@picture.jpg 'http://127.0.0.1:8000/v1/inspect?{query}'\n"
+            "                                                    options of one request (also TASK.OPTION; GET "
+            "/openapi.json lists them)")
+
+
 def register(tasks, common) -> None:
     from shared.suite.cli_inspect import add_run_options
 
@@ -20,19 +43,16 @@ def register(tasks, common) -> None:
         help="the REST API and web page of the inspection (gunicorn)",
         description="Serve `defectlab inspect` over HTTP: POST /v1/inspect, GET /v1/models, /healthz, /readyz, "
                     "/metrics, /openapi.json and a web page at /. Each worker process loads every run once. "
-                    "Environment variables (service/settings.py) set the same options as the flags.",
-        epilog="examples:\n  defectlab serve                                   runs/ defaults, 127.0.0.1:8000\n"
-               "  defectlab serve --onnx --port 8080                 ONNX Runtime: about 3x the requests/s\n"
-               "  defectlab serve --predict detection.fuse_with=runs/detection/RUN2 detection.tta=1 detection.border=0"
-               "\n                                                    two detection runs fused\n"
-               "  DEFECTLAB_API_KEY=secret defectlab serve --host 0.0.0.0\n"
-               "  curl -F image=@picture.jpg 'http://127.0.0.1:8000/v1/inspect?heatmap=1'")
+                    "Prediction options as TASK.OPTION=VALUE words set what every request gets; a task's request "
+                    "options may also be set per request, in the query. Environment variables "
+                    "(service/settings.py) set the same options as the flags.")
     serve.add_argument("--host", default=os.environ.get("DEFECTLAB_HOST", "127.0.0.1"),
                        help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=int(os.environ.get("DEFECTLAB_PORT", "8000")))
     serve.add_argument("--workers", type=int, default=int(os.environ.get("DEFECTLAB_WORKERS", "1")),
                        help="worker processes, each with its own models and cpu_count / workers threads (default "
-                            "1: on 2 cores one worker with both beat two with one each, 16.6 vs 11.2 requests/s)")
+                            "1: on 2 cores one worker with both cores answered more requests/s than two with one "
+                            "each)")
     # the environment sets the defaults (a container's settings); flags override them
     add_run_options(serve, "load", Path(os.environ.get("DEFECTLAB_RUNS_ROOT", "runs")),
                     shlex.split(os.environ.get("DEFECTLAB_PREDICT", "")),
@@ -43,6 +63,7 @@ def register(tasks, common) -> None:
                             "exported first, once, here")
     serve.add_argument("--max-upload-mb", type=float, help="largest request body (default 10)")
     common(serve)
+    serve.epilog = examples(serve._option_string_actions)
     serve.set_defaults(handler=run_serve)
 
 

@@ -86,6 +86,65 @@ def test_tasks_and_conf_per_request(client, picture):
     assert misspelt.status_code == 400 and "'conff'" in misspelt.json["error"]
 
 
+def test_request_options_change_a_view_never_the_served_predictor(client, picture):
+    """A request's option reaches its answer through a view of the served predictor: a request with none answers
+    what the first one did. Spelt as the option's plain name, TASK.OPTION or the task's alias (TASK.OPTION wins),
+    in the query or as a form field, parsed as the command line parses TASK.OPTION=VALUE."""
+    jpeg = picture.read_bytes()
+    served = client.application.extensions["defectlab"].predictors
+    default = post(client, jpeg, query="?tasks=detection").json["detection"]
+    low = post(client, jpeg, query="?tasks=detect&conf=0.001").json["detection"]
+    assert len(low["boxes"]) > len(default["boxes"]) and served["detection"].conf == 0.25
+    assert post(client, jpeg, query="?tasks=detection").json["detection"] == default  # the option did not stick
+    for query in ("?conf=0.001", "?detection.conf=0.001", "?detect.conf=0.001", "?conf=0.9&detection.conf=0.001"):
+        assert post(client, jpeg, query=f"{query}&tasks=detect").json["detection"] == low, query
+    assert post(client, jpeg, query="?tasks=detection", conf="0.001").json["detection"] == low  # a form field
+    assert post(client, jpeg, query="?tasks=detection").json["detection"] == default
+    on = post(client, jpeg, query="?tasks=anomaly&anomaly.heatmap=true").json["anomaly"]
+    off = post(client, jpeg, query="?tasks=anomaly", heatmap="no").json["anomaly"]
+    assert "heatmap_png" in on and "heatmap_png" not in off and not served["anomaly"].heatmap
+    assert post(client, jpeg, query="?classify.tta=1&tasks=classification").status_code == 200
+    assert not served["classification"].tta
+
+    def refused(query, **form):
+        answer = post(client, jpeg, query=query, **form)
+        assert answer.status_code == 400 and answer.json["error"].count("\n") == 0, answer.json
+        return answer.json["error"]
+
+    assert refused("?detect.conf=high").startswith("detect.conf: cannot use 'high'")
+    assert refused("?heatmap=2").startswith("heatmap: cannot use '2'")
+    assert refused("?conf=2").startswith("conf: 2.0 is outside 0..1")  # the option's bounds
+    assert "--predict detection.border=" in refused("?detection.border=0")  # an option of the start, not a request
+    assert "'detection.conff'" in refused("?detection.conff=0.3") and "detection.conf" in refused("?x=1")
+    assert "given 2 times" in refused("?conf=0.3", conf="0.4")  # in the query and the form
+    assert "the same option" in refused("?detect.conf=0.3&detection.conf=0.4")
+
+
+def test_the_api_description_follows_the_loaded_tasks(runs):
+    from service.app import create_app
+    from service.openapi import served_spec
+    from service.settings import Settings
+
+    client = create_app(Settings(runs={t: str(p) for t, p in runs.items()}, tasks=("detection",),
+                                 predict=("detection.conf=0.5",))).test_client()
+    operation = client.get("/openapi.json").json["paths"]["/v1/inspect"]["post"]
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"tasks", "conf", "detection.conf"}
+    assert parameters["conf"]["schema"] == {"type": "number", "default": 0.5, "minimum": 0, "maximum": 1}  # served
+    pattern = parameters["tasks"]["schema"]["pattern"]
+    assert "detect" in pattern and "anomaly" not in pattern
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert answer["detection"] == registry.task("detection").record_schema and "anomaly" not in answer
+    assert set(served_spec(False)["paths"]["/v1/inspect"]["post"]["responses"]["200"]["content"]["application/json"]
+               ["schema"]["properties"]) >= set(registry.names())
+    picture = np.zeros((32, 32, 3), np.uint8)
+    refused = post(client, png(picture), query="?heatmap=1")  # no loaded task takes it
+    assert refused.status_code == 400 and refused.json["error"].startswith("unknown field 'heatmap'")
+    assert "anomaly is not loaded" in post(client, png(picture), query="?anomaly.heatmap=1").json["error"]
+    assert post(client, png(picture), query="?tasks=anomaly").json["error"] == "tasks: anomaly not loaded by this " \
+                                                                               "service"
+
+
 @pytest.mark.parametrize("case", ["not-an-image", "truncated", "empty", "bomb", "wrong-type", "missing-field",
                                   "too-big", "many-parts"])
 def test_bad_requests_get_a_json_error_and_the_service_goes_on(client, picture, case):
@@ -199,7 +258,7 @@ def test_a_fused_detector_is_served_and_named(generic_runs, partner, picture):
     described = client.get("/v1/models").json["models"][0]
     assert described["run"] == name and described["predict_options"] == {
         "fuse_with": str(partner), "tta": True, "conf": 1e-4}
-    with pytest.raises(ValueError, match="detection takes"):
+    with pytest.raises(ValueError, match=r"detection.heat: unknown option; this takes conf"):
         create_app(Settings(runs={"detection": str(detector)}, tasks=("detection",),
                             predict=("detection.heat=1",)))
 
@@ -216,7 +275,7 @@ def test_serve_checks_partner_runs_exports_them_and_hands_the_options_to_its_wor
     started = []
     monkeypatch.setattr(os, "environ", dict(os.environ))  # run_serve writes the workers' settings here
     monkeypatch.setattr(os, "execv", lambda *command: started.append(command))  # instead of starting gunicorn
-    serve = ["serve", "--tasks", "detection", "--runs", f"detection={detector}", "--predict", "detection.tta=1"]
+    serve = ["serve", "--tasks", "detection", "--runs", f"detection={detector}", "detection.tta=1"]  # a bare word
     assert main([*serve, "--predict", f"detection.fuse_with={tmp_path / 'missing'}"]) == 2
     assert "no detection run here" in capsys.readouterr().err and not started
     assert main([*serve, "--onnx", "--predict", f"detection.fuse_with={spaced}"]) == 0 and started

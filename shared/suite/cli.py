@@ -193,7 +193,7 @@ def expand_key_values(argv: list[str], parser: argparse.ArgumentParser | None = 
     words = list(argv[:depth])
     for word in argv[depth:]:
         match = KEY_VALUE.match(word)
-        if not match or Path(word).exists():
+        if not match or Path(word).exists() or (words and words[-1] == "--predict"):  # `--predict X=Y` as it is
             words.append(word)
             continue
         key, value = match[1].replace("_", "-"), match[2]

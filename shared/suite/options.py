@@ -18,8 +18,9 @@ def parse_bool(text: str) -> bool:
 
 @dataclass(frozen=True)
 class Option:
-    """name, type (bool, int, float or str), default, help; choices limit the values; `request` marks an option a
-    single request may change (the service builds a per-request view of its predictor for it)."""
+    """name, type (bool, int, float or str), default, help; choices limit the values, and so do minimum and maximum
+    (inclusive, for a number); `request` marks an option a single request may change (the service builds a
+    per-request view of its predictor for it)."""
 
     name: str
     type: type
@@ -27,6 +28,8 @@ class Option:
     help: str
     choices: tuple = ()
     request: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
 
     def parse(self, value, where: str = "") -> Any:
         """Text or a Python value -> the option's type, checked; ValueError names the option."""
@@ -44,6 +47,10 @@ class Option:
             raise ValueError(f"{label}: cannot use {value!r} ({error})") from None
         if self.choices and typed not in self.choices:
             raise ValueError(f"{label}: {typed!r} is not one of {', '.join(map(str, self.choices))}")
+        low = float("-inf") if self.minimum is None else self.minimum
+        high = float("inf") if self.maximum is None else self.maximum
+        if (self.minimum, self.maximum) != (None, None) and not low <= typed <= high:  # NaN too
+            raise ValueError(f"{label}: {typed!r} is outside {low:g}..{high:g}")
         return typed
 
     def shown_default(self) -> str:
