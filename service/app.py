@@ -55,6 +55,22 @@ class Models:
                       for task, run in self.runs.items()}
         self.lock = threading.Lock()  # one request at a time through the predictors (ultralytics' are stateful)
         self.fields = fields.request_options(self.predictors)  # what a request may set, by spelling
+        self.onnx, self.store = settings.onnx, None
+        if settings.db:  # the results database, as `defectlab inspect --db` writes it
+            from shared.store import open_store
+
+            self.store = open_store(settings.db)
+
+    def keep(self, record: dict, data: bytes, tasks: list[str], changes: dict) -> None:
+        """The answer into the results database, under the runs and this request's options (they change answers:
+        a picture asked twice alike is one row)."""
+        import hashlib
+
+        from shared.store import describe_runs
+
+        options = {t: {**self.options.get(t, {}), **changes.get(t, {})} for t in tasks}
+        self.store.write([{**record, "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}],
+                         describe_runs({t: self.paths[t] for t in tasks}, options, self.onnx))
 
     def describe(self) -> list[dict]:
         out = []
@@ -167,6 +183,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         body["timings_ms"] = {"decode": round((decoded - started) * 1000, 2),
                               **{task: round(s * 1000, 2) for task, s in record["_seconds"].items()},
                               "total": round((time.perf_counter() - started) * 1000, 2)}
+        if models.store is not None:
+            models.keep(body, data, tasks, changes)
         return jsonify(body)
 
     return app

@@ -62,6 +62,9 @@ def register(tasks, common) -> None:
                        help="every model under ONNX Runtime (3-5x faster on a CPU); runs without model.onnx are "
                             "exported first, once, here")
     serve.add_argument("--max-upload-mb", type=float, help="largest request body (default 10)")
+    serve.add_argument("--db", metavar="URL_OR_PATH", default=os.environ.get("DEFECTLAB_DB", ""),
+                       help="also store every answer in a results database (a SQLite file path, or a SQLAlchemy URL "
+                            "such as postgresql+psycopg://user@host/db for several workers); see `defectlab results`")
     common(serve)
     serve.epilog = examples(serve._option_string_actions)
     serve.set_defaults(handler=run_serve)
@@ -79,12 +82,17 @@ def run_serve(args) -> int:
             find_runs({task: member}, tasks=(task,))
             if args.onnx:
                 ensure_onnx(task, member)  # once, here: workers exporting at the same time would race
+    if args.db:  # opened (and its tables made) once, here: a wrong URL fails before the workers start
+        from shared.store import open_store
+
+        open_store(args.db).close()
     os.environ.update({
         "DEFECTLAB_BIND": f"{args.host}:{args.port}", "DEFECTLAB_WORKERS": str(args.workers),
         "DEFECTLAB_RUNS": ",".join(f"{t}={p.resolve()}" for t, p in runs.items()),
         "DEFECTLAB_TASKS": ",".join(runs), "DEFECTLAB_ONNX": "1" if args.onnx else "0",
         "DEFECTLAB_PREDICT": shlex.join(args.predict),
-        **({"DEFECTLAB_MAX_UPLOAD_MB": str(args.max_upload_mb)} if args.max_upload_mb else {})})
+        **({"DEFECTLAB_MAX_UPLOAD_MB": str(args.max_upload_mb)} if args.max_upload_mb else {}),
+        **({"DEFECTLAB_DB": args.db} if args.db else {})})
     print(f"defectlab serve: http://{args.host}:{args.port}/ ({args.workers} workers; Ctrl-C stops)", flush=True)
     command = [sys.executable, "-m", "gunicorn", "--config", str(CONF), APP]
     os.execv(sys.executable, command)

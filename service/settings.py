@@ -9,6 +9,7 @@
   DEFECTLAB_API_KEY       when set, every route but /healthz, /readyz, /openapi.json and the page wants
                           `Authorization: Bearer <key>`
   DEFECTLAB_MAX_UPLOAD_MB largest accepted request body (default 10; larger -> 413)
+  DEFECTLAB_DB            a results database (SQLite path or SQLAlchemy URL): every answer is also stored there
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class Settings:
     predict: tuple = ()
     api_key: str = ""
     max_upload_mb: float = 10.0
+    db: str = ""
 
     @classmethod
     def from_env(cls, env=None) -> Settings:
@@ -43,4 +45,4 @@ class Settings:
                    onnx=env.get("DEFECTLAB_ONNX", "0") == "1",
                    predict=tuple(shlex.split(env.get("DEFECTLAB_PREDICT", ""))),
                    api_key=env.get("DEFECTLAB_API_KEY", ""),
-                   max_upload_mb=float(env.get("DEFECTLAB_MAX_UPLOAD_MB", "10")))
+                   max_upload_mb=float(env.get("DEFECTLAB_MAX_UPLOAD_MB", "10")), db=env.get("DEFECTLAB_DB", ""))

@@ -154,3 +154,16 @@ def test_a_fourth_task_runs_through_every_generic_path(fourth_task, synthetic_ro
     spec = client.get("/openapi.json").get_json()
     assert NAME in json.dumps(spec["paths"]["/v1/inspect"]["post"])
 
+    # asked to, the service keeps its answers in the results database: the same picture asked alike is one row
+    from shared.store import open_store
+
+    db = tmp_path / "results.db"
+    client = create_app(Settings(runs={NAME: str(run_dir)}, tasks=(NAME,), db=str(db))).test_client()
+    for query in ("", "", f"?{NAME}.scale=3"):
+        assert client.post(f"/v1/inspect{query}", data=image.read_bytes(), content_type="image/jpeg").status_code == 200
+    with open_store(db) as store:
+        rows = store.rows()
+        assert store.counts()["pictures"] == 1 and len(rows) == 2  # two runs keys: the option changes the answer
+    assert sorted(r[f"{NAME}_brightness"] for r in rows) == pytest.approx(sorted(
+        [plain["brightness"], 3 * plain["brightness"]]), rel=1e-6)
+

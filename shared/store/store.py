@@ -211,14 +211,16 @@ class Store:
     def _picture(connection, record: Mapping, now: datetime) -> int | None:
         """The picture's id by content (added when new; its size filled in when first known), None without a
         readable file."""
-        identity = file_identity(record["image"])
+        # an upload (the service) names its content itself; a path is read
+        identity = (record["sha256"], record["size_bytes"]) if record.get("sha256") else file_identity(record["image"])
         if identity is None:
             return None
         sha256, size = identity
+        where = str(record["image"]) if record.get("sha256") else str(Path(str(record["image"])).resolve())
         row = connection.execute(select(pictures.c.id, pictures.c.width).where(pictures.c.sha256 == sha256)).first()
         if row is None:
             return connection.execute(insert(pictures).values(
-                path=str(Path(str(record["image"])).resolve()), sha256=sha256, size_bytes=size,
+                path=where, sha256=sha256, size_bytes=size,
                 width=record.get("width"), height=record.get("height"), first_seen=now)
                 .returning(pictures.c.id)).scalar_one()
         if row.width is None and record.get("width") is not None:
