@@ -50,6 +50,8 @@ inspections = sa.Table(
     sa.Column("novel", sa.Boolean),
     sa.Column("digest", sa.String(64), nullable=False),  # sha256 of the answer: the same answer again changes nothing
     sa.UniqueConstraint("picture_id", "runs_key", name="uq_inspections_picture_runs"),
+    # `watch` asks which paths the store has seen for its runs, hundreds at a time
+    sa.Index("ix_inspections_runs_key_image", "runs_key", "image"),
 )
 
 results = sa.Table(
