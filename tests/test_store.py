@@ -169,6 +169,12 @@ def test_results_command_prints_the_summary_json_and_csv(tmp_path, capsys):
     with (tmp_path / "out.csv").open() as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) == 4 and rows[1]["classification_confidence"] == "0.6" and rows[0]["detection_boxes"] == "2"
+    assert main(["results", str(db), "--export", str(tmp_path / "out.parquet")]) == 0  # the same rows, as Parquet
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [r["image"] for r in table] == [r["image"] for r in rows]
+    assert table[1]["classification_confidence"] == 0.6 and table[0]["detection_boxes"] == 2
     assert main(["results", str(tmp_path / "none.db")]) == 2
     assert "no results database at" in capsys.readouterr().err and not (tmp_path / "none.db").exists()
 

@@ -69,6 +69,21 @@ def export_csv(engine, path: str | Path) -> int:
     return len(table)
 
 
+def export_parquet(engine, path: str | Path) -> int:
+    """rows() as one Parquet file (pyarrow; nested values as JSON text, so every row has one schema); DuckDB reads
+    it directly: `SELECT * FROM 'inspections.parquet'`. Returns the number of rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = rows(engine)
+    header = list(dict.fromkeys(key for row in table for key in row))
+    columns = {k: [json.dumps(r[k]) if isinstance(r.get(k), (list, dict)) else r.get(k) for r in table] for k in header}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), path)
+    return len(table)
+
+
 def summary(engine, top: int = 10) -> dict:
     """Counts, runs, classes per task's answer column, days, the novel rate and the pictures most worth a look."""
     novel = func.sum(case((inspections.c.novel.is_(True), 1), else_=0), type_=Integer)

@@ -244,6 +244,12 @@ class Store:
 
         return export_csv(self.engine, path)
 
+    def export(self, path: str | Path) -> int:
+        """One row per inspection, as CSV or Parquet by the file's suffix."""
+        from .read import export_parquet
+
+        return export_parquet(self.engine, path) if Path(path).suffix == ".parquet" else self.export_csv(path)
+
     def summary(self, top: int = 10) -> dict:
         from .read import summary
 

@@ -18,7 +18,8 @@ def register(subparsers, common) -> None:
                "  defectlab results postgresql+psycopg://user@host/defects --top 20")
     results.add_argument("db", metavar="DB", help="a SQLite file path or a database URL")
     results.add_argument("--json", action="store_true", help="print the summary as JSON")
-    results.add_argument("--export", metavar="CSV", help="write one row per inspection to this CSV file")
+    results.add_argument("--export", metavar="FILE", help="write one row per inspection to this file: .csv, or "
+                                                          ".parquet (DuckDB reads it: SELECT * FROM 'FILE.parquet')")
     results.add_argument("--top", type=int, default=10, help="how many pictures worth a look (default 10)")
     common(results)
     results.set_defaults(handler=run_results)
@@ -29,7 +30,7 @@ def run_results(args) -> int:
 
     with open_store(args.db, create=False) as store:
         if args.export:
-            count = store.export_csv(args.export)
+            count = store.export(args.export)
             print(f"{count} inspections -> {args.export}")
             return 0
         summary = store.summary(args.top)
