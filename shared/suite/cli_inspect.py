@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import registry
+from .ray_engine import add_engine_options, run_ray_inspect
 
 
 def add_run_options(parser, verb: str, runs_root: Path = Path("runs"), predict: list | None = None,
@@ -63,11 +64,14 @@ def register(tasks, common) -> None:
                          help="also store the records, as they are made, in a results database: a SQLite file path "
                               "or a URL such as postgresql+psycopg://user@host/name; read it with `defectlab "
                               "results` (docs/results-database.md)")
+    add_engine_options(inspect)
     common(inspect)
     inspect.set_defaults(handler=run_inspect)
 
 
 def run_inspect(args) -> int:
+    if args.engine == "ray":
+        return run_ray_inspect(args, chosen_runs(args))
     from ..datasets.images import expand_globs
     from .inspect import Inspector, predict_options
 

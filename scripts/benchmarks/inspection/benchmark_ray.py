@@ -1,15 +1,16 @@
 """Batch inspection on Ray against one process, on this machine: `defectlab inspect --onnx` (one process, the
 models of a batch in threads) beside `defectlab inspect --onnx --engine ray` with 1 actor x 2 CPUs, 2 actors x 1 CPU,
 and 2 actors on two Ray nodes of 1 CPU each on this machine (ray.cluster_utils.Cluster: what a cluster adds, without
-the network). Each mode is the whole command a user runs, from start to its last row written (imports, Ray, model
-loading included), on the same N pictures: the NEU-DET test side of the runs' split, then synthetic NEU-like
+the network; the nodes start before the clock, as `ray start` would). Each mode is the whole command a user runs,
+from start to its last row written (imports, Ray, model loading included), on the same N pictures: the NEU-DET test side of the runs' split, then synthetic NEU-like
 pictures (shared/datasets/synthetic.py, 200 x 200 like NEU) up to N. The load average is read beside each timing;
 pictures/s per core is the sizing rule of docs/ray.md.
 
   python scripts/benchmarks/inspection/benchmark_ray.py --pictures 1000 --repeats 3
 
-Without --runs, each task's `demo` preset (the models of `defectlab demo`) is trained on synthetic data under
---train-root, unless it is there already; the result names the commands.
+Without --runs, each task's `demo` preset (the networks of `defectlab demo`, at their sizes; the detector trained
+for one epoch only) is trained on synthetic data under --train-root, unless it is there already; the result names
+the command that trains each run.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))  # the project root: `scripts.benchmarks`, run as a file
 
-from scripts.benchmarks import commands, results  # noqa: E402
+from scripts.benchmarks import commands, results
 
 MODES = {  # name: (engine options, Ray nodes of this machine: None for one Ray the command starts itself)
     "in-process": ([], None),
@@ -36,6 +37,8 @@ MODES = {  # name: (engine options, Ray nodes of this machine: None for one Ray 
     "ray-2-nodes-2x1": (["--engine", "ray", "--actors", "2", "--actor-cpus", "1"], 2),
 }
 CPUS = 2  # what every mode uses
+# the demo network at its size, trained for less time: the speed of inspection does not depend on it
+SHORTER = {"detection": ["epochs=1"]}
 
 
 def picture_folder(data: Path, split: str, count: int, into: Path) -> tuple[Path, int]:
@@ -57,23 +60,20 @@ def picture_folder(data: Path, split: str, count: int, into: Path) -> tuple[Path
     return folder, len(real)
 
 
-def demo_runs(root: Path) -> dict[str, tuple[Path, str | None]]:
-    """{task: (run folder, the command that trained it, or None if it was there)}: each task's demo preset on
-    synthetic data (seed 0) under root."""
-    from shared.datasets.synthetic import synthesize
+def demo_runs(root: Path) -> dict[str, Path]:
+    """{task: run folder}: each task's demo preset (SHORTER: fewer epochs) on synthetic data (seed 0) under root,
+    trained unless there."""
     from shared.suite import registry
 
     data = root / "data"
     if not (data / "NEU-DET").is_dir():
-        synthesize(data, seed=0)
+        commands.run("data", "synth", data, "--seed", "0")
     found = {}
     for task in registry.names():
-        path = root / task / "demo"
-        line = None
-        if not (path / "data.json").is_file():
-            line = commands.run(task, "train", "preset=demo", f"data={data}", f"out={root / task}", "name=demo",
-                                quiet=True)
-        found[task] = (path, line)
+        found[task] = root / task / "demo"
+        if not (found[task] / "data.json").is_file():
+            commands.run(task, "train", "preset=demo", *SHORTER.get(task, []), f"data={data}", f"out={root / task}",
+                         "name=demo", quiet=True)
     return found
 
 
@@ -136,10 +136,8 @@ def main(argv=None) -> int:
     from shared.suite.inspect import ensure_onnx
     from shared.suite.provenance import script_command
 
-    trained = {}
     if not args.runs:
-        trained = demo_runs(args.train_root)
-        args.runs = [f"{task}={path}" for task, (path, _) in trained.items()]
+        args.runs = [f"{task}={path}" for task, path in demo_runs(args.train_root).items()]
     args.runs = [f"{task}={Path(path).absolute()}" for task, _, path in (p.partition("=") for p in args.runs)]
     for pair in args.runs:  # exported once, before any mode is timed
         task, _, path = pair.partition("=")
@@ -147,17 +145,25 @@ def main(argv=None) -> int:
     measured = {}
     with tempfile.TemporaryDirectory(prefix="benchmark-ray-") as scratch:
         folder, real = picture_folder(args.data, args.split, args.pictures, Path(scratch))
+        one = Path(scratch) / "one"  # the start-up: the same command on one picture
+        one.mkdir()
+        first = min(folder.iterdir())
+        (one / first.name).symlink_to(first.resolve())
         for repeat in range(args.repeats):  # modes interleaved, so a change of load touches all of them alike
             for mode in args.modes:
-                run = one_run(mode, folder, args.runs, args.batch_size, Path(scratch))
-                measured.setdefault(mode, []).append(run)
-                print(f"{mode} #{repeat + 1}: {run}", flush=True)
+                for what, pictures in (("runs", folder), ("startup_runs", one)):
+                    run = one_run(mode, pictures, args.runs, args.batch_size, Path(scratch))
+                    measured.setdefault(mode, {}).setdefault(what, []).append(run)
+                    print(f"{mode} {what} #{repeat + 1}: {run}", flush=True)
     modes = {}
     for mode, runs in measured.items():
-        seconds = statistics.median(run["seconds"] for run in runs)
-        rate = args.pictures / seconds
+        seconds = statistics.median(run["seconds"] for run in runs["runs"])
+        startup = statistics.median(run["seconds"] for run in runs["startup_runs"])
+        rate, steady = args.pictures / seconds, args.pictures / max(seconds - startup, 1e-9)
         modes[mode] = {"median_seconds": round(seconds, 2), "pictures_per_second": round(rate, 2),
-                       "pictures_per_second_per_core": round(rate / CPUS, 2), "runs": runs}
+                       "pictures_per_second_per_core": round(rate / CPUS, 2),
+                       "median_startup_seconds": round(startup, 2), "steady_pictures_per_second": round(steady, 2),
+                       "steady_pictures_per_second_per_core": round(steady / CPUS, 2), **runs}
     baseline = modes.get("in-process", {}).get("pictures_per_second")
     for mode in modes.values():
         if baseline:
@@ -166,9 +172,11 @@ def main(argv=None) -> int:
         "pictures": args.pictures, "neu_test_pictures": real, "synthetic_pictures": args.pictures - real,
         "cpus": CPUS, "batch_size": args.batch_size, "repeats": args.repeats,
         "runs": dict(pair.split("=", 1) for pair in args.runs), "note": args.note, "modes": modes,
-        "runs_trained_with": {task: line for task, (_, line) in trained.items()},
+        "runs_trained_with": {task: commands.train_line(task, json.loads((Path(path) / "config.json").read_text()))
+                              for task, _, path in (pair.partition("=") for pair in args.runs)},
         "timing": "wall seconds of the whole command (start-up, Ray, model loading and every row written); "
-                  "median of the repeats, modes interleaved; load average (1, 5, 15 min) before and after each",
+                  "median of the repeats, modes interleaved; load average (1, 5, 15 min) before and after each; "
+                  "startup: the same command on one picture; steady: N / (median seconds - median startup)",
     }
     path = results.write(args.out, payload, split=f"{args.split} (test side) + synthetic",
                          command=script_command(__file__, argv))
