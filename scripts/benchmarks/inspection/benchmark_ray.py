@@ -77,10 +77,29 @@ def demo_runs(root: Path) -> dict[str, Path]:
     return found
 
 
+def timed_words(mode: str, pictures, runs: list[str], batch_size: int, out) -> list[str]:
+    """The `defectlab` words a mode times (a cluster's --address added where it has nodes)."""
+    return ["inspect", str(pictures), "--onnx", "--no-pictures", "--batch-size", str(batch_size), "--out", str(out),
+            "--runs", *runs, *MODES[mode][0]]
+
+
+def reproduction(runs: list[str], train_root: Path) -> dict:
+    """The result's `defectlab` commands (the data and the runs: tests/test_results.py) and why the timings have
+    none of their own."""
+    configs = {task: json.loads((Path(path) / "config.json").read_text())
+               for task, _, path in (pair.partition("=") for pair in runs)}
+    made = [commands.line("data", "synth", train_root / "data", "--seed", "0")] if all(
+        Path(c["data"]).resolve() == (train_root / "data").resolve() for c in configs.values()) else []
+    return {"defectlab": made + [commands.train_line(task, config) for task, config in configs.items()],
+            "why": "the timings are of the `defectlab inspect` command of each mode (modes/MODE/timed), which the "
+                   "script runs on the N pictures it gathers in a scratch folder (PICTURES) and writes to OUT"}
+
+
 def one_run(mode: str, folder: Path, runs: list[str], batch_size: int, scratch: Path) -> dict:
     """The mode's command once, in a child process: wall seconds, and the load average before and after."""
-    options, nodes = MODES[mode]
+    nodes = MODES[mode][1]
     out = scratch / f"out-{mode}"
+    options = []
     shutil.rmtree(out, ignore_errors=True)
     cluster = None
     if nodes:
@@ -90,9 +109,8 @@ def one_run(mode: str, folder: Path, runs: list[str], batch_size: int, scratch: 
         for _ in range(nodes - 1):
             cluster.add_node(num_cpus=1)
         cluster.wait_for_nodes()
-        options = [*options, "--address", cluster.address]
-    command = [sys.executable, "-m", "shared.suite.cli", "inspect", str(folder), "--onnx", "--no-pictures",
-               "--batch-size", str(batch_size), "--out", str(out), "--runs", *runs, *options]
+        options = ["--address", cluster.address]
+    command = [sys.executable, "-m", "shared.suite.cli", *timed_words(mode, folder, runs, batch_size, out), *options]
     before = os.getloadavg()
     started = time.perf_counter()
     try:
@@ -160,7 +178,9 @@ def main(argv=None) -> int:
         seconds = statistics.median(run["seconds"] for run in runs["runs"])
         startup = statistics.median(run["seconds"] for run in runs["startup_runs"])
         rate, steady = args.pictures / seconds, args.pictures / max(seconds - startup, 1e-9)
-        modes[mode] = {"median_seconds": round(seconds, 2), "pictures_per_second": round(rate, 2),
+        modes[mode] = {"timed": commands.line(*timed_words(mode, "PICTURES", args.runs, args.batch_size, "OUT"),
+                                              *(["--address", "CLUSTER"] if MODES[mode][1] else [])),
+                       "median_seconds": round(seconds, 2), "pictures_per_second": round(rate, 2),
                        "pictures_per_second_per_core": round(rate / CPUS, 2),
                        "median_startup_seconds": round(startup, 2), "steady_pictures_per_second": round(steady, 2),
                        "steady_pictures_per_second_per_core": round(steady / CPUS, 2), **runs}
@@ -169,11 +189,10 @@ def main(argv=None) -> int:
         if baseline:
             mode["vs_in_process"] = round(mode["pictures_per_second"] / baseline, 3)
     payload = {
+        **reproduction(args.runs, args.train_root),
         "pictures": args.pictures, "neu_test_pictures": real, "synthetic_pictures": args.pictures - real,
         "cpus": CPUS, "batch_size": args.batch_size, "repeats": args.repeats,
         "runs": dict(pair.split("=", 1) for pair in args.runs), "note": args.note, "modes": modes,
-        "runs_trained_with": {task: commands.train_line(task, json.loads((Path(path) / "config.json").read_text()))
-                              for task, _, path in (pair.partition("=") for pair in args.runs)},
         "timing": "wall seconds of the whole command (start-up, Ray, model loading and every row written); "
                   "median of the repeats, modes interleaved; load average (1, 5, 15 min) before and after each; "
                   "startup: the same command on one picture; steady: N / (median seconds - median startup)",
