@@ -63,7 +63,13 @@ def run_tune(args) -> int:
         shared = load(args.storage, name)
         study = report(shared.study, out, shared.storage)
     else:
-        study = tune(recipe, args.trials, out, progress=not args.quiet, storage=args.storage, study_name=name)
+        join = None
+        if args.storage:
+            from .tune_shared import open_study
+
+            def join(recipe, context):
+                return open_study(args.storage, name, recipe, context)
+        study = tune(recipe, args.trials, out, progress=not args.quiet, join=join)
     default, best = study["default"], study["best"]
     if args.storage:
         counts = ", ".join(f"{n} {state}" for state, n in study["states"].items())

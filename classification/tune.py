@@ -153,11 +153,11 @@ def search_png(study: dict, path: Path) -> Path:
     return path
 
 
-def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bool = True, storage: str = "",
-         study_name: str = "") -> dict:
+def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bool = True, join=None) -> dict:
     """Read and split recipe.data, compute frozen features of the train and valid sides once, search, write
-    OUT/study.json, OUT/best_recipe.json and OUT/search.png. With `storage` (a SQLAlchemy URL) the trials join the
-    study `study_name` there, created by whichever process comes first (tune_shared)."""
+    OUT/study.json, OUT/best_recipe.json and OUT/search.png. `join(recipe, context)`: a shared study to add the
+    trials to (tune_shared.open_study with its storage URL and name; the caller opens it, so that this module does
+    not depend on the storage)."""
 
     from .data import load_data
     from .models import create_backbone, pooler
@@ -169,10 +169,8 @@ def tune(recipe, trials: int = 30, out: Path | str = "runs/tuning", progress: bo
     context = {"folds": len(np.unique(folds)), "recipe": recipe.to_dict(), "classes": data.classes,
                "pictures": len(y), "data": data.info(recipe)}
     shared = None
-    if storage:  # a study of another recipe is refused before the features are computed
-        from .tune_shared import open_study
-
-        shared = open_study(storage, study_name, recipe, context)
+    if join is not None:  # a study of another recipe is refused before the features are computed
+        shared = join(recipe, context)
     features = pooler(create_backbone(recipe.model, recipe.image_size, recipe.weights)).predict(
         images, batch_size=recipe.batch_size, verbose=0, callbacks=bars("features", progress))
     from .fit import class_weights
@@ -188,10 +186,8 @@ def tune_features(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray
     if shared is None:
         study = search(recipe, features, y, folds, trials, recipe.seed, progress, weights)
         return write_study({**study, **context}, out)
-    from .tune_shared import report
-
     search(recipe, features, y, folds, trials, recipe.seed, progress, weights, study=shared.study)
-    return report(shared.study, out, shared.storage)
+    return shared.report(out)
 
 
 def write_study(study: dict, out: Path | str) -> dict:

@@ -23,6 +23,9 @@ class SharedStudy:
     storage: str     # the URL as study.json shows it: without its password
     created: bool    # this process created it
 
+    def report(self, out: Path | str) -> dict:
+        return report(self.study, out, self.storage)
+
 
 def shown_url(url: str) -> str:
     from sqlalchemy.engine import make_url
