@@ -8,7 +8,7 @@ import pytest
 from parity import assert_same_records
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow  # a local Ray, two jobs whose actors load every model
+pytestmark = pytest.mark.heavy  # a local Ray, two jobs whose actors load every model: `pytest -m heavy`
 
 
 @pytest.fixture(scope="module")
