@@ -11,4 +11,7 @@ PREDICT_OPTIONS = table(
     Option("batch_size", int, 0, "pictures decoded and scored at a time (0: the recipe's batch_size)"),
     Option("heatmap", bool, False, "the service answers with anomaly.heatmap_png, the anomaly map over the picture "
                                    "as base64 PNG", request=True),
+    Option("calibration", str, "", "a calibration of the run (`defectlab anomaly calibrate RUN PICTURES`, "
+                                    "RUN/calibrations/NAME.json): its threshold in force instead of the run's own, "
+                                    "its name in every record, and the scores that follow watched for drift"),
 )

@@ -8,6 +8,8 @@ Record (beside the shared `image`, `width`, `height` or `error`):
   threshold      that threshold
   peak           {x, y, value}: where the map is highest, in the picture's pixels (models with a map)
   explanation    one sentence: the score against the threshold and where the peak is
+  calibration    the calibration in force (RUN/calibrations/NAME.json, predict option calibration=NAME); absent:
+                 the training threshold
   _map           (in-process only) the anomaly map, height x width float array"""
 from __future__ import annotations
 
@@ -48,14 +50,19 @@ class AnomalyPredictor(Predictor):
                  heatmap: bool = False):
         self.model, self.threshold, self.image_size = model, threshold, image_size
         self.backbone, self.batch_size, self.heatmap = backbone, batch_size, heatmap
+        self.calibration = ""  # a calibration's name once anomaly.calibrate.apply puts it in force
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
         boxed = [letterbox(i, self.image_size) for i in images]
         scores, maps = models.score(self.model, [np.stack([b[0] for b in boxed])], self.backbone)
+        if self.watcher is not None:
+            self.watcher.add(scores)
         records = []
         for k, (score, (_, placement)) in enumerate(zip(scores, boxed)):
             record = {"score": float(score), "is_anomalous": bool(score > self.threshold),
                       "threshold": float(self.threshold)}
+            if self.calibration:
+                record["calibration"] = self.calibration
             where = None
             if maps is not None:
                 heat = from_letterbox(maps[k], placement)

@@ -95,6 +95,19 @@ class AnomalyRun(Run):
         plots.extremes_png(data.contents("test"), scores, labels, maps, masks, self.plots_dir())
         return metrics
 
+    def predictor(self, **options) -> AnomalyPredictor:
+        """As every run's; calibration=NAME puts RUN/calibrations/NAME.json in force (anomaly.calibrate.apply)."""
+        from shared.suite.options import resolve
+
+        values = resolve(self.PREDICT_OPTIONS, options, f"{self.TASK} predict: ")
+        name = values.pop("calibration")
+        predictor = self.build_predictor(**values)
+        if not name:
+            return predictor
+        from .calibrate import apply
+
+        return apply(predictor, self, name, values)
+
 
 def load(path: str | Path) -> AnomalyRun:
     recipe, classes, info = AnomalyRun.read_description(path, AnomalyRecipe)

@@ -19,6 +19,7 @@ EXAMPLES = """examples:
   defectlab anomaly train data=runs/ad-data preset=patchcore        anomaly folders (defectlab data export --to anomaly)
   defectlab anomaly protocol --data ../shared/data --protocol loco  leave-one-class-out on NEU, per class + mean
   defectlab anomaly predict RUN images/ --out runs/ad-pred          scores, is_anomalous, heatmap pictures
+  defectlab anomaly calibrate RUN line/week12/ --false-alarm-rate 0.01   threshold from your known-good pictures
 
 data: anomaly folders normal/train/ (fit), normal/test/ and abnormal/ (scored), masks/ (optional pixel masks
 named like their abnormal image); or any labelled dataset with normal_classes=... (its split's train pictures of
@@ -31,6 +32,8 @@ RECORD_SCHEMA = {"type": "object", "properties": {
     "peak": {"type": "object", "description": "where the anomaly map is highest, in the picture's pixels",
              "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}, "value": {"type": "number"}}},
     "explanation": {"type": "string"},
+    "calibration": {"type": "string", "description": "the calibration in force, RUN/calibrations/NAME.json "
+                                                     "(absent: the run's own threshold)"},
     "heatmap_png": {"type": "string", "format": "byte"}}}
 UNIT_OR_NULL = {"anyOf": [{"$ref": "#/$defs/unit"}, {"type": "null"}]}
 METRICS_SCHEMA = {"type": "object", "required": ["protocol", "mean_auroc", "per_class_auroc", "per_class"],
@@ -50,6 +53,7 @@ METRICS_SCHEMA = {"type": "object", "required": ["protocol", "mean_auroc", "per_
 train = lazy("anomaly.train:train")   # (recipe, progress=True) -> Run
 load = lazy("anomaly.run:load")      # (path) -> Run, safe loaders only
 export = lazy("anomaly.export:export_checked")  # (run) -> (model.onnx, max |PyTorch - ONNX Runtime| / max |PyTorch|)
+calibrate = lazy("anomaly.calibrate:calibrate")  # (run path, pictures, alpha, ...) -> RUN/calibrations/NAME.json
 
 
 def summary(metrics: dict) -> str:
@@ -76,9 +80,10 @@ def evaluation(run, pictures: list[dict], out, progress: bool = False) -> dict:
 
 
 def register_verbs(verbs, common) -> None:
-    from .cli import register_protocol
+    from .cli import register_calibrate, register_protocol
 
     register_protocol(verbs, common)
+    register_calibrate(verbs, common)
 
 
 def report_table(metrics: dict) -> dict:
@@ -96,7 +101,8 @@ def report_note(section: dict) -> str:
 
 
 def columns(part: dict, truth=None) -> dict:
-    return {"anomaly_score": round(part["score"], 4), "is_anomalous": part["is_anomalous"]}
+    calibrated = {"calibration": part["calibration"]} if part.get("calibration") else {}
+    return {"anomaly_score": round(part["score"], 4), "is_anomalous": part["is_anomalous"], **calibrated}
 
 
 def novelty(part: dict) -> bool:
@@ -110,4 +116,5 @@ SPEC = TaskSpec(
     headline=(Metric("mean_auroc", "auroc", "anomaly image AUROC", "num", "mean over held-out classes",
                      target=0.90),),
     record_schema=RECORD_SCHEMA, metrics_schema=METRICS_SCHEMA, report_table=report_table, report_note=report_note,
-    columns=columns, novelty=novelty, novelty_text="anomaly.is_anomalous", register_verbs=register_verbs)
+    columns=columns, novelty=novelty, novelty_text="anomaly.is_anomalous", register_verbs=register_verbs,
+    calibrate=calibrate)

@@ -4,9 +4,10 @@
   POST /v1/inspect   multipart field `image`, or the raw body with an image/* content type; options in the query
                      or as form fields: `tasks` (names or aliases) and each loaded task's request options (its
                      spec's `Option.request`), `TASK.OPTION` or the plain `OPTION` where one task has it
-  GET  /v1/models    names, prediction options, classes, input size, thresholds, training provenance of the runs
+  GET  /v1/models    names, prediction options, classes, input size, thresholds, training provenance of the runs,
+                     the calibration in force and its drift summary
   GET  /healthz      the process answers          GET /readyz   the models are loaded
-  GET  /metrics      request count, latency histogram, errors (Prometheus text)
+  GET  /metrics      request count, latency histogram, errors, drift against a calibration (Prometheus text)
   GET  /openapi.json the API description (open)   GET /          the web page
 Run it with `defectlab serve` (gunicorn's asyncio worker in front, service/asgi.py; one model set per worker
 process, one request at a time through it)."""
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,6 +29,7 @@ from . import fields, metrics
 from .openapi import served_spec
 from .settings import Settings
 
+DRIFT_EVERY = 1.0  # seconds between two refreshes of the drift gauges after requests
 MAX_FORM_PARTS = 16  # the form has an image and a few fields; werkzeug parses at most this many parts
 OPEN_ROUTES = {"/healthz", "/readyz", "/", "/openapi.json"}  # static page and description; API calls carry the key
 STATIC = Path(__file__).resolve().parent / "static"
@@ -56,6 +59,8 @@ class Models:
         self.lock = threading.Lock()  # one request at a time through the predictors (ultralytics' are stateful)
         self.fields = fields.request_options(self.predictors)  # what a request may set, by spelling
         self.onnx, self.store = settings.onnx, None
+        self.drift_at, self.holds = float("-inf"), {}  # when the drift gauges were set; each task's last verdict
+        self.refresh_drift(force=True)
         if settings.db:  # the results database, as `defectlab inspect --db` writes it
             from shared.store import open_store
 
@@ -72,6 +77,25 @@ class Models:
         self.store.write([{**record, "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}],
                          describe_runs({t: self.paths[t] for t in tasks}, options, self.onnx))
 
+    def refresh_drift(self, force: bool = False) -> None:
+        """The drift gauges of the tasks under a calibration, at most once a second (a summary costs about 2 ms:
+        not on every request), and a warning line in the log when a calibration stops holding, or holds again."""
+        now = time.monotonic()
+        if not force and now - self.drift_at < DRIFT_EVERY:
+            return
+        self.drift_at = now
+        for task, predictor in self.predictors.items():
+            found = predictor.watch() if hasattr(predictor, "watch") else None
+            if found is None:
+                continue
+            metrics.drift(task, found)
+            if found["holds"] is not None and found["holds"] != self.holds.get(task, True):
+                said = found["warning"] if not found["holds"] else f"calibration {found['calibration']!r} holds again"
+                print(f"defectlab serve: {'warning' if not found['holds'] else 'note'}: {task}: {said}",
+                      file=sys.stderr, flush=True)
+            if found["holds"] is not None:
+                self.holds[task] = found["holds"]
+
     def describe(self) -> list[dict]:
         out = []
         for task, run in self.runs.items():
@@ -82,6 +106,10 @@ class Models:
                      "provenance": {k: data.get(k) for k in ("split", "data_fingerprint", "dataset")}}
             if getattr(run, "threshold", None) is not None:
                 entry["threshold"] = float(run.threshold)
+            calibrated = getattr(self.predictors[task], "calibrated", None)
+            if calibrated:  # its threshold is the one in force
+                entry["threshold"] = float(calibrated["threshold"])
+                entry["calibration"] = {**calibrated, "drift": self.predictors[task].watch()}
             training = run.path / "training.json"
             if training.is_file():
                 entry["training"] = json.loads(training.read_text())
@@ -150,6 +178,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/metrics")
     def prometheus():
+        models.refresh_drift(force=True)
         body, content_type = metrics.exposition()
         return Response(body, content_type=content_type)
 
@@ -185,6 +214,7 @@ def create_app(settings: Settings | None = None) -> Flask:
                               "total": round((time.perf_counter() - started) * 1000, 2)}
         if models.store is not None:
             models.keep(body, data, tasks, changes)
+        models.refresh_drift()
         return jsonify(body)
 
     return app

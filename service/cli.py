@@ -71,6 +71,7 @@ def register(tasks, common) -> None:
 
 
 def run_serve(args) -> int:
+    from shared.suite import calibration
     from shared.suite.cli_inspect import chosen_runs
     from shared.suite.inspect import ensure_onnx, find_runs, member_runs, predict_options
 
@@ -78,6 +79,8 @@ def run_serve(args) -> int:
     runs = chosen_runs(args)
     options = predict_options(args.predict, list(runs))
     for task, path in runs.items():
+        if options.get(task, {}).get("calibration"):  # a missing calibration would stop every worker's boot
+            calibration.read(path, options[task]["calibration"])
         for member in member_runs(path, options.get(task, {})):
             find_runs({task: member}, tasks=(task,))
             if args.onnx:

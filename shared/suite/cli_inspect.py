@@ -92,8 +92,13 @@ def run_inspect(args) -> int:
     for record in records:
         if "error" in record:
             print(f"defectlab: skipped {record['error']}", file=sys.stderr)
+    drift = inspector.watch()
+    for task, found in drift.items():
+        if found["warning"]:
+            print(f"defectlab: warning: {task}: {found['warning']}", file=sys.stderr)
     if args.out:
-        print(f"{len(records)} records -> {args.out / 'predictions.json'}, {args.out / 'predictions.csv'}")
+        print(f"{len(records)} records -> {args.out / 'predictions.json'}, {args.out / 'predictions.csv'}"
+              + (f"; drift against the calibration -> {args.out / 'drift.json'}" if drift else ""))
     else:
         print(json.dumps(records, indent=2))
     if store:

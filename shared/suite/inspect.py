@@ -18,7 +18,7 @@ from ..datasets.images import decode_input, expand_image_inputs
 from . import registry
 from .errors import DataError
 from .options import resolve
-from .predictor import input_name, picture_stem, public, write_records
+from .predictor import input_name, picture_stem, public, write_drift, write_records
 
 
 def default_run(task: str, runs_root: str | Path = "runs") -> Path:
@@ -176,7 +176,7 @@ class Inspector:
 
     def inspect_to(self, images, out: str | Path, progress: bool = False, draw: bool = True) -> list[dict]:
         """inspect + OUT/predictions.json, OUT/predictions.csv and OUT/pictures/<stem>.png: every task's picture
-        side by side."""
+        side by side; OUT/drift.json when a task runs under a calibration (watch)."""
         out = Path(out)
         records = []
         for number, (record, image) in enumerate(self.iter_pairs(images, progress)):
@@ -187,7 +187,14 @@ class Inspector:
                 record["picture"] = str(target)
             records.append(_public(record))
         write_records(records, out, self.csv_rows)
+        write_drift(self.watch(), out)
         return records
+
+    def watch(self) -> dict:
+        """{task: drift summary} of each predictor under a calibration: its recent scores against the
+        calibration's (shared.suite.calibration.Watch)."""
+        watching = {task: p.watch() for task, p in self.predictors.items() if hasattr(p, "watch")}
+        return {task: found for task, found in watching.items() if found is not None}
 
     def composite(self, record: dict, image: np.ndarray):
         """Each task's drawing of the picture, scaled to one height, left to right."""

@@ -19,6 +19,8 @@ from tqdm.auto import tqdm
 from ..datasets.images import decode_input, expand_image_inputs
 from .errors import DataError
 
+DRIFT_FILE = "drift.json"
+
 
 def input_name(item, number: int) -> str:
     return f"array[{number}]" if isinstance(item, np.ndarray) else str(item)
@@ -30,6 +32,12 @@ class Predictor:
 
     task: str = ""
     batch_size: int = 32
+    calibrated: dict | None = None  # the user's calibration in force (shared.suite.calibration), if any
+    watcher = None  # its calibration.Watch: recent scores against the calibration's
+
+    def watch(self) -> dict | None:
+        """The drift summary of the scores seen so far against the calibration in force (None without one)."""
+        return None if self.watcher is None else self.watcher.summary()
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
         raise NotImplementedError
@@ -102,6 +110,7 @@ class Predictor:
                 record["picture"] = str(target)
             records.append(public(record))
         write_records(records, out, self.csv_rows)
+        write_drift({self.task: self.watch()}, out)
         return records
 
 
@@ -125,6 +134,17 @@ def write_records(records: Iterable[dict], out: str | Path, csv_rows=None) -> di
     flatten = csv_rows or Predictor().csv_rows
     pd.DataFrame([row for r in records for row in flatten(r)]).to_csv(out / "predictions.csv", index=False)
     return {"json": out / "predictions.json", "csv": out / "predictions.csv"}
+
+
+def write_drift(summaries: dict, out: str | Path) -> Path | None:
+    """OUT/drift.json beside the records: {task: drift summary} of the tasks that run under a calibration (none:
+    no file)."""
+    summaries = {task: found for task, found in summaries.items() if found is not None}
+    if not summaries:
+        return None
+    path = Path(out) / DRIFT_FILE
+    path.write_text(json.dumps(summaries, indent=2, default=_plain) + "\n")
+    return path
 
 
 def _plain(value):

@@ -16,7 +16,7 @@ TASKS: dict[str, str | TaskSpec] = {
 # the suite's commands beyond the tasks' own, each a `register(subparsers, common)`; named here as data so that the
 # framework-free core imports no service
 COMMANDS = ("shared.suite.cli_data:register", "shared.suite.cli_demo:register", "shared.suite.cli_evaluate:register",
-            "shared.suite.cli_watch:register",
+            "shared.suite.cli_watch:register", "shared.suite.cli_calibrate:register",
             "shared.suite.cli_inspect:register", "shared.suite.cli_results:register", "service.cli:register")
 
 

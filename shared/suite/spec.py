@@ -75,6 +75,10 @@ class TaskSpec:
     true class or None), `answer_column` (the column naming the class it predicts, for the cross-task agreement),
     `novelty(part) -> bool` (its vote in the `novel` rule: a picture is novel when every loaded task that votes
     says so; None: it does not vote), `novelty_text` (the vote in words, e.g. `TASK.confidence < 0.9`).
+    Calibration: `calibrate(run path, pictures, alpha, confidence, name, force, options, progress) -> dict` sets
+    the threshold of its vote from a user's known-good pictures for a false-alarm rate alpha
+    (shared.suite.calibration), writes RUN/calibrations/NAME.json and returns it; its predict option
+    `calibration=NAME` puts it in force. None: nothing to calibrate.
     The CLI: `register_verbs(verbs, common)` adds verbs beyond train / evaluate / predict / export.
     """
 
@@ -103,6 +107,7 @@ class TaskSpec:
     answer_column: str | None = None
     novelty: Callable[[dict], bool] | None = None
     novelty_text: str = ""
+    calibrate: Callable | None = None
 
     # the names kept from the module contract, so `spec.TASK` / `spec.Recipe` read as before
     @property
