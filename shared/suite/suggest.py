@@ -8,7 +8,8 @@ tested on its own.
 2. Diversity: the `shortlist` x budget most doubtful pictures are handed to k-center greedy on their features,
    which picks, one at a time, the picture farthest from every labelled and already chosen picture, so a batch is
    not six views of the same doubt. Without features the most doubtful pictures are taken in order; without
-   signals k-center greedy runs over the whole pool."""
+   signals k-center greedy runs over the whole pool, from its most typical picture (nearest the mean) when nothing
+   is labelled yet."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -112,14 +113,17 @@ def rank(signals: list[Signal], budget: int, features: np.ndarray | None = None,
     if features is None:
         chosen, distances = [int(i) for i in order[:budget]], [None] * min(budget, n)
     else:
-        keep = order[:max(budget, int(np.ceil(shortlist * budget)))] if signals else order
+        features = np.asarray(features, float)
+        keep = order[:max(budget, int(np.ceil(shortlist * budget)))] if signals else \
+            np.argsort(np.linalg.norm(features - features.mean(axis=0), axis=1), kind="stable")  # typical first
         chosen, distances = k_center_greedy(features, budget, labelled, keep)
     scale = _spread(features)
     picks = []
     for i, distance in zip(chosen, distances):
         parts = [f"{s.text[i]} (#{1 + int(np.sum(s.doubt > s.doubt[i]))} of {n})" for s in signals]
         if distance is not None:
-            parts.append("first pick: the most doubtful" if np.isinf(distance) else
+            first = "the most doubtful" if signals else "the pool's most typical picture"
+            parts.append(f"first pick: {first}" if np.isinf(distance) else
                          f"new look: {distance / scale:.2f} of the pool's spread from the nearest labelled or chosen "
                          "picture")
         picks.append(Pick(i, float(doubt[i]), None if distance is None or np.isinf(distance) else float(distance),
