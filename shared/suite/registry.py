@@ -17,7 +17,8 @@ TASKS: dict[str, str | TaskSpec] = {
 # framework-free core imports no service
 COMMANDS = ("shared.suite.cli_data:register", "shared.suite.cli_demo:register", "shared.suite.cli_evaluate:register",
             "shared.suite.cli_watch:register", "shared.suite.cli_calibrate:register",
-            "shared.suite.cli_inspect:register", "shared.suite.cli_results:register", "service.cli:register")
+            "shared.suite.cli_inspect:register", "shared.suite.cli_results:register",
+            "shared.suite.cli_labels:register", "service.cli:register")
 
 
 def names() -> tuple[str, ...]:
