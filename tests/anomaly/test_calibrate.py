@@ -88,6 +88,10 @@ def test_inspect_puts_the_calibration_in_force_and_writes_the_drift(run, good, c
     assert (drift["calibration"], drift["recent"], drift["calibration_pictures"]) == ("week12", 30, 30)
     assert drift["ks_pvalue"] > 0.99 and drift["holds"] is True  # the very pictures it was calibrated on
     assert "drift.json" in capsys.readouterr().out
+    from anomaly.run import load
+
+    load(run).predictor(calibration="week12").predict_to(good, tmp_path / "predicted", draw=False)
+    assert json.loads((tmp_path / "predicted" / "drift.json").read_text())["anomaly"]["recent"] == 30
     assert main(["inspect", str(good), "--tasks", "anomaly", "--runs", f"anomaly={run}",
                  "anomaly.calibration=lastweek"]) == 2
     said = capsys.readouterr().err
