@@ -54,7 +54,8 @@ class OnnxAnomalyModel:
 
         path = Path(path)
         if not path.is_file():
-            raise DataError(path, f"no ONNX model yet; run `defectlab anomaly export {path.parent}` first")
+            int8 = " int8=1" if path.name != ONNX_FILE else ""
+            raise DataError(path, f"no ONNX model yet; run `defectlab anomaly export {path.parent}{int8}` first")
         self.session = session(path)
 
     def eval(self):
@@ -65,9 +66,48 @@ class OnnxAnomalyModel:
         return SimpleNamespace(pred_score=torch.from_numpy(score), anomaly_map=torch.from_numpy(anomaly_map))
 
 
-def export_checked(run, samples: int = 4, seed: int = 0) -> tuple[Path, float]:
+def calibration_feeds(run, count: int = 100, seed: int = 0) -> list[dict]:
+    """What the ONNX predictor feeds its session for `count` of the normal pictures the run was fitted on (a seeded
+    draw)."""
+    from shared.datasets.images import load_image
+    from shared.suite.quantize import Recorder, picked
+
+    predictor = run.predictor(onnx=True, batch_size=16)
+    recorder = predictor.model.session = Recorder(predictor.model.session)
+    paths = picked(sorted(run.dataset().part("fit").path), count, seed)
+    for start in range(0, len(paths), 16):
+        predictor.predict_arrays([load_image(p) for p in paths[start:start + 16]])
+    return recorder.feeds
+
+
+# only the backbone's convolutions: the nearest-patch search (texture_knn.nearest: |b|^2 - 2ab, one Gemm with the
+# normal bank) has a bias computed at run time, which ONNX Runtime's 8-bit Gemm does not take, and the pooling and
+# concatenation of the patch features fail as 8-bit operators (QLinearConcat sees mismatched grids)
+QUANTIZED_OPS = ["Conv"]
+
+
+def to_int8(run) -> tuple[Path, float]:
+    """run.path/model.int8.onnx: model.onnx (exported first where missing) with the backbone's convolutions
+    quantized statically, calibrated on 100 normal train pictures; and the largest |fp32 - int8| difference of
+    scores and maps on them, as a share of the largest fp32 value. The image score is a distance between
+    per-channel means and log standard deviations: 8-bit noise adds variance to every channel, which moves the
+    descriptors of quiet channels by many of their normal spreads (scripts/benchmarks/results/inspect.json, int8)."""
+    from shared.suite.quantize import INT8_FILE, output_difference, quantize
+
+    source = run.path / ONNX_FILE
+    if not source.is_file():
+        export_checked(run)
+    feeds = calibration_feeds(run)
+    target = quantize(source, run.path / INT8_FILE, feeds, op_types=QUANTIZED_OPS)
+    return target, output_difference(source, target, feeds)
+
+
+def export_checked(run, samples: int = 4, seed: int = 0, int8: bool = False) -> tuple[Path, float]:
     """Export, then the largest |PyTorch - ONNX Runtime| difference of scores and maps on seeded random pictures
-    (each as a share of its largest PyTorch value, as scores and maps have their own scales)."""
+    (each as a share of its largest PyTorch value, as scores and maps have their own scales). int8:
+    model.int8.onnx instead (to_int8)."""
+    if int8:
+        return to_int8(run)
     path = to_onnx(run)
     size = run.recipe.image_size
     pictures = np.random.default_rng(seed).integers(0, 256, (samples, size, size, 3), dtype=np.uint8)

@@ -40,13 +40,16 @@ class AnomalyRun(Run):
             self.check_same_data(self.data.info["data_fingerprint"])
         return self.data
 
-    def build_predictor(self, onnx: bool, batch_size: int, heatmap: bool) -> AnomalyPredictor:
-        """onnx: the exported model.onnx under ONNX Runtime (`defectlab anomaly export RUN`, texture-knn)."""
+    def build_predictor(self, onnx: bool, batch_size: int, heatmap: bool, int8: bool = False) -> AnomalyPredictor:
+        """onnx: the exported model.onnx under ONNX Runtime (`defectlab anomaly export RUN`, texture-knn); int8: its
+        INT8 quantized model.int8.onnx (`... export RUN int8=1`)."""
         model = self.model
-        if onnx:
+        if onnx or int8:
+            from shared.suite.quantize import INT8_FILE
+
             from .export import ONNX_FILE, OnnxAnomalyModel
 
-            model = OnnxAnomalyModel(self.path / ONNX_FILE)
+            model = OnnxAnomalyModel(self.path / (INT8_FILE if int8 else ONNX_FILE))
         return AnomalyPredictor(model, self.threshold, self.recipe.image_size, self.recipe.backbone,
                                 batch_size or self.recipe.batch_size, heatmap)
 

@@ -9,5 +9,7 @@ EVALUATE_OPTIONS = table(Option("tta", bool, False, "average over the 8 flips / 
 PREDICT_OPTIONS = table(
     Option("tta", bool, False, "average over the 8 flips / 90-degree turns", request=True),
     Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime (about 3x faster on a CPU)"),
+    Option("int8", bool, False, "run model.int8.onnx, the INT8 quantized model (`defectlab classification export "
+                                "RUN int8=1`), with ONNX Runtime"),
     Option("batch_size", int, 32, "pictures decoded and scored at a time"),
 )

@@ -45,13 +45,16 @@ class ClassifierRun(Run):
                 raise ValueError(f"dataset classes {self.data.classes} differ from the model's {self.classes}")
         return self.data
 
-    def build_predictor(self, tta: bool, batch_size: int, onnx: bool) -> ClassifierPredictor:
-        """onnx: the exported model.onnx under ONNX Runtime (`defectlab classification export RUN`)."""
+    def build_predictor(self, tta: bool, batch_size: int, onnx: bool, int8: bool = False) -> ClassifierPredictor:
+        """onnx: the exported model.onnx under ONNX Runtime (`defectlab classification export RUN`); int8: its
+        INT8 quantized model.int8.onnx (`... export RUN int8=1`)."""
         model = self.model
-        if onnx:
+        if onnx or int8:
+            from shared.suite.quantize import INT8_FILE
+
             from .export import ONNX_FILE, OnnxClassifier
 
-            model = OnnxClassifier(self.path / ONNX_FILE)
+            model = OnnxClassifier(self.path / (INT8_FILE if int8 else ONNX_FILE))
         return ClassifierPredictor(model, self.classes, self.recipe.image_size, tta, batch_size)
 
     def evaluate(self, side: str = "test", tta: bool = False, progress: bool = False) -> dict:

@@ -13,6 +13,8 @@ PREDICT_OPTIONS = table(
     Option("border", float, 0.5, "grey frame around each picture, in strides of the network: 0.5 shows it what "
                                  "`evaluate` shows it; 0, the bare picture, is about 1.35x faster"),
     Option("onnx", bool, False, "run the exported model.onnx with ONNX Runtime"),
+    Option("int8", bool, False, "run model.int8.onnx, the INT8 quantized model (`defectlab detection export RUN "
+                                "int8=1`), with ONNX Runtime"),
     Option("tta", bool, False, "test-time augmentation (flips and scales): 3 passes a picture"),
     Option("fuse_with", str, "", "other run folders (comma-separated) whose boxes are fused with this run's: an "
                                  "ensemble, one pass per run"),

@@ -92,9 +92,11 @@ class DetectorRun(Run):
         return int(self.model.model.stride.max())
 
     def build_predictor(self, conf: float, border: float, onnx: bool, batch_size: int, tta: bool,
-                        fuse_with: str | list, fusion: str, fusion_iou: float) -> DetectorPredictor:
+                        fuse_with: str | list, fusion: str, fusion_iou: float,
+                        int8: bool = False) -> DetectorPredictor:
         """Boxes of this run's model, or, with `fuse_with` (other run folders: a list or comma-separated), of the
-        runs' models fused by `fusion` at `fusion_iou` (detection.fusion.FUSIONS)."""
+        runs' models fused by `fusion` at `fusion_iou` (detection.fusion.FUSIONS). onnx: model.onnx under ONNX
+        Runtime; int8: its INT8 quantized model.int8.onnx (`defectlab detection export RUN int8=1`)."""
         from .fusion import FUSIONS
 
         if fusion not in FUSIONS:
@@ -108,15 +110,19 @@ class DetectorRun(Run):
                 if partner.classes != self.classes:
                     raise DataError(partner.path, f"its classes {partner.classes} differ from {self.path.name}'s "
                                                   f"{self.classes}: their boxes cannot be fused")
-                partners.append(partner.predictor(conf=conf, border=border, onnx=onnx, batch_size=batch_size, tta=tta))
-        model = self.model
-        if onnx:
-            path = self.path / "model.onnx"
+                partners.append(partner.predictor(conf=conf, border=border, onnx=onnx, batch_size=batch_size, tta=tta,
+                                                  int8=int8))
+        model, path = self.model, None
+        if onnx or int8:
+            from shared.suite.quantize import INT8_FILE
+
+            path = self.path / (INT8_FILE if int8 else "model.onnx")
             if not path.is_file():
-                raise DataError(path, "no ONNX model yet; run `defectlab detection export RUN` first")
+                raise DataError(path, f"no ONNX model yet; run `defectlab detection export {self.path}"
+                                      f"{' int8=1' if int8 else ''}` first")
             model = ultralytics_module().YOLO(str(path), task="detect")
         return DetectorPredictor(model, self.classes, self.recipe.image_size, self.stride, conf, border, batch_size,
-                                 str(self.path / "model.onnx") if onnx else None, tta, partners, fusion, fusion_iou)
+                                 str(path) if path else None, tta, partners, fusion, fusion_iou)
 
 
 def architecture(net) -> dict:
