@@ -51,7 +51,11 @@ def configure() -> None:
                      "datasets_dir": str(folder / "datasets"), "runs_dir": str(folder / "runs")})
     original_check_amp = trainer.check_amp
 
-    def check_amp_offline(model):  # the stock check downloads yolo26n.pt; without it, trust AMP
+    def check_amp_offline(model):
+        """The stock check downloads yolo26n.pt; without it, trust AMP on a GPU. Never on a CPU: autocast there
+        computes in bfloat16, about 10x slower on a CPU without bfloat16 units (the stock check says no too)."""
+        if next(model.parameters()).device.type != "cuda":
+            return False
         return original_check_amp(model) if (WEIGHTS_DIR / "yolo26n.pt").is_file() else True
 
     trainer.check_amp = check_amp_offline

@@ -567,3 +567,15 @@ def test_cli_predicts_with_an_ensemble_and_refuses_what_cannot_be_fused(det_run,
         assert main(["detection", "predict", str(det_run), image, "--fuse-with", str(swapped)]) != 0
     err = capsys.readouterr().err
     assert "swapped" in err and "cannot be fused" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_cpu_trains_without_autocast():
+    """Offline, ultralytics' AMP check (which downloads a model) is replaced; on a CPU it must still say no: autocast
+    there computes in bfloat16, about ten times slower on a CPU without bfloat16 units."""
+    from detection.offline import ultralytics_module
+
+    ultralytics_module()
+    from ultralytics.engine import trainer
+    from ultralytics.nn.tasks import DetectionModel
+
+    assert trainer.check_amp(DetectionModel("yolov8n.yaml", nc=6, verbose=False)) is False
