@@ -79,6 +79,7 @@ def test_a_job_run_again_writes_only_the_pictures_it_has_not(jobs, inputs):
     assert sorted(images) == sorted(map(str, [*inputs[0], inputs[1]]))  # every picture once
     assert (first["actors"], first["cpus_per_actor"], first["cluster_cpus"]) == (2, 1, 2)
     assert first["ray_version"] == ray.__version__ and first["pictures_per_second"] > 0
+    assert list(first["pictures_per_node"].values()) == [5]  # one node did the work of a local Ray
 
 
 def test_the_rows_are_the_records_of_one_process(jobs, inputs, onnx_runs, expected):

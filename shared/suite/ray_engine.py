@@ -99,11 +99,12 @@ def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool 
         if actors * actor_cpus > cluster_cpus:
             print(f"defectlab: {actors} actors x {actor_cpus} CPUs want more than the cluster's {cluster_cpus} CPUs: "
                   "they wait for more nodes", file=sys.stderr)
-        written, failures, first_rows = 0, [], None
+        written, failures, first_rows, per_node = 0, [], None, Counter()
         batch = max(1, min(batch_size, -(-len(todo) // actors))) if todo else batch_size  # every actor gets work
         if todo:
             for answer in _dataset(todo, runs, folder, batch, onnx, options, actors, actor_cpus, progress):
                 written += len(answer["image"])
+                per_node.update(answer["node"].tolist())
                 failures += [{"image": str(n), "error": str(e)} for n, e in zip(answer["image"], answer["error"]) if e]
                 first_rows = first_rows or round(time.perf_counter() - started, 2)
         seconds = time.perf_counter() - started
@@ -117,7 +118,8 @@ def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool 
         "seconds": round(seconds, 2), "first_rows_seconds": first_rows,
         "pictures_per_second": round(written / seconds, 2) if written else 0.0,
         "actors": actors, "cpus_per_actor": actor_cpus, "cpus": actors * actor_cpus, "cluster_cpus": cluster_cpus,
-        "nodes": nodes, "batch_size": batch, "onnx": onnx, "runs": {task: str(path) for task, path in runs.items()},
+        "nodes": nodes, "pictures_per_node": dict(sorted(per_node.items())), "batch_size": batch, "onnx": onnx,
+        "runs": {task: str(path) for task, path in runs.items()},
         "address": address or "local", "ray_version": ray.__version__, "parquet": str(folder)}
     _write_atomically(Path(out) / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
@@ -161,6 +163,7 @@ class InspectActor:
 
     def __call__(self, batch: dict) -> dict:
         import numpy as np
+        import ray
 
         from .record_table import to_table
 
@@ -169,8 +172,10 @@ class InspectActor:
         for record, name in zip(records, names):  # the name as given, whatever this worker's directory
             record["image"] = name
         write_part(to_table(records, self.tasks), self.folder)
+        node = ray.get_runtime_context().get_node_id()  # where the work ran: the per-node counts of the summary
         return {"image": np.array(names, dtype=object),
-                "error": np.array([r.get("error", "") for r in records], dtype=object)}
+                "error": np.array([r.get("error", "") for r in records], dtype=object),
+                "node": np.array([node] * len(names), dtype=object)}
 
 
 def write_part(table, folder: Path) -> Path:

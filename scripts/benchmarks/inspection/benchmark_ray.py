@@ -37,6 +37,7 @@ MODES = {  # name: (engine options, Ray nodes of this machine: None for one Ray 
     "ray-2-nodes-2x1": (["--engine", "ray", "--actors", "2", "--actor-cpus", "1"], 2),
 }
 CPUS = 2  # what every mode uses
+COMPARED = ("in-process", "ray-1x2", "ray-2x1")  # whose records of the last repeat are compared
 # the demo network at its size, trained for less time: the speed of inspection does not depend on it
 SHORTER = {"detection": ["epochs=1"]}
 
@@ -95,8 +96,9 @@ def reproduction(runs: list[str], train_root: Path) -> dict:
                    "script runs on the N pictures it gathers in a scratch folder (PICTURES) and writes to OUT"}
 
 
-def one_run(mode: str, folder: Path, runs: list[str], batch_size: int, scratch: Path) -> dict:
-    """The mode's command once, in a child process: wall seconds, and the load average before and after."""
+def one_run(mode: str, folder: Path, runs: list[str], batch_size: int, scratch: Path, keep: bool = False) -> dict:
+    """The mode's command once, in a child process: wall seconds, and the load average before and after. keep: its
+    output stays in scratch/out-MODE (for the records' comparison)."""
     nodes = MODES[mode][1]
     out = scratch / f"out-{mode}"
     options = []
@@ -128,11 +130,66 @@ def one_run(mode: str, folder: Path, runs: list[str], batch_size: int, scratch: 
         run.update({key: summary[key] for key in ("written", "errors", "first_rows_seconds", "actors",
                                                   "cpus_per_actor", "nodes", "cluster_cpus", "ray_version")})
         run["engine_seconds"] = summary["seconds"]
+        run["pictures_per_node"] = summary["pictures_per_node"]
     else:
         records = json.loads((out / "predictions.json").read_text())
         run.update(written=len(records), errors=sum("error" in r for r in records))
-    shutil.rmtree(out, ignore_errors=True)
+    if not keep:
+        shutil.rmtree(out, ignore_errors=True)
     return run
+
+
+def records_compared(outputs: dict[str, Path], tasks: list[str]) -> dict:
+    """The Ray modes' rows against the in-process records of the same pictures, as tests/test_ray_engine.py
+    compares them (tests/parity.py: each task's part within 1e-3 of its scale, boxes matched by IoU); timings
+    left out. Mismatches counted, the first few named."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from parity import assert_same_records
+
+    from shared.suite.ray_engine import read_records
+
+    expected = {r["image"]: r for r in json.loads((outputs.pop("in-process") / "predictions.json").read_text())}
+    found = {}
+    for mode, out in outputs.items():
+        got, problems = {r["image"]: r for r in read_records(out)}, []
+        if sorted(got) != sorted(expected):
+            problems.append(f"{len(set(expected) ^ set(got))} pictures on one side only")
+        for image in sorted(set(expected) & set(got)):
+            want, have = expected[image], got[image]
+            for key in want.keys() | have.keys():
+                try:
+                    if key in tasks:
+                        assert_same_records(want[key], have[key], rel=1e-3)
+                    elif key == "error":
+                        assert key in want and key in have
+                    elif "seconds" not in key and "time" not in key:
+                        assert want.get(key) == have.get(key), (want.get(key), have.get(key))
+                except (AssertionError, KeyError) as problem:
+                    problems.append(f"{image} {key}: {str(problem)[:200]}")
+        found[mode] = {"pictures": len(got), "mismatches": len(problems), "first_mismatches": problems[:5]}
+    return found
+
+
+def scale(modes: dict, compared: dict, pictures: int) -> dict:
+    """The headline keys: pictures/s in one process and with each Ray layout, the Ray overhead (1 - the better Ray
+    figure / one process), whether the records are equal, and the two-node run's pictures per node."""
+    rate = lambda mode: modes.get(mode, {}).get("pictures_per_second")
+    out = {"in_process": {"images_per_second": rate("in-process")},
+           "ray": {"actors_1": {"images_per_second": rate("ray-1x2"), "layout": "1 actor x 2 CPUs"},
+                   "actors_2": {"images_per_second": rate("ray-2x1"), "layout": "2 actors x 1 CPU"}}}
+    better = max((r for r in (rate("ray-1x2"), rate("ray-2x1")) if r), default=None)
+    if better and rate("in-process"):
+        out["ray_overhead"] = round(1 - better / rate("in-process"), 3)
+        out["ray_overhead_target"] = 0.10
+    if compared:
+        out["records_equal"] = all(row["mismatches"] == 0 for row in compared.values())
+        out["records_compared"] = compared
+    if "ray-2-nodes-2x1" in modes:
+        last = modes["ray-2-nodes-2x1"]["runs"][-1]
+        out["two_nodes"] = {"images_per_second": rate("ray-2-nodes-2x1"), "nodes": len(last["pictures_per_node"]),
+                            "pictures_per_node": sorted(last["pictures_per_node"].values(), reverse=True),
+                            "of_pictures": pictures}
+    return out
 
 
 def main(argv=None) -> int:
@@ -167,12 +224,18 @@ def main(argv=None) -> int:
         one.mkdir()
         first = min(folder.iterdir())
         (one / first.name).symlink_to(first.resolve())
+        outputs = {}
         for repeat in range(args.repeats):  # modes interleaved, so a change of load touches all of them alike
             for mode in args.modes:
                 for what, pictures in (("runs", folder), ("startup_runs", one)):
-                    run = one_run(mode, pictures, args.runs, args.batch_size, Path(scratch))
+                    keep = what == "runs" and repeat == args.repeats - 1 and mode in COMPARED
+                    run = one_run(mode, pictures, args.runs, args.batch_size, Path(scratch), keep=keep)
+                    if keep:
+                        outputs[mode] = Path(scratch) / f"out-{mode}"
                     measured.setdefault(mode, {}).setdefault(what, []).append(run)
                     print(f"{mode} {what} #{repeat + 1}: {run}", flush=True)
+        compared = records_compared(outputs, [p.partition("=")[0] for p in args.runs]) \
+            if "in-process" in outputs and len(outputs) > 1 else {}
     modes = {}
     for mode, runs in measured.items():
         seconds = statistics.median(run["seconds"] for run in runs["runs"])
@@ -189,7 +252,7 @@ def main(argv=None) -> int:
         if baseline:
             mode["vs_in_process"] = round(mode["pictures_per_second"] / baseline, 3)
     payload = {
-        **reproduction(args.runs, args.train_root),
+        **reproduction(args.runs, args.train_root), **scale(modes, compared, args.pictures),
         "pictures": args.pictures, "neu_test_pictures": real, "synthetic_pictures": args.pictures - real,
         "cpus": CPUS, "batch_size": args.batch_size, "repeats": args.repeats,
         "runs": dict(pair.split("=", 1) for pair in args.runs), "note": args.note, "modes": modes,
