@@ -49,6 +49,11 @@ def calibrate(run_path, pictures, alpha: float, confidence: float | None = None,
     target = calibration.path_of(run.path, name)
     if target.exists() and not force:  # before the scoring, not after
         raise DataError(target, "a calibration of this name exists; choose another --name or pass --force")
+    fitted = memorised(run, items)
+    if fitted:
+        raise DataError(where, f"{len(fitted)} of the {len(items)} pictures were fitted by the model (e.g. "
+                               f"{fitted[0].name}): each matches itself in the model's memory and scores low, so the "
+                               "threshold would come out too low; calibrate on known-good pictures it did not fit")
     predictor = run.predictor(**options)
     records = predictor.predict(items, progress=progress)
     scored = [(Path(r["image"]), r["score"]) for r in records if "score" in r]
@@ -68,6 +73,22 @@ def calibrate(run_path, pictures, alpha: float, confidence: float | None = None,
         "score_summary": calibration.summary(scores), "scores": scores}
     path = calibration.write(run.path, name, payload, force=force)
     return {"path": str(path), **payload, "name": name}
+
+
+def memorised(run, items) -> list[Path]:
+    """The picture files among items that the run was fitted on (by content; runs trained before it was
+    recorded: none known)."""
+    import json
+
+    from shared.datasets.images import file_sha1
+
+    from .run import FITTED_FILE
+
+    path = run.path / FITTED_FILE
+    if not path.exists():
+        return []
+    fitted = set(json.loads(path.read_text())["sha1"])
+    return [p for p in items if isinstance(p, Path) and p.is_file() and file_sha1(p) in fitted]
 
 
 def predictor_options(run, options: dict) -> dict:

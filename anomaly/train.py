@@ -7,13 +7,14 @@ import time
 
 import numpy as np
 
+from shared.datasets.images import file_sha1
 from shared.suite.console import silenced
 from shared.suite.memory_guard import capped_mmap_threshold, peak_memory_mb
 
 from . import models
 from .data import load_data
 from .recipe import AnomalyRecipe
-from .run import AnomalyRun, batches, load
+from .run import FITTED_FILE, AnomalyRun, batches, load
 
 
 def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRun:
@@ -41,6 +42,8 @@ def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRu
     run.write_json("threshold.json", {
         "threshold": run.threshold, "quantile": recipe.threshold_quantile, "normal_valid_images": len(valid_scores),
         "normal_valid_scores": np.round(valid_scores, 5).tolist()})
+    # what the model memorised, by content: calibrate refuses these pictures (each matches itself, scoring low)
+    run.write_json(FITTED_FILE, {"sha1": sorted({file_sha1(p) for p in data.part("fit").path})})
     run.timings = {"fit_seconds": round(fit_seconds, 1), "fit_images": len(data.part("fit")),
                    "peak_memory_mb": peak_memory_mb()}
     run.write_json("training.json", run.timings)

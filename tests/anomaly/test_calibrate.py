@@ -5,6 +5,7 @@ import io
 import json
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,6 +72,21 @@ def test_too_few_pictures_and_a_taken_name_are_one_line_refusals(run, good, cali
     assert main(["anomaly", "calibrate", str(run), str(good), "--false-alarm-rate", "0.1"]) == 2
     assert "a calibration of this name exists" in capsys.readouterr().err
     assert sorted(p.name for p in (run / "calibrations").iterdir()) == ["strict.json", "week12.json"]
+
+
+def test_pictures_the_model_fitted_are_refused(run, generic_runs, calibrated, tmp_path, capsys):
+    """A fitted picture is in the model's memory (texture-knn: it matches itself, score 0): a threshold set on such
+    scores comes out too low."""
+    from shared.suite.cli import main
+
+    folder = tmp_path / "fitted"
+    folder.mkdir()
+    for path in generic_runs("anomaly")[0].data.part("fit").path[:30]:
+        shutil.copy(path, folder / Path(path).name)
+    capsys.readouterr()
+    assert main(["anomaly", "calibrate", str(run), str(folder), "--false-alarm-rate", "0.1"]) == 2
+    assert "30 of the 30 pictures were fitted by the model" in capsys.readouterr().err
+    assert not (run / "calibrations" / "fitted.json").exists()
 
 
 def test_inspect_puts_the_calibration_in_force_and_writes_the_drift(run, good, calibrated, tmp_path, capsys):
