@@ -12,7 +12,7 @@ from shared.datasets.images import expand_globs, expand_image_inputs
 from shared.suite import calibration, registry
 from shared.suite.errors import DataError
 
-from .recipe import AnomalyRecipe
+from .recipe import FITTED_FILE, AnomalyRecipe
 
 MAKE = "`defectlab anomaly calibrate RUN PICTURES --false-alarm-rate 0.01 --name NAME`"
 NOT_SCORING = ("batch_size", "heatmap", "calibration")  # predict options that leave the scores as they are
@@ -81,8 +81,6 @@ def memorised(run, items) -> list[Path]:
     import json
 
     from shared.datasets.images import file_sha1
-
-    from .run import FITTED_FILE
 
     path = run.path / FITTED_FILE
     if not path.exists():

@@ -7,6 +7,7 @@ from shared.suite.recipe import SPLIT_NAMES, Recipe, option
 
 from .zoo import MODELS  # the registry's names (no ML framework imported)
 
+FITTED_FILE = "fitted.json"  # in a run: sha1 of every picture the model was fitted on
 PROTOCOLS = ("loco", "one-class")  # NEU protocols: leave-one-class-out, one-class
 
 

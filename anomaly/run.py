@@ -20,8 +20,6 @@ from .options import PREDICT_OPTIONS
 from .predict import AnomalyPredictor
 from .recipe import AnomalyRecipe
 
-FITTED_FILE = "fitted.json"  # sha1 of every picture the model was fitted on
-
 
 def batches(images: np.ndarray, size: int):
     for start in range(0, len(images), size):

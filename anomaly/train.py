@@ -13,8 +13,8 @@ from shared.suite.memory_guard import capped_mmap_threshold, peak_memory_mb
 
 from . import models
 from .data import load_data
-from .recipe import AnomalyRecipe
-from .run import FITTED_FILE, AnomalyRun, batches, load
+from .recipe import FITTED_FILE, AnomalyRecipe
+from .run import AnomalyRun, batches, load
 
 
 def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRun:
