@@ -59,11 +59,13 @@ def assert_follows(task: str, fp32: list[dict], int8: list[dict]) -> None:
 
 
 @pytest.mark.parametrize("task", ["classification", "detection", "anomaly"])
-def test_int8_export_and_predict_follow_fp32(task, runs, synthetic_root, capsys):
+def test_int8_export_and_predict_follow_fp32(task, runs, synthetic_root, capsys, tmp_path, monkeypatch):
     import onnx
 
     from shared.suite import registry
     from shared.suite.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the export leaves nothing in the working directory
 
     run = registry.task(task).load(runs[task])
     with pytest.raises(DataError, match=rf"defectlab {task} export .* int8=1"):
@@ -71,6 +73,7 @@ def test_int8_export_and_predict_follow_fp32(task, runs, synthetic_root, capsys)
     assert main([task, "export", str(runs[task]), "int8=1"]) == 0
     assert "INT8 model:" in capsys.readouterr().out
     assert (runs[task] / "model.onnx").is_file() and (runs[task] / "model.int8.onnx").is_file()
+    assert not list(tmp_path.iterdir())
     images = sorted((synthetic_root / "NEU-DET" / "IMAGES").glob("*.jpg"))[::5][:30]
     options = {"conf": 0.05} if task == "detection" else {}
     fp32 = run.predictor(onnx=True, **options).predict(images)

@@ -72,9 +72,15 @@ def quantize(source: str | Path, target: str | Path, feeds: list[dict], nodes_to
     target = Path(target)
     with tempfile.TemporaryDirectory(prefix="defectlab-int8-") as scratch:
         prepared = Path(scratch) / "prepared.onnx"
+        dumps = lambda: {*Path.cwd().glob("*-*-*-*-*.data"), *Path.cwd().glob("sym_shape_infer_temp.onnx")}
+        before = dumps()
         try:
             quant_pre_process(str(source), str(prepared))
         except Exception:  # noqa: BLE001 - symbolic shapes fail on some graphs (e.g. a dynamic letterbox); ONNX's own do
+            # the failed attempt dumps its half-inferred model (sym_shape_infer_temp.onnx, weights as <uuid>.data) in
+            # the working directory: not the user's to clean up
+            for left in dumps() - before:
+                left.unlink(missing_ok=True)
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=True)
         excluded = nodes_to_exclude(prepared) if callable(nodes_to_exclude) else nodes_to_exclude
         quantize_static(str(prepared), str(target), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
