@@ -98,9 +98,9 @@ def reproduction(runs: list[str], train_root: Path) -> dict:
 
 def one_run(mode: str, folder: Path, runs: list[str], batch_size: int, scratch: Path, keep: bool = False) -> dict:
     """The mode's command once, in a child process: wall seconds, and the load average before and after. keep: its
-    output stays in scratch/out-MODE (for the records' comparison)."""
+    output stays in scratch/out-MODE (for the records' comparison), where no later run of the mode writes."""
     nodes = MODES[mode][1]
-    out = scratch / f"out-{mode}"
+    out = scratch / (f"out-{mode}" if keep else "out-timed")
     options = []
     shutil.rmtree(out, ignore_errors=True)
     cluster = None
