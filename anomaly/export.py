@@ -92,14 +92,9 @@ def to_int8(run) -> tuple[Path, float]:
     scores and maps on them, as a share of the largest fp32 value. The image score is a distance between
     per-channel means and log standard deviations: 8-bit noise adds variance to every channel, which moves the
     descriptors of quiet channels by many of their normal spreads (scripts/benchmarks/results/inspect.json, int8)."""
-    from shared.suite.quantize import INT8_FILE, output_difference, quantize
+    from shared.suite.quantize import run_to_int8
 
-    source = run.path / ONNX_FILE
-    if not source.is_file():
-        export_checked(run)
-    feeds = calibration_feeds(run)
-    target = quantize(source, run.path / INT8_FILE, feeds, op_types=QUANTIZED_OPS)
-    return target, output_difference(source, target, feeds)
+    return run_to_int8(run, run.path / ONNX_FILE, export_checked, calibration_feeds, op_types=QUANTIZED_OPS)
 
 
 def export_checked(run, samples: int = 4, seed: int = 0, int8: bool = False) -> tuple[Path, float]:

@@ -63,14 +63,9 @@ def to_int8(run) -> tuple[Path, float]:
     """run.path/model.int8.onnx: model.onnx (exported first where missing) quantized statically, every Conv and
     MatMul, calibrated on 100 train pictures; and the largest |fp32 - int8| logit difference on them, as a share
     of the largest logit."""
-    from shared.suite.quantize import INT8_FILE, output_difference, quantize
+    from shared.suite.quantize import run_to_int8
 
-    source = run.path / ONNX_FILE
-    if not source.is_file():
-        export_checked(run)
-    feeds = calibration_feeds(run)
-    target = quantize(source, run.path / INT8_FILE, feeds)
-    return target, output_difference(source, target, feeds)
+    return run_to_int8(run, run.path / ONNX_FILE, export_checked, calibration_feeds)
 
 
 def export_checked(run, samples: int = 4, seed: int = 0, int8: bool = False) -> tuple[Path, float]:

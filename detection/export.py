@@ -77,14 +77,10 @@ def to_int8(run) -> tuple[Path, float]:
     """run.path/model.int8.onnx: model.onnx (exported first where missing) quantized statically but for the
     head's post-processing, calibrated on 100 train pictures; and the largest |fp32 - int8| difference of the raw
     head outputs on them, as a share of the largest fp32 value."""
-    from shared.suite.quantize import INT8_FILE, output_difference, quantize
+    from shared.suite.quantize import run_to_int8
 
-    source = run.path / "model.onnx"
-    if not source.is_file():
-        export_checked(run)
-    feeds = calibration_feeds(run)
-    target = quantize(source, run.path / INT8_FILE, feeds, nodes_to_exclude=head_post_processing)
-    return target, output_difference(source, target, feeds)
+    return run_to_int8(run, run.path / "model.onnx", export_checked, calibration_feeds,
+                       nodes_to_exclude=head_post_processing)
 
 
 def export_checked(run, samples: int = 2, seed: int = 0, int8: bool = False) -> tuple[Path, float]:

@@ -94,6 +94,17 @@ def quantize(source: str | Path, target: str | Path, feeds: list[dict], nodes_to
     return target
 
 
+def run_to_int8(run, source: Path, export, feeds_of, **options) -> tuple[Path, float]:
+    """run.path/model.int8.onnx from the run's fp32 ONNX model `source` (export(run) makes it where missing),
+    calibrated on feeds_of(run), quantize's options as given; and the largest |fp32 - int8| output difference on
+    those feeds (output_difference)."""
+    if not source.is_file():
+        export(run)
+    feeds = feeds_of(run)
+    target = quantize(source, run.path / INT8_FILE, feeds, **options)
+    return target, output_difference(source, target, feeds)
+
+
 def output_difference(fp32_path: str | Path, int8_path: str | Path, feeds: list[dict]) -> float:
     """The largest |fp32 - int8| over every output and feed, as a share of that output's largest |fp32| value
     (outputs have scales of their own: pixels, probabilities, distances)."""
