@@ -370,7 +370,48 @@ def reproduce_table(results):
     return markdown_table(["headline", "defectlab commands", "scored or timed by"], rows)
 
 
-TABLES = {"headline": headline_table, "reproduce": reproduce_table, "classification": classification_table, "detection": detection_table,
+SCALE_MODES = {"in-process": "one process (`inspect --onnx`)", "ray-1x2": "Ray, 1 actor x 2 CPUs",
+               "ray-2x1": "Ray, 2 actors x 1 CPU", "ray-2-nodes-2x1": "Ray, 2 nodes x 1 CPU, 2 actors"}
+
+
+def scale_table(results):
+    d = load(results, "scale")
+    rows = [[label, f2(m["pictures_per_second"]), f2(m["median_startup_seconds"]), f2(m["steady_pictures_per_second"]),
+             f2(m["steady_pictures_per_second_per_core"])]
+            for mode, label in SCALE_MODES.items() if (m := d["modes"].get(mode))]
+    table = markdown_table(["mode (2 CPUs in each)", "whole command, pictures/s", "start-up, s", "steady pictures/s",
+                            "steady per core"], rows)
+    nodes = d.get("two_nodes", {})
+    return table + (f"\n\n{d['pictures']} pictures; Ray overhead (1 - the better Ray figure / one process): "
+                    f"**{f3(d['ray_overhead'])}** (target {f2(d['ray_overhead_target'])}); records equal to one "
+                    f"process's: {str(d.get('records_equal')).lower()}; two nodes: "
+                    f"{' + '.join(str(n) for n in nodes.get('pictures_per_node', []))} pictures per node.")
+
+
+def int8_table(results):
+    d = load(results, "inspect")
+    q, lib, share = d["int8"], d["library_paths"], d["compute_share"]
+    alone = q["per_model_images_per_second"]
+    rows = [[task, t["metric"], f"{t['before']:.4f}", f"{t['after']:.4f}", f"{100 * t['loss']:+.2f} points" if task
+             != "anomaly" else f"{t['loss']:+.4f}", "yes" if t["adopted"] else "no", f"{alone['fp32'][task]:.1f}",
+             f"{alone['int8'][task]:.1f}", f"{t['fp32_mb']} / {t['int8_mb']}"]
+            for task, t in q["per_task"].items()]
+    table = markdown_table(["model", "metric (test)", "fp32 ONNX", "INT8", "loss", "adopted", "alone fp32, img/s",
+                            "alone INT8, img/s", "MB fp32 / INT8"], rows)
+    whole = share["whole_inspection"]
+    lines = [
+        (f"Whole inspection: **{q['fp32_images_per_second']:.1f}** images/s fp32, **{q['images_per_second']:.1f}** "
+        f"with INT8 where adopted ({', '.join(q['adopted']) or 'none'}; target {q['target_images_per_second']}: "
+        f"{'met' if q['target_met'] else 'not met'}); the libraries' own calls one picture after another: "
+        f"{lib['images_per_second']:.1f} images/s."),
+        (f"Compute: {sum(r['total'] for r in share['gflops_per_picture'].values()):.2f} GFLOPs a picture; the whole "
+        f"inspection reaches {100 * whole['fp32']['of_peak']:.1f}% of the CPU's fp32 peak "
+        f"({share['peak_gflops']:.0f} GFLOP/s) and {100 * whole['fp32']['of_sgemm']:.1f}% of what a large matrix "
+        f"product reaches ({share['sgemm_gflops']:.0f} GFLOP/s).")]
+    return table + "\n\n" + "\n".join(lines)
+
+
+TABLES = {"headline": headline_table, "scale": scale_table, "int8": int8_table, "reproduce": reproduce_table, "classification": classification_table, "detection": detection_table,
           "anomaly": anomaly_table, "anomaly-localization": anomaly_localization_table, "fewlabels": fewlabels_table,
           "fewlabels-clustering": fewlabels_clustering_table, "fewlabels-ensembles": fewlabels_ensembles_table}
 
@@ -382,6 +423,7 @@ PAGES = {  # file (from the repository root) -> the tables it holds
     "docs/results/fewlabels.md": ["fewlabels", "fewlabels-clustering", "fewlabels-ensembles"],
     "docs/results/detection.md": ["detection"],
     "docs/results/anomaly.md": ["anomaly", "anomaly-localization"],
+    "docs/scale.md": ["scale", "int8"],
 }
 
 

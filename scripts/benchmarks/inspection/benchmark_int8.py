@@ -3,7 +3,7 @@ int8=1`), each model's own metric before and after on the same test pictures, IN
 it loses at most 0.5 points of accuracy / mAP50 or 0.005 AUROC, and the whole inspection timed with the adopted INT8
 models against fp32 on the same pictures. Beside them, two references: the libraries' own inference paths one
 picture after another, and each model's FLOPs per picture against the CPU's peak. Parts (scripts/benchmarks/results/
-inspect_int8_parts/), then --merge adds them to inspect.json, every committed key and number kept.
+inspect_int8_parts/), then --merge writes inspect.json measured again, the earlier measure kept under `earlier`.
 
   python scripts/benchmarks/inspection/benchmark_int8.py --part quantize --data ../shared/data/NEU-DET --runs \\
       classification=runs/neu/classification/lite0-finetune-kaggle-det-seed0 \\
@@ -439,8 +439,9 @@ def run_child(mode: str, payload: dict) -> dict:
 
 # -- merge into inspect.json -------------------------------------------------------------------------------------
 def merged(committed: dict, parts: dict) -> dict:
-    """inspect.json with `int8`, `library_paths`, `compute_share` and `images_per_second_now` added (each with its
-    provenance); every committed key and number as it was."""
+    """inspect.json measured again: the whole inspection now (fp32 ONNX, the runs of today) at the top, with `int8`,
+    `library_paths` and `compute_share` beside it (each with its provenance); the earlier measure, every key and
+    number as it was, under `earlier`."""
     quantized, metrics, speed = parts["quantize"], parts["metrics"], parts["speed"]
     provenance = {key: speed[key] for key in ("command", "git_commit", "created_at", "versions", "hardware")}
     train = metrics["defectlab"]
@@ -454,15 +455,20 @@ def merged(committed: dict, parts: dict) -> dict:
 
     fp32, int8 = speed["fp32"], speed["int8"]
     tasks = list(flops)
+    earlier = committed.get("earlier") or committed
     return {
-        **committed,
-        "images_per_second_now": {
-            "images_per_second": fp32["images_per_second"], "images_per_second_runs": fp32["images_per_second_runs"],
-            "per_model_images_per_second": fp32["per_model_images_per_second"], "loads": fp32["loads"],
-            "committed": committed["images_per_second"], "committed_load_average": committed["modes"][
-                committed["mode"]]["load_average"], "cpu": speed["cpu"]["model"], "runs": speed.get("runs", {}),
-            "note": "the committed measure again (onnx-threads, same image size, batch size and test pictures) on "
-                    "today's runs: " + metrics["note"], **provenance, "defectlab": train, "why": WHY},
+        "schema_version": committed.get("schema_version", 1), **provenance, "split": speed["split"],
+        "data_fingerprint": speed["data_fingerprint"],
+        "images_per_second": fp32["images_per_second"], "mode": "onnx-threads",
+        "images_per_second_runs": fp32["images_per_second_runs"],
+        "per_model_images_per_second": fp32["per_model_images_per_second"], "peak_memory_mb": fp32["peak_memory_mb"],
+        "loads": fp32["loads"], "cpu": speed["cpu"]["model"], "batch_size": speed["batch_size"],
+        "image_size": speed["image_size"], "pictures": speed["pictures"],
+        "target_images_per_second": earlier.get("target_images_per_second", 25), "runs": speed["runs"],
+        "note": "whole inspection = decode each file once + classifier + detector + anomaly score and heatmap + "
+                "novel flag, in one process using both cores, the models of a batch in threads (onnx-threads); "
+                f"medians of {speed['repeats']} passes; " + metrics["note"],
+        "defectlab": train, "why": WHY,
         "int8": {
             "images_per_second": int8["images_per_second"], "images_per_second_runs": int8["images_per_second_runs"],
             "fp32_images_per_second": fp32["images_per_second"],
@@ -501,7 +507,8 @@ def merged(committed: dict, parts: dict) -> dict:
                                       for t in tasks},
             "note": "INT8 models do the same multiply-adds in 8 bits; their share is still against the fp32 peak",
             **provenance, "defectlab": None, "why": "FLOPs counted from the ONNX graphs and a CPU peak: no "
-                                                    "defectlab command gives them"}}
+                                                    "defectlab command gives them"},
+        "earlier": earlier}
 
 
 # -- main ---------------------------------------------------------------------------------------------------------
@@ -534,7 +541,7 @@ def main(argv=None) -> int:
     if args.merge:
         committed = json.loads(path.read_text())
         results.rewrite(path, merged(committed, results.read_parts(NAME)))
-        print(f"added int8, library_paths, compute_share, images_per_second_now to {path}")
+        print(f"measured again into {path}: int8, library_paths, compute_share; the earlier measure under earlier")
         return 0
     if not (args.part and args.data and args.runs):
         parser.error("--part, --data and --runs (or --merge)")
