@@ -27,13 +27,22 @@ from shared.suite.provenance import data_fingerprint
 COLUMNS = ["path", "role", "label", "mask", "boxes", "width", "height"]  # role train | test; label 1 = abnormal
 
 
-def split_normal(table: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Normal training rows -> (fit rows, threshold-validation rows), seeded."""
+def split_normal(table: pd.DataFrame, fraction: float, seed: int, pick: str = "random"
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normal training rows -> (fit rows, threshold-validation rows): a seeded draw, or (pick 'last') the last
+    pictures by the number in their file names, per name without its digits (crazing_17.jpg: 'crazing_.jpg')."""
     normal = table[table.role == "train"].reset_index(drop=True)
-    rng = np.random.default_rng(seed)
     n_valid = max(1, round(fraction * len(normal))) if len(normal) > 1 else 0
     is_valid = np.zeros(len(normal), bool)
-    is_valid[rng.permutation(len(normal))[:n_valid]] = True
+    if pick == "last" and n_valid:
+        names = normal["path"].map(lambda p: Path(p).name)
+        stem = names.str.replace(r"\d+", "", regex=True)
+        number = names.str.extract(r"(\d+)(?!.*\d)", expand=False).fillna(-1).astype(int)
+        for _, group in normal.assign(stem=stem, number=number, name=names).groupby("stem"):
+            order = group.sort_values(["number", "name"]).index
+            is_valid[order[len(order) - round(fraction * len(order)):]] = True
+    else:
+        is_valid[np.random.default_rng(seed).permutation(len(normal))[:n_valid]] = True
     return normal[~is_valid], normal[is_valid]
 
 
@@ -105,7 +114,7 @@ def load_data(recipe, progress: bool = False, index: pd.DataFrame | None = None)
         info = {"split": f"anomaly folders {root}", "data_fingerprint": _folder_fingerprint(table)}
     else:
         table, info = _from_labelled(recipe, progress, index)
-    fit, valid = split_normal(table, recipe.valid_fraction, recipe.data_seed())
+    fit, valid = split_normal(table, recipe.valid_fraction, recipe.data_seed(), recipe.valid_pick)
     test = table[table.role == "test"].reset_index(drop=True)
     info = {**info, "dataset": str(recipe.data),
             "sizes": {"fit": len(fit), "valid": len(valid), "test_normal": int((test.label == 0).sum()),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.datasets.splits import VALID_PICKS
 from shared.suite.recipe import SPLIT_NAMES, Recipe, option
 
 from .zoo import MODELS  # the registry's names (no ML framework imported)
@@ -25,6 +26,10 @@ class AnomalyRecipe(Recipe):
                                   factory=list)
     valid_fraction: float = option(0.1, "share of the normal training pictures held out (seeded) to choose the "
                                         "threshold; they are not fitted")
+    valid_pick: str = option("random", "which normal training pictures set the threshold: random (seeded) or last "
+                                       "(the last by the number in their file names: pictures in acquisition order "
+                                       "have look-alike neighbours, so a random pick sets the threshold too low)",
+                             choices=VALID_PICKS)
     out: str = option("runs/anomaly", "parent folder of run folders: the run lands in OUT/NAME")
     model: str = option("texture-knn", "anomaly model", choices=MODELS)
     backbone: str = option("tf_efficientnet_lite0", "timm backbone (bundled ImageNet weights: tf_efficientnet_lite0|1|2)")

@@ -72,13 +72,21 @@ def load_data(recipe, progress: bool = True) -> ClassificationData:
     if len(index) == 0:
         raise DataError(recipe.data, "no readable images")
     classes = class_names(index)
+    unknown = sorted(set(recipe.classes) - set(classes))
+    if unknown:
+        raise DataError(recipe.data, f"classes not in the dataset: {', '.join(unknown)} (it has {', '.join(classes)})")
+    classes = [c for c in classes if c in recipe.classes] if recipe.classes else classes
     if len(classes) < 2:
         raise DataError(recipe.data, f"need at least 2 classes to train a classifier, found {len(classes)}: {classes}")
     unlabelled = index["class_name"] == UNLABELLED
     split = pd.Series("pool", index=index.index, name="split")
     split[~unlabelled] = make_split(index[~unlabelled].reset_index(drop=True), recipe.split, folds=recipe.folds,
                                     fold=recipe.fold, seed=recipe.data_seed(),
-                                    valid_fraction=recipe.valid_fraction or 0.1).to_numpy()  # never select on test
+                                    valid_fraction=recipe.valid_fraction or 0.1,
+                                    valid_pick=recipe.valid_pick).to_numpy()  # never select on test
+    if recipe.classes:  # split first: a kept picture's side does not depend on which classes are kept
+        kept = (index["class_name"].isin(classes) | unlabelled).to_numpy()
+        index, split = index[kept].reset_index(drop=True), split[kept].reset_index(drop=True)
     if recipe.labels_per_class:
         split = hide_labels(index, split, recipe.labels_per_class, recipe.data_seed())
     for side in ("train",) if recipe.labels_per_class else ("train", "valid"):

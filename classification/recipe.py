@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.datasets.splits import VALID_PICKS
 from shared.pretrained import LITE_CFGS
 from shared.suite.recipe import Recipe, option
 
@@ -27,6 +28,12 @@ class ClassifierRecipe(Recipe):
     DEFAULT_PRESET = "lite0-finetune"
 
     out: str = option("runs/classification", "parent folder of run folders: the run lands in OUT/NAME")
+    classes: list = option(help="train on these classes only, e.g. crazing,inclusion (empty: every class); the "
+                                "split is made on the whole dataset first, so each kept picture stays on its side",
+                           factory=list)
+    valid_pick: str = option("random", "how the validation part is carved from train: random (seeded) or last "
+                                       "(each class's last pictures by number, like the newest pictures of a line)",
+                             choices=VALID_PICKS)
     model: str = option("efficientnet_lite0", "efficientnet_lite0|1|2, baseline-cnn or keras:<Application>")
     weights: str = option("imagenet", "'imagenet' (bundled for Lite), 'none', or a weights file")
     head_epochs: int = option(40, "stage 1: epochs of the classifier on frozen, cached features")

@@ -11,7 +11,9 @@ on the same side.
 - source: the split the files came with (folders or source_split.csv).
 A split without a validation part of its own (all but kaggle-cls, and source when the files came without one)
 carves a seeded, stratified, twin-aware validation part of `valid_fraction` out of its train part, so model
-selection never looks at test. This is the one meaning of `valid_fraction` in every task.
+selection never looks at test. This is the one meaning of `valid_fraction` in every task. `valid_pick='last'`
+carves each class's last train pictures by number instead: neighbouring NEU pictures look alike, so a random
+validation part has near twins in train and flatters whatever is chosen or calibrated on it.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 # the one list of split names: the recipes' and the CLI's choices and make_split's
 SPLIT_NAMES = ("kaggle-cls", "kaggle-det", "kfold", "holdout", "source")
 SIDES = ("train", "valid", "test")
+VALID_PICKS = ("random", "last")
 _PRIORITY = {"test": 0, "valid": 1, "train": 2}  # a twin group split by a rule joins its strictest side
 
 
@@ -86,11 +89,14 @@ def _reconcile_twins(pictures: pd.DataFrame, sides: pd.Series) -> pd.Series:
 
 
 def make_split(index: pd.DataFrame, name: str, *, folds: int = 5, fold: int = 0, seed: int = 0,
-               test_fraction: float = 0.2, valid_fraction: float = 0.0) -> pd.Series:
+               test_fraction: float = 0.2, valid_fraction: float = 0.0, valid_pick: str = "random") -> pd.Series:
     """Label every row of index with its side. Deterministic for the same index and arguments. valid_fraction
-    carves a validation part out of train when the split has none of its own."""
+    carves a validation part out of train when the split has none of its own, picked at random (seeded) or, with
+    valid_pick='last', each class's last train pictures by number."""
     import pandas as pd
 
+    if valid_pick not in VALID_PICKS:
+        raise DataError(None, f"unknown valid_pick {valid_pick!r}; choose one of {', '.join(VALID_PICKS)}")
     if name not in SPLIT_NAMES:
         raise DataError(None, f"unknown split {name!r}; choose one of {', '.join(SPLIT_NAMES)}")
     if len(index) == 0:
@@ -116,7 +122,8 @@ def make_split(index: pd.DataFrame, name: str, *, folds: int = 5, fold: int = 0,
         sides = pd.Series(source.reindex(pictures["picture_id"]).to_numpy())
     sides = _reconcile_twins(pictures, sides)
     if valid_fraction > 0 and not (sides == "valid").any():
-        sides = _carve_valid(pictures, sides, valid_fraction, seed)
+        carve = _carve_last if valid_pick == "last" else _carve_valid
+        sides = _reconcile_twins(pictures, carve(pictures, sides, valid_fraction, seed))
     by_picture = dict(zip(pictures["picture_id"], sides))
     return index["picture_id"].map(by_picture).rename("split")
 
@@ -126,6 +133,16 @@ def _carve_valid(pictures: pd.DataFrame, sides: pd.Series, fraction: float, seed
     held = _group_folds(train, max(2, round(1 / fraction)), seed + 1) == 0
     sides = sides.copy()
     sides.loc[train.index[held]] = "valid"
+    return sides
+
+
+def _carve_last(pictures: pd.DataFrame, sides: pd.Series, fraction: float, seed: int) -> pd.Series:
+    del seed  # deterministic: the order of the pictures decides
+    sides = sides.copy()
+    train = pictures[sides.to_numpy() == "train"]
+    for _, group in train.groupby("class_name"):
+        order = group.sort_values(["number", "picture_id"]).index
+        sides.loc[order[len(order) - round(fraction * len(order)):]] = "valid"
     return sides
 
 

@@ -156,6 +156,21 @@ def test_folder_dataset_faults_are_counted(tmp_path):
         read_anomaly_folders(tmp_path / "nothing")
 
 
+def test_threshold_pictures_picked_last_are_each_kind_newest(synthetic_root):
+    import dataclasses
+
+    from anomaly.data import load_data
+    from anomaly.recipe import AnomalyRecipe
+
+    recipe = AnomalyRecipe.from_preset("smoke", data=str(synthetic_root / "NEU-DET"), valid_pick="last")
+    view = load_data(recipe)
+    names = view.parts["valid"]["path"].map(lambda p: Path(p).stem.rsplit("_", 1))
+    # kaggle-det fits 1-24 of 30 per class: 10% of 24 normal pictures (2), the last by number, per kind
+    assert sorted(names.map(lambda n: int(n[1]))) == [23] * 5 + [24] * 5 and names.map(lambda n: n[0]).nunique() == 5
+    drawn = load_data(dataclasses.replace(recipe, valid_pick="random")).parts["valid"]
+    assert drawn["path"].map(lambda p: int(Path(p).stem.rsplit("_", 1)[1])).min() < 23
+
+
 def test_loco_protocol_on_synthetic_neu(synthetic_root, tmp_path):
     from anomaly.protocols import run_protocol
     from anomaly.recipe import AnomalyRecipe

@@ -175,3 +175,22 @@ def test_tta_averages_the_eight_orientations(smoke_run, classification_data):
     assert np.allclose(predictor.probabilities(x, tta=True), expected, atol=1e-5)
     # the average is orientation-invariant: a turned input gives the same answer
     assert np.allclose(predictor.probabilities(np.rot90(x, 1, axes=(1, 2)), tta=True), expected, atol=1e-4)
+
+
+def test_classes_keeps_some_classes_on_the_sides_of_the_whole_split(classification_data):
+    from classification import task
+    from classification.data import load_data
+
+    def sides(**fields):
+        recipe = task.Recipe.from_preset("smoke", data=str(classification_data / "NEU-DET"), split="kaggle-det",
+                                         valid_fraction=0.25, **fields)
+        data = load_data(recipe, progress=False)
+        return data, dict(zip(data.index["picture_id"], data.split))
+
+    whole, every = sides()
+    kept, some = sides(classes="scratches,crazing")
+    assert kept.classes == ["crazing", "scratches"]  # NEU's order, whatever order they were given in
+    assert set(kept.index["class_name"]) == {"crazing", "scratches"}
+    assert some == {p: every[p] for p in some} and len(some) == 2 * 50
+    with pytest.raises(DataError, match="classes not in the dataset: rust"):
+        sides(classes="crazing,rust")

@@ -47,6 +47,18 @@ def test_valid_is_carved_from_train_only(synthetic_index):
     assert split_sizes(carved, index)["valid"] == 6 * 6
 
 
+def test_valid_pick_last_takes_each_class_newest_train_pictures(synthetic_index):
+    index, _ = synthetic_index
+    carved = make_split(index, "kaggle-det", valid_fraction=0.25, valid_pick="last")
+    assert split_sizes(carved, index) == split_sizes(make_split(index, "kaggle-det", valid_fraction=0.25), index)
+    # kaggle-det trains on 1-24 of 30 per class: the last quarter of those, 19-24, is valid in every class
+    valid = index[carved == "valid"].drop_duplicates("picture_id")
+    assert set(valid["number"]) == set(range(19, 25))
+    assert (valid["class_name"].value_counts() == 6).all()
+    with pytest.raises(DataError, match="unknown valid_pick 'newest'"):
+        make_split(index, "kaggle-det", valid_fraction=0.25, valid_pick="newest")
+
+
 def test_byte_identical_twins_never_straddle_a_split(synthetic_copy):
     images = synthetic_copy / "NEU-DET" / "IMAGES"
     # patches_1 (test under kaggle-cls) and patches_30 (train) made byte-identical
