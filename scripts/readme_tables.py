@@ -411,7 +411,48 @@ def int8_table(results):
     return table + "\n\n" + "\n".join(lines)
 
 
-TABLES = {"headline": headline_table, "scale": scale_table, "int8": int8_table, "reproduce": reproduce_table, "classification": classification_table, "detection": detection_table,
+NOVELTY_ROWS = (  # novelty.json rule -> its label in the table
+    ("anomaly_flag", "anomaly detector alone, its training threshold (`is_anomalous`)"),
+    ("anomaly_and_confidence_below_0.9", "the earlier `novel` rule: anomaly flag and confidence < 0.9"),
+    ("texture_knn_calibrated_on_line_0.02", "anomaly score, calibrated on the line (alpha 0.02)"),
+    ("texture_knn_by_class_calibrated_on_valid_0.02", "anomaly score by predicted class, calibrated on validation"),
+    ("feature_knn_k1_by_class_calibrated_on_line_0.02", "classifier features kNN by predicted class, on the line"),
+    ("mahalanobis_by_class_calibrated_on_line_0.02", "classifier features Mahalanobis by predicted class, on the line"),
+    ("texture_knn_by_class_calibrated_on_line_0.01", "anomaly score by predicted class, on the line (alpha 0.01)"),
+)
+
+
+def novelty_table(results):
+    d = load(results, "novelty")
+    stated, mean, valid = d["stated_rule_key"], d["mean"], d["validation"]["mean"]
+
+    def pct(v):
+        return f"{100 * v:.1f}%"
+
+    def row(key, label):
+        m, v = mean[key], valid.get(key)
+        cells = [label, f3(m["precision"]), f3(m["recall"]), pct(m["false_alarm_rate"]),
+                 f3(m["tpr_at_far_0.01"]) if "tpr_at_far_0.01" in m else "", f3(v["recall"]) if v else ""]
+        return [f"**{c}**" if c else c for c in cells] if key == stated else cells
+
+    def earlier(m):
+        return f"{f3(m['recall'])} / {pct(m['false_alarm_rate'])}"
+
+    keys = [(stated, f"`{stated}` (chosen on validation)")] + [(k, label) for k, label in NOVELTY_ROWS if k != stated]
+    table = markdown_table(["flag (mean over the six held-out classes, test side)", "precision", "recall",
+                            "known pictures flagged", "TPR at 1% flagged", "validation recall"],
+                           [row(k, label) for k, label in keys if k in mean])
+    per_class = markdown_table(["held-out class", "recall", "known pictures flagged", "TPR at 1%", "TPR at 5%",
+                                "AUROC", "earlier rule: recall / flagged"],
+                               [[c, f3(r[stated]["recall"]), pct(r[stated]["false_alarm_rate"]),
+                                 f3(r[stated]["tpr_at_far_0.01"]), f3(r[stated]["tpr_at_far_0.05"]),
+                                 f3(r[stated]["auroc"]), earlier(r["anomaly_and_confidence_below_0.9"])]
+                                for c, r in d["per_class"].items()])
+    met = ", ".join(f"{k.replace('_', ' ')}: {'met' if v else 'not met'}" for k, v in d["targets"].items())
+    return f"{table}\n\n{per_class}\n\nTargets ({stated}): {met}."
+
+
+TABLES = {"headline": headline_table, "novelty": novelty_table, "scale": scale_table, "int8": int8_table, "reproduce": reproduce_table, "classification": classification_table, "detection": detection_table,
           "anomaly": anomaly_table, "anomaly-localization": anomaly_localization_table, "fewlabels": fewlabels_table,
           "fewlabels-clustering": fewlabels_clustering_table, "fewlabels-ensembles": fewlabels_ensembles_table}
 
@@ -424,6 +465,7 @@ PAGES = {  # file (from the repository root) -> the tables it holds
     "docs/results/detection.md": ["detection"],
     "docs/results/anomaly.md": ["anomaly", "anomaly-localization"],
     "docs/scale.md": ["scale", "int8"],
+    "docs/results/suite.md": ["novelty"],
 }
 
 

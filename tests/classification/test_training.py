@@ -187,7 +187,7 @@ def test_classes_keeps_some_classes_on_the_sides_of_the_whole_split(classificati
         data = load_data(recipe, progress=False)
         return data, dict(zip(data.index["picture_id"], data.split))
 
-    whole, every = sides()
+    _, every = sides()
     kept, some = sides(classes="scratches,crazing")
     assert kept.classes == ["crazing", "scratches"]  # NEU's order, whatever order they were given in
     assert set(kept.index["class_name"]) == {"crazing", "scratches"}
