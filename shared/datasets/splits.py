@@ -123,7 +123,7 @@ def make_split(index: pd.DataFrame, name: str, *, folds: int = 5, fold: int = 0,
     sides = _reconcile_twins(pictures, sides)
     if valid_fraction > 0 and not (sides == "valid").any():
         carve = _carve_last if valid_pick == "last" else _carve_valid
-        sides = _reconcile_twins(pictures, carve(pictures, sides, valid_fraction, seed))
+        sides = carve(pictures, sides, valid_fraction, seed)
     by_picture = dict(zip(pictures["picture_id"], sides))
     return index["picture_id"].map(by_picture).rename("split")
 
@@ -143,6 +143,9 @@ def _carve_last(pictures: pd.DataFrame, sides: pd.Series, fraction: float, seed:
     for _, group in train.groupby("class_name"):
         order = group.sort_values(["number", "picture_id"]).index
         sides.loc[order[len(order) - round(fraction * len(order)):]] = "valid"
+    # a twin of a picked picture goes with it (all twins of a group were on the train side)
+    picked = (sides == "valid").groupby(pictures["twin_group"]).transform("any")
+    sides[picked & (sides == "train")] = "valid"
     return sides
 
 

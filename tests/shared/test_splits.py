@@ -72,6 +72,15 @@ def test_byte_identical_twins_never_straddle_a_split(synthetic_copy):
     assert make_split(index, "kaggle-cls")[index["picture_id"] == "patches_30"].eq("test").all()
 
 
+def test_a_twin_of_a_picture_picked_last_for_validation_goes_with_it(synthetic_copy):
+    images = synthetic_copy / "NEU-DET" / "IMAGES"
+    shutil.copy(images / "patches_20.jpg", images / "patches_2.jpg")  # 20 is picked last (19-24), 2 is not
+    index, _ = read_dataset(synthetic_copy, progress=False)
+    split = make_split(index, "kaggle-det", valid_fraction=0.25, valid_pick="last")
+    assert leaking_groups(index, split) == []
+    assert split[index["picture_id"].isin(["patches_2", "patches_20"])].eq("valid").all()
+
+
 def test_bad_split_requests_fail_clearly(synthetic_index):
     index, _ = synthetic_index
     with pytest.raises(DataError, match="unknown split 'random'"):
