@@ -53,7 +53,7 @@ from scripts.benchmarks import results
 
 ALPHAS = (0.01, 0.02)  # the expected false-alarm rates tried; the target is <= 0.02
 TRAIN_LAST, VALID_LAST = 180, 240  # per class, by picture number: 1-180 train, 181-240 validation, 241-300 test
-FINETUNE_EPOCHS = 2  # of the preset's 6: six trainings on a 2-core CPU (~6 min each instead of ~20)
+FINETUNE_EPOCHS = 2  # default of --finetune-epochs; the preset's is 6 (~6 min a training here instead of ~20)
 KS = (1, 5, 10)
 NOVEL_BELOW = 0.9  # the suite's earlier rule: anomaly flag and classifier confidence below this
 FAR_POINTS = (0.01, 0.05)
@@ -62,10 +62,10 @@ WHY = ("the classifiers are `defectlab classification train` runs (commands in `
        "thresholds and the choice on validation are this script's (`command`)")
 
 
-def train_command(data: Path, out: Path, held_out: str, names: list[str]) -> list[str]:
+def train_command(data: Path, out: Path, held_out: str, names: list[str], epochs: int) -> list[str]:
     keep = ",".join(c for c in names if c != held_out)
     return ["defectlab", "classification", "train", "preset=lite0-finetune", f"data={data}", "split=kaggle-det",
-            "valid_fraction=0.25", "valid_pick=last", f"classes={keep}", f"finetune_epochs={FINETUNE_EPOCHS}",
+            "valid_fraction=0.25", "valid_pick=last", f"classes={keep}", f"finetune_epochs={epochs}",
             f"out={out}", f"name=without-{held_out}"]
 
 
@@ -197,7 +197,8 @@ def tpr_at(s, known_rows, novel_rows) -> dict:
     return {**out, "auroc": float(roc_auc_score(y, np.r_[s[known_rows], s[novel_rows]]))}
 
 
-def measure(data: Path, classifiers: Path, anomaly_runs: Path, cache: Path, only=None) -> dict:
+def measure(data: Path, classifiers: Path, anomaly_runs: Path, cache: Path, only=None,
+            epochs: int = FINETUNE_EPOCHS) -> dict:
     from scripts.benchmarks.anomaly.novelty_false_alarms import descriptors
     from shared.datasets.index import BOXED_SOURCES, class_names, read_dataset
     from shared.suite.provenance import portable
@@ -213,7 +214,7 @@ def measure(data: Path, classifiers: Path, anomaly_runs: Path, cache: Path, only
     train, valid, test = number <= TRAIN_LAST, (number > TRAIN_LAST) & (number <= VALID_LAST), number > VALID_LAST
     commands, per_fold = [], {}
     for held_out in only or names:
-        command = train_command(data, classifiers, held_out, names)
+        command = train_command(data, classifiers, held_out, names, epochs)
         commands.append(shlex.join(command))
         run_dir = classifiers / f"without-{held_out}"
         if not (run_dir / "model.keras").is_file():
@@ -289,7 +290,7 @@ def measure(data: Path, classifiers: Path, anomaly_runs: Path, cache: Path, only
         "validation": {"mean": validation_mean, "per_class": validation},
         "sides": {"train": f"pictures 1-{TRAIN_LAST} of each class", "valid": f"{TRAIN_LAST + 1}-{VALID_LAST}",
                   "test": f"{VALID_LAST + 1}-300"},
-        "classifier": f"lite0-finetune (finetune_epochs={FINETUNE_EPOCHS} of the preset's 6) on the five known "
+        "classifier": f"lite0-finetune (finetune_epochs={epochs}; the preset's: 6) on the five known "
                       "classes' train pictures, its validation part for early stopping",
         "earlier_rule": f"anomaly_and_confidence_below_{NOVEL_BELOW}: the texture-knn LOCO run's flag (its stored "
                         "threshold, random validation pictures) and the classifier's confidence below "
@@ -327,6 +328,9 @@ def main(argv=None) -> int:
                         help="`defectlab anomaly protocol --protocol loco` runs, for the earlier rule (skipped "
                              "where missing)")
     parser.add_argument("--cache", type=Path, default=Path("runs/novelty"), help="descriptors and features")
+    parser.add_argument("--finetune-epochs", type=int, default=FINETUNE_EPOCHS,
+                        help="the classifiers' fine-tuning epochs (the preset's: 6; default %(default)s, the time "
+                             "six trainings take on a 2-core CPU)")
     parser.add_argument("--classes", nargs="+", help="held-out classes (default: all six; a part, for a look)")
     parser.add_argument("--out", type=Path, default=results.RESULTS / "novelty.json")
     args = parser.parse_args(argv)
@@ -336,7 +340,7 @@ def main(argv=None) -> int:
 
     console.setup()
     args.cache.mkdir(parents=True, exist_ok=True)
-    result = measure(args.data, args.classifiers, args.anomaly_runs, args.cache, args.classes)
+    result = measure(args.data, args.classifiers, args.anomaly_runs, args.cache, args.classes, args.finetune_epochs)
     index, _ = read_dataset(args.data, progress=False)
     path = results.write(args.out, result, split="kaggle-det, leave one class out (1-180 train, 181-240 valid, "
                                                  "241-300 test)", index=index, command=script_command(__file__, argv))
