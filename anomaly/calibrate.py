@@ -22,14 +22,6 @@ def model_digest(run) -> str:
     return hashlib.sha256((run.path / run.MODEL_FILE).read_bytes()).hexdigest()
 
 
-def default_name(pictures) -> str:
-    """The pictures' folder name (one folder given), else 'line': a week's folder names its calibration."""
-    given = [Path(p) for p in pictures]
-    stem = given[0].resolve().name if len(given) == 1 and given[0].is_dir() else "line"
-    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip(".-_")[:64]
-    return cleaned or "line"
-
-
 def calibrate(run_path, pictures, alpha: float, confidence: float | None = None, name: str = "",
               force: bool = False, options: dict | None = None, progress: bool = False) -> dict:
     """Score the known-good pictures (files, folders, globs) with the run's predictor (`options`: its predict
@@ -44,7 +36,7 @@ def calibrate(run_path, pictures, alpha: float, confidence: float | None = None,
     items = expand_image_inputs(expand_globs(pictures))
     if len(items) < calibration.required_pictures(alpha, confidence):
         raise DataError(where, calibration.refusal(len(items), alpha, confidence))
-    name = name or default_name(pictures)
+    name = name or calibration.default_name(pictures)
     run = registry.load_run(AnomalyRecipe.TASK, run_path)  # through the registry: anomaly.run imports this module
     target = calibration.path_of(run.path, name)
     if target.exists() and not force:  # before the scoring, not after

@@ -116,5 +116,5 @@ SPEC = TaskSpec(
     headline=(Metric("mean_auroc", "auroc", "anomaly image AUROC", "num", "mean over held-out classes",
                      target=0.90),),
     record_schema=RECORD_SCHEMA, metrics_schema=METRICS_SCHEMA, report_table=report_table, report_note=report_note,
-    columns=columns, novelty=novelty, novelty_text="anomaly.is_anomalous", register_verbs=register_verbs,
-    calibrate=calibrate)
+    columns=columns, novelty=novelty, novelty_text="anomaly.is_anomalous", novelty_score="score",
+    register_verbs=register_verbs, calibrate=calibrate)

@@ -5,7 +5,7 @@
                      or as form fields: `tasks` (names or aliases) and each loaded task's request options (its
                      spec's `Option.request`), `TASK.OPTION` or the plain `OPTION` where one task has it
   GET  /v1/models    names, prediction options, classes, input size, thresholds, training provenance of the runs,
-                     the calibration in force and its drift summary
+                     the calibrations in force and their drift summaries; the novel rule (and its calibration)
   GET  /healthz      the process answers          GET /readyz   the models are loaded
   GET  /metrics      request count, latency histogram, errors, drift against a calibration (Prometheus text)
   GET  /openapi.json the API description (open)   GET /          the web page
@@ -46,13 +46,17 @@ class Models:
 
     def __init__(self, settings: Settings):
         from shared.suite import registry
-        from shared.suite.inspect import find_runs, member_runs, predict_options, predictor_of
+        from shared.suite.inspect import find_runs, member_runs, novel_rule, predict_options, predictor_of
+        from shared.suite.novel import load, split_option
 
         self.paths = find_runs(settings.runs, settings.runs_root, settings.tasks)
         self.options = predict_options(settings.predict, settings.tasks)
         self.runs = {task: registry.task(task).load(path) for task, path in self.paths.items()}
         self.predictors = {task: predictor_of(run, self.options.get(task, {}), settings.onnx)
                            for task, run in self.runs.items()}
+        novel = split_option(settings.predict)[0]  # the novel calibration in force, if any
+        scoring = {t: {**self.options.get(t, {}), **({"onnx": True} if settings.onnx else {})} for t in self.runs}
+        self.novel = novel_rule(load(self.paths, novel, scoring, self.runs) if novel else None)
         # a record names its runs; fused runs as the benchmarks name them, RUN+RUN2
         self.names = {task: "+".join(p.name for p in member_runs(run.path, self.options.get(task, {})))
                       for task, run in self.runs.items()}
@@ -84,8 +88,12 @@ class Models:
         if not force and now - self.drift_at < DRIFT_EVERY:
             return
         self.drift_at = now
-        for task, predictor in self.predictors.items():
-            found = predictor.watch() if hasattr(predictor, "watch") else None
+        watched = {task: predictor.watch if hasattr(predictor, "watch") else None
+                   for task, predictor in self.predictors.items()}
+        if self.novel.get("calibrated") is not None:
+            watched["novel"] = self.novel["calibrated"].watcher.summary
+        for task, watch in watched.items():
+            found = watch() if watch is not None else None
             if found is None:
                 continue
             metrics.drift(task, found)
@@ -170,7 +178,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/v1/models")
     def list_models():
-        return jsonify(models=models.describe(), onnx=settings.onnx)
+        calibrated = models.novel.get("calibrated")
+        novel = {"rule": models.novel["rule"], "voters": models.novel["voters"],
+                 "calibration": calibrated.describe() if calibrated is not None else None}
+        return jsonify(models=models.describe(), novel=novel, onnx=settings.onnx)
 
     @app.get("/openapi.json")
     def openapi():
@@ -206,8 +217,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         record = _inspect(models, image, tasks, changes)
         body = {"image": name, "width": int(image.shape[1]), "height": int(image.shape[0])}
         body.update({task: _public(record[task]) for task in tasks})
-        if "novel" in record:
-            body["novel"] = record["novel"]
+        body.update({k: record[k] for k in ("novel", "novel_score", "novel_calibration") if k in record})
         body["models"] = {task: models.names[task] for task in tasks}
         body["timings_ms"] = {"decode": round((decoded - started) * 1000, 2),
                               **{task: round(s * 1000, 2) for task, s in record["_seconds"].items()},
@@ -286,7 +296,7 @@ def _inspect(models: Models, image, tasks: list[str], changes: dict) -> dict:
     from shared.suite.inspect import Inspector
 
     views = {t: models.predictors[t].view(**changes.get(t, {})) for t in tasks}
-    inspector = Inspector(views, batch_size=1)
+    inspector = Inspector(views, batch_size=1, rule=models.novel)
     with models.lock:
         record, _ = next(inspector.iter_pairs([image]))
     if "error" in record:

@@ -78,6 +78,10 @@ def run_serve(args) -> int:
     # a missing run, a malformed option or a missing partner run fails here, in one line, before any worker starts
     runs = chosen_runs(args)
     options = predict_options(args.predict, list(runs))
+    from shared.suite.novel import read, split_option
+
+    if split_option(args.predict)[0]:
+        read(runs, split_option(args.predict)[0])
     for task, path in runs.items():
         if options.get(task, {}).get("calibration"):  # a missing calibration would stop every worker's boot
             calibration.read(path, options[task]["calibration"])

@@ -75,6 +75,10 @@ def spec(tasks=None, served: dict | None = None) -> dict:
                             "image": {"type": "string"}, "width": {"type": "integer"}, "height": {"type": "integer"},
                             **{task: s.record_schema for task, s in specs.items()},
                             "novel": {"type": "boolean"},
+                            "novel_score": {"type": "number", "description": "under a novel calibration: the "
+                                            "scoring voter's score standardised for the class named"},
+                            "novel_calibration": {"type": "string", "description": "the novel calibration in "
+                                                  "force"},
                             "models": {"type": "object", "additionalProperties": {"type": "string"}},
                             "timings_ms": {"type": "object", "additionalProperties": {"type": "number"}}}}}}},
                     "400": _ERROR, "401": _ERROR, "413": _ERROR, "415": _ERROR, "422": _ERROR}}},

@@ -157,6 +157,14 @@ def path_of(run: str | Path, name: str) -> Path:
     return Path(run) / FOLDER / f"{name}.json"
 
 
+def default_name(pictures) -> str:
+    """The pictures' folder name (one folder given), else 'line': a week's folder names its calibration."""
+    given = [Path(p) for p in pictures]
+    stem = given[0].resolve().name if len(given) == 1 and given[0].is_dir() else "line"
+    cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in stem).strip(".-_")[:64]
+    return cleaned or "line"
+
+
 def names(run: str | Path) -> list[str]:
     return sorted(p.stem for p in (Path(run) / FOLDER).glob("*.json"))
 

@@ -17,6 +17,8 @@ GUARANTEES = """guarantees (split conformal; the pictures must be like the ones 
                         n >= log(1 - C) / log(1 - ALPHA) (299 pictures for 0.01 at 0.95)
 The calibration goes to RUN/calibrations/NAME.json (the run's own threshold is never changed); it is in force
 where TASK.calibration=NAME is given (inspect, serve; predict calibration=NAME), and the records then name it.
+The novel flag's goes to SCORING_RUN/calibrations/novel/NAME.json and needs twice the pictures (half set each
+class's scale); in force with novel.calibration=NAME, records then carry novel_score and novel_calibration.
 inspect / serve watch the scores that follow against the calibration's (docs/inspection.md, calibration and drift).
 """
 
@@ -55,14 +57,18 @@ def register(tasks, common) -> None:
         "calibrate", formatter_class=argparse.RawDescriptionHelpFormatter,
         help="set the thresholds, and the novel flag's, from known-good pictures for a false-alarm rate",
         description="Score recent known-good pictures of your line with each run that has a threshold to "
-                    "calibrate, and set it so that at most ALPHA of such pictures are flagged. The `novel` flag "
-                    "needs every voter, so it is flagged on known-good pictures no more often than a calibrated "
-                    "voter: the same guarantee holds for it. Each task's own verb: `defectlab TASK calibrate RUN "
-                    "PICTURES`.",
+                    "calibrate, and set it so that at most ALPHA of such pictures are flagged. The novel flag is "
+                    "calibrated too (novel.calibration=NAME): the scoring voter's score standardised by the median "
+                    "and IQR of the pictures the naming voter names the same class (half the pictures), thresholded "
+                    "for ALPHA on the other half; the rule that found most unseen NEU classes at <= 2% false alarms "
+                    "(docs/results/suite.md). Each task's own verb: `defectlab TASK calibrate RUN PICTURES`.",
         epilog=GUARANTEES + "\nexamples:\n  defectlab calibrate line/week12/ --false-alarm-rate 0.01\n"
                "  defectlab calibrate line/week12/ --false-alarm-rate 0.01 --confidence 0.95 --name week12\n"
-               "  defectlab inspect images/ TASK.calibration=week12        then in force, watched for drift")
+               "  defectlab inspect images/ TASK.calibration=week12 novel.calibration=week12   in force, watched for drift")
     add_calibration_options(calibrate)
+    calibrate.add_argument("--no-novel", action="store_true",
+                           help="leave the novel flag uncalibrated (default: calibrated too, where the runs of its "
+                                "voters are found)")
     add_run_options(calibrate, "calibrate", tasks=able)
     for action in calibrate._actions:
         if action.dest == "tasks":
@@ -72,23 +78,58 @@ def register(tasks, common) -> None:
 
 
 def run_calibrate(args) -> int:
+    from .cli_evaluate import task_pairs
     from .cli_inspect import chosen_runs
-    from .inspect import novel_rule, predict_options
+    from .inspect import find_runs, novel_rule, predict_options
+    from .novel import OPTION, roles, split_option
 
     refused = [t for t in args.tasks if registry.task(t).calibrate is None]
     if refused:
         raise ValueError(f"--tasks: {', '.join(refused)} has no threshold to calibrate")
-    runs, options = chosen_runs(args), predict_options(args.predict, args.tasks)
-    done = {}
+    if split_option(args.predict)[0]:
+        raise ValueError(f"{OPTION}: calibrate makes novel calibrations; leave it out")
+    parts = roles()
+    voters = list(parts.values()) if parts and not args.no_novel else []
+    runs = chosen_runs(args)
+    options = predict_options(args.predict, list(dict.fromkeys([*args.tasks, *voters])))
+    done, words = {}, []
     for task, path in runs.items():
         found = registry.task(task).calibrate(path, args.pictures, args.false_alarm_rate, args.confidence,
                                               args.name, args.force, options.get(task, {}), progress=True)
         done[task] = found["name"]
+        words.append(f"{task}.calibration={found['name']}")
         print(report(task, found))
+    if voters:
+        from .errors import DataError
+
+        try:
+            found_runs = find_runs({**task_pairs(args.runs, "--runs"), **{t: p for t, p in runs.items()}},
+                                   args.runs_root, voters)
+        except DataError as error:
+            print(f"novel: not calibrated, a voter's run is missing: {error}")
+        else:
+            found = calibrate_novel(args, found_runs, options, done.get(parts["score"]))
+            words.append(f"{OPTION}={found['name']}")
     rule = novel_rule()
     if set(done) & set(rule["voters"]):
-        print(f"novel ({rule['rule']}): needs every voter, so on known-good pictures like these it is flagged no "
-              "more often than a calibrated voter; the same guarantee holds for it")
-    words = " ".join(f"{task}.calibration={name}" for task, name in done.items())
-    print(f"in force with: defectlab inspect IMAGES {words}   (or defectlab serve {words})")
+        print(f"without {OPTION}, novel ({rule['rule']}) needs every voter, so on known-good pictures like these "
+              "it is flagged no more often than a calibrated voter")
+    print(f"in force with: defectlab inspect IMAGES {' '.join(words)}   (or defectlab serve {' '.join(words)})")
     return 0
+
+
+def calibrate_novel(args, runs: dict, options: dict, name: str | None) -> dict:
+    from . import calibration
+    from .novel import calibrate
+
+    found = calibrate(runs, args.pictures, args.false_alarm_rate, args.confidence,
+                      name or args.name or calibration.default_name(args.pictures), args.force, options,
+                      progress=True)
+    parts, scale = found["roles"], found["scale"]
+    classes = ", ".join(f"{c} {v['n']}" for c, v in scale["per_class"].items()) or "none"
+    print(f"[novel] calibration {found['name']}: {parts['score']} score standardised for the {parts['class']} "
+          f"class (median / IQR of {scale['pooled']['n']} pictures; own scale: {classes}; the rest pooled), "
+          f"threshold {found['threshold']:.4g} from the other {found['n']}"
+          + (f", {len(found['unreadable'])} unreadable skipped" if found.get("unreadable") else "")
+          + f"\n  {found['form']} form: {found['guarantee']}\n  -> {found['path']}")
+    return found

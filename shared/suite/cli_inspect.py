@@ -51,7 +51,9 @@ def register(tasks, common) -> None:
                     "named with --runs TASK=PATH. Prediction options as TASK.OPTION=VALUE words.",
         epilog="examples:\n  defectlab inspect images/ --out runs/inspect\n"
                "  defectlab inspect a.bmp b.bmp --runs TASK=RUN_FOLDER ...\n"
-               "  defectlab inspect images/ TASK.OPTION=VALUE ...   options of `defectlab TASK predict --help`")
+               "  defectlab inspect images/ TASK.OPTION=VALUE ...   options of `defectlab TASK predict --help`\n"
+               "  defectlab inspect images/ novel.calibration=NAME   the novel flag calibrated on the line "
+               "(`defectlab calibrate`)")
     inspect.add_argument("images", nargs="+", help="image files, folders (searched recursively) or globs")
     add_run_options(inspect, "apply")
     inspect.add_argument("--out", type=Path, help="output folder (default: print the records as JSON)")
@@ -74,6 +76,7 @@ def run_inspect(args) -> int:
         return run_ray_inspect(args, chosen_runs(args))
     from ..datasets.images import expand_globs
     from .inspect import Inspector, predict_options
+    from .novel import split_option
 
     runs, options = chosen_runs(args), predict_options(args.predict, args.tasks)
     store = None
@@ -81,7 +84,8 @@ def run_inspect(args) -> int:
         from ..store import describe_runs, open_store, stream_into
 
         store = open_store(args.db)
-    inspector = Inspector.from_runs(runs, args.batch_size, args.onnx, options=options)
+    inspector = Inspector.from_runs(runs, args.batch_size, args.onnx, options=options,
+                                    novel=split_option(args.predict)[0])
     if store:
         stored = stream_into(store, inspector, describe_runs(runs, options, args.onnx))
     images = expand_globs(args.images)

@@ -3,7 +3,8 @@ pixels, and one record per picture carries each task's answer under the task's n
 
 Record: the shared `image`, `width`, `height` (or `error` when the picture cannot be read), then one key per task
 (the task's name in the registry) holding that task's record fields (its spec's `record_schema`), and `novel` when
-every task that votes in the novel rule ran (novel_rule).
+every task that votes in the novel rule ran (novel_rule); under a novel calibration also `novel_score` (the
+standardised score) and `novel_calibration` (its name).
 """
 from __future__ import annotations
 
@@ -45,9 +46,11 @@ def find_runs(given: dict[str, str | Path] | None = None, runs_root: str | Path 
 def predict_options(pairs, tasks=None) -> dict[str, dict]:
     """{task: {option: value}} from 'TASK.OPTION=VALUE' strings (TASK by name or alias), typed and checked by the
     task's predict_options, the parser every verb uses. A bad one is a one-line ValueError naming what it takes."""
+    from .novel import split_option
+
     tasks = tasks or registry.names()
     given = {}
-    for pair in pairs:
+    for pair in split_option(pairs)[1]:  # novel.calibration=NAME is the novel flag's, not a task's
         head, equals, value = pair.partition("=")
         task, dot, name = head.partition(".")
         try:
@@ -75,21 +78,38 @@ def predictor_of(run, options: dict, onnx: bool = False):
     return run.predictor(**{**options, **({"onnx": True} if onnx else {})})
 
 
-def novel_rule(tasks=None) -> dict:
-    """A picture of a kind no model was trained on is `novel` when every task that votes says so (one
-    flags it as unlike every picture it was fitted on; another, which must still name a known class, is unsure). Measured on NEU
-    leave-one-class-out: scripts/benchmarks/results/novelty.json."""
+def novel_rule(calibrated=None) -> dict:
+    """A picture of a kind no model was trained on is `novel` when every task that votes says so (one flags it as
+    unlike every picture it was fitted on; another, which must still name a known class, is unsure). Under a novel
+    calibration (`calibrated`, shared.suite.novel.Calibrated): when the scoring voter's score, standardised for the
+    class the naming voter gives, is above the calibrated threshold. Measured on NEU leave-one-class-out:
+    scripts/benchmarks/results/novelty.json."""
     voters = [t for t in registry.names() if registry.task(t).novelty is not None]
+    if calibrated is not None:
+        parts = calibrated.parts
+        said = (f"{parts['score']}.{registry.task(parts['score']).novelty_score} standardised for the "
+                f"{parts['class']}.{registry.task(parts['class']).answer_column} > {calibrated.threshold:.4g} "
+                f"(calibration {calibrated.name})")
+        return {"rule": said, "voters": list(parts.values()), "calibrated": calibrated}
     return {"rule": " and ".join(registry.task(t).novelty_text or f"{t} votes novel" for t in voters),
             "voters": voters}
 
 
 def is_novel(record: dict, rule: dict | None = None) -> bool | None:
     """The novel rule on one record; None when a voting task did not run."""
-    voters = (rule or novel_rule())["voters"]
+    return judge(record, rule).get("novel")
+
+
+def judge(record: dict, rule: dict | None = None) -> dict:
+    """The record's `novel` (and under a calibration `novel_score`, `novel_calibration`); {} when a voting task
+    did not run."""
+    rule = rule or novel_rule()
+    voters = rule["voters"]
     if not voters or any(not record.get(task) for task in voters):
-        return None
-    return all(registry.task(task).novelty(record[task]) for task in voters)
+        return {}
+    if rule.get("calibrated") is not None:
+        return rule["calibrated"].judge(record)
+    return {"novel": all(registry.task(task).novelty(record[task]) for task in voters)}
 
 
 def ensure_onnx(task: str, path: str | Path, run=None) -> None:
@@ -111,19 +131,26 @@ class Inspector:
 
     @classmethod
     def from_runs(cls, runs: dict[str, str | Path], batch_size: int = 16, onnx: bool = False,
-                  threads: bool | None = None, options: dict | None = None) -> Inspector:
+                  threads: bool | None = None, options: dict | None = None, novel: str | None = None) -> Inspector:
         """onnx: every model under ONNX Runtime, exported first (and checked) where a run has no model.onnx yet.
         threads (default: with onnx): the models of a batch at once (33.0 vs 28.7 images/s here, inspect.json).
-        options: {task: run.predictor's keyword arguments} (predict_options)."""
-        predictors, options = {}, options or {}
+        options: {task: run.predictor's keyword arguments} (predict_options). novel: the novel calibration in force
+        (shared.suite.novel)."""
+        predictors, options, loaded = {}, options or {}, {}
         for task, path in runs.items():
-            run = registry.task(task).load(path)
+            run = loaded[task] = registry.task(task).load(path)
             if onnx:
                 ensure_onnx(task, path, run)
                 for partner in member_runs(path, options.get(task, {}))[1:]:
                     ensure_onnx(task, partner)
             predictors[task] = predictor_of(run, options.get(task, {}), onnx)
-        return cls(predictors, batch_size, threads=onnx if threads is None else threads)
+        rule = None
+        if novel:
+            from .novel import load
+
+            scoring = {task: {**options.get(task, {}), **({"onnx": True} if onnx else {})} for task in runs}
+            rule = novel_rule(load(runs, novel, scoring, loaded))
+        return cls(predictors, batch_size, rule=rule, threads=onnx if threads is None else threads)
 
     def iter_pairs(self, images, progress: bool = False) -> Iterator[tuple[dict, np.ndarray | None]]:
         """(record, decoded picture or None) in input order, batch by batch (memory bounded by batch_size)."""
@@ -151,9 +178,7 @@ class Inspector:
                     for (record, _), result in zip(ready, results):
                         record[task] = result
                 for record, _ in ready:
-                    novel = is_novel(record, self.novel_rule)
-                    if novel is not None:
-                        record["novel"] = novel
+                    record.update(judge(record, self.novel_rule))
             bar.update(len(pairs))
             yield from pairs
         bar.close()
@@ -194,6 +219,8 @@ class Inspector:
         """{task: drift summary} of each predictor under a calibration: its recent scores against the
         calibration's (shared.suite.calibration.Watch)."""
         watching = {task: p.watch() for task, p in self.predictors.items() if hasattr(p, "watch")}
+        if self.novel_rule.get("calibrated") is not None:
+            watching["novel"] = self.novel_rule["calibrated"].watcher.summary()
         return {task: found for task, found in watching.items() if found is not None}
 
     def composite(self, record: dict, image: np.ndarray):

@@ -43,13 +43,15 @@ def run_ray_inspect(args, runs: dict) -> int:
     """The CLI's `inspect --engine ray` with the runs it chose ({task: folder})."""
     from ..datasets.images import expand_globs
     from .inspect import predict_options
+    from .novel import split_option
 
     if not args.out:
         raise ValueError("--engine ray writes Parquet files: name the folder with --out")
     if getattr(args, "db", None):
         raise ValueError("--engine ray takes no --db: its rows are the Parquet files under --out")
     summary = inspect_on_ray(expand_globs(args.images), runs, args.out, batch_size=args.batch_size,
-                             onnx=args.onnx, options=predict_options(args.predict, args.tasks), address=args.address,
+                             onnx=args.onnx, options=predict_options(args.predict, args.tasks),
+                             novel=split_option(args.predict)[0], address=args.address,
                              actors=args.actors, actor_cpus=args.actor_cpus, progress=True)
     for item in summary["error_pictures"]:
         print(f"defectlab: skipped {item['error']}", file=sys.stderr)
@@ -61,10 +63,11 @@ def run_ray_inspect(args, runs: dict) -> int:
 
 def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool = False, options: dict | None = None,
                    address: str | None = None, actors: int | None = None, actor_cpus: int = 1,
-                   progress: bool = False) -> dict:
+                   progress: bool = False, novel: str | None = None) -> dict:
     """Inspect the pictures (paths, folders; expand globs first) with the runs ({task: folder}) on Ray; rows under
     OUT/predictions.parquet, the summary (returned) in OUT/summary.json. Joins the Ray already initialised in this
-    process, else `address`, else starts one on this machine for the job."""
+    process, else `address`, else starts one on this machine for the job. novel: the novel calibration in force
+    (checked here first: a missing one fails before Ray starts)."""
     import ray
 
     from ..datasets.images import expand_image_inputs
@@ -84,6 +87,10 @@ def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool 
             todo.append(name)
     runs = {task: Path(path).absolute() for task, path in runs.items()}
     options = options or {}
+    if novel:
+        from .novel import read
+
+        read(runs, novel)
     if onnx:  # exported once here, not by every actor at once
         for task, path in runs.items():
             for member in member_runs(path, options.get(task, {})):
@@ -102,7 +109,7 @@ def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool 
         written, failures, first_rows, per_node = 0, [], None, Counter()
         batch = max(1, min(batch_size, -(-len(todo) // actors))) if todo else batch_size  # every actor gets work
         if todo:
-            for answer in _dataset(todo, runs, folder, batch, onnx, options, actors, actor_cpus, progress):
+            for answer in _dataset(todo, runs, folder, batch, onnx, options, actors, actor_cpus, progress, novel):
                 written += len(answer["image"])
                 per_node.update(answer["node"].tolist())
                 failures += [{"image": str(n), "error": str(e)} for n, e in zip(answer["image"], answer["error"]) if e]
@@ -119,13 +126,13 @@ def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool 
         "pictures_per_second": round(written / seconds, 2) if written else 0.0,
         "actors": actors, "cpus_per_actor": actor_cpus, "cpus": actors * actor_cpus, "cluster_cpus": cluster_cpus,
         "nodes": nodes, "pictures_per_node": dict(sorted(per_node.items())), "batch_size": batch, "onnx": onnx,
-        "runs": {task: str(path) for task, path in runs.items()},
+        "runs": {task: str(path) for task, path in runs.items()}, "novel_calibration": novel,
         "address": address or "local", "ray_version": ray.__version__, "parquet": str(folder)}
     _write_atomically(Path(out) / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     return summary
 
 
-def _dataset(names, runs, folder, batch, onnx, options, actors, actor_cpus, progress):
+def _dataset(names, runs, folder, batch, onnx, options, actors, actor_cpus, progress, novel=None):
     """The answers ({"image", "error"} per batch) of the actor pool, as they come."""
     import ray
 
@@ -136,7 +143,7 @@ def _dataset(names, runs, folder, batch, onnx, options, actors, actor_cpus, prog
     # the settings travel inside the class, not as constructor arguments in the object store: a lost actor can be
     # started again from the class alone
     settings = {"runs": {task: str(path) for task, path in runs.items()}, "folder": str(folder), "batch_size": batch,
-                "onnx": onnx, "options": options, "threads": actor_cpus}
+                "onnx": onnx, "options": options, "threads": actor_cpus, "novel": novel}
     actor = type("InspectActor", (InspectActor,), {"settings": settings})
     answers = items.map_batches(actor, batch_size=batch, batch_format="numpy", num_cpus=actor_cpus,
                                 compute=ray.data.ActorPoolStrategy(size=actors))
@@ -158,7 +165,7 @@ class InspectActor:
 
         # the models of a batch in threads of their own only where the actor has cores for them
         self.inspector = Inspector.from_runs(runs, self.settings["batch_size"], onnx, threads=onnx and threads > 1,
-                                             options=self.settings["options"])
+                                             options=self.settings["options"], novel=self.settings.get("novel"))
         self.tasks, self.folder = list(runs), Path(self.settings["folder"])
 
     def __call__(self, batch: dict) -> dict:

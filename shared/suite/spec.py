@@ -74,7 +74,10 @@ class TaskSpec:
     (its flat columns of a table row: CSV, the report's per-picture table, databases; `truth` is the picture's
     true class or None), `answer_column` (the column naming the class it predicts, for the cross-task agreement),
     `novelty(part) -> bool` (its vote in the `novel` rule: a picture is novel when every loaded task that votes
-    says so; None: it does not vote), `novelty_text` (the vote in words, e.g. `TASK.confidence < 0.9`).
+    says so; None: it does not vote), `novelty_text` (the vote in words, e.g. `TASK.confidence < 0.9`),
+    `novelty_score` (the field of its part holding a score, higher for pictures less like those it was fitted on:
+    a calibrated `novel` flag standardises it per class named by a voter with an `answer_column`,
+    shared.suite.novel).
     Calibration: `calibrate(run path, pictures, alpha, confidence, name, force, options, progress) -> dict` sets
     the threshold of its vote from a user's known-good pictures for a false-alarm rate alpha
     (shared.suite.calibration), writes RUN/calibrations/NAME.json and returns it; its predict option
@@ -107,6 +110,7 @@ class TaskSpec:
     answer_column: str | None = None
     novelty: Callable[[dict], bool] | None = None
     novelty_text: str = ""
+    novelty_score: str | None = None
     calibrate: Callable | None = None
 
     # the names kept from the module contract, so `spec.TASK` / `spec.Recipe` read as before

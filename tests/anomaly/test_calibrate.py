@@ -127,15 +127,16 @@ def test_a_calibration_of_another_model_is_refused(run, calibrated, tmp_path):
         (run / "calibrations" / "other.json").unlink()
 
 
-def test_the_suite_command_calibrates_the_novel_rule_s_voter(run, good, calibrated, capsys):
+def test_the_suite_command_calibrates_the_novel_rule_s_voter(run, good, calibrated, tmp_path, capsys):
     from shared.suite.cli import main
 
     assert main(["calibrate", str(good), "--runs", f"anomaly={run}", "--false-alarm-rate", "0.1", "--name",
-                 "suite"]) == 0
+                 "suite", "--runs-root", str(tmp_path)]) == 0
     said = capsys.readouterr().out
     assert "[anomaly] calibration suite: threshold" in said and "expected form" in said
-    assert "novel (" in said and "the same guarantee holds for it" in said
-    assert "anomaly.calibration=suite" in said
+    assert "novel: not calibrated, a voter's run is missing" in said and "no classification run here" in said
+    assert "novel (" in said and "it is flagged no more often than a calibrated voter" in said
+    assert "anomaly.calibration=suite   (or" in said and "novel.calibration=" not in said
     assert json.loads((run / "calibrations" / "suite.json").read_text())["k"] == 28
     assert main(["calibrate", str(good), "--runs", f"anomaly={run}", "--tasks", "classification",
                  "--false-alarm-rate", "0.1"]) == 2

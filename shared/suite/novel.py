@@ -1,0 +1,214 @@
+"""The `novel` flag calibrated on known-good pictures of the line, conditioned on the class the classifier names.
+
+Without a calibration a picture is novel when every voting task says so (inspect.novel_rule). Under one
+(`novel.calibration=NAME` in inspect / serve, made by `defectlab calibrate`) the rule chosen on validation folds in
+scripts/benchmarks/results/novelty.json is in force: the scoring voter's score (its spec's `novelty_score`),
+standardised by the median and IQR of the calibration's known-good pictures that the naming voter (its spec's
+`answer_column`, the class it names) names the same class, is above a conformal threshold
+(shared.suite.calibration) of such standardised scores. Score scales differ by class (on NEU the widest class's
+known pictures score several times the narrowest's), so one pooled threshold spends its false alarms on the widest.
+
+The calibration pictures, sorted by path, are taken in turn: the even places give each class's median and IQR, the
+odd places the threshold. The scale is fixed before the threshold pictures are looked at, so their standardised
+scores and a new known-good picture's are exchangeable, and the guarantee of the threshold holds for the flag.
+The file: SCORING_RUN/calibrations/novel/NAME.json, with the digests of both models it was made for.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from . import calibration, registry
+from .errors import DataError
+
+FOLDER = "novel"    # under the scoring run's calibrations/
+MIN_CLASS = 10      # scale pictures of a class below which the pooled median and IQR stand in for its own
+MAKE = "`defectlab calibrate PICTURES --false-alarm-rate 0.01 --name NAME`"
+OPTION = "novel.calibration"
+
+
+def roles(tasks=None) -> dict | None:
+    """{"score": task, "class": task}: the voters whose score is standardised and whose answer names the class
+    (None when the loaded tasks lack one of them)."""
+    voters = [t for t in registry.names() if registry.task(t).novelty is not None and (tasks is None or t in tasks)]
+    scoring = [t for t in voters if registry.task(t).novelty_score]
+    naming = [t for t in voters if registry.task(t).answer_column and t not in scoring]
+    return {"score": scoring[0], "class": naming[0]} if scoring and naming else None
+
+
+def required_pictures(alpha: float, confidence: float | None = None) -> int:
+    """Half the pictures set the threshold: twice what the threshold alone needs."""
+    return 2 * calibration.required_pictures(alpha, confidence)
+
+
+def path_of(runs: dict, name: str) -> Path:
+    parts = roles(list(runs))
+    if parts is None:
+        raise ValueError(f"{OPTION}={name}: the novel flag is calibrated with a scoring and a naming voter; loaded: "
+                         f"{', '.join(runs)}")
+    found = calibration.path_of(runs[parts["score"]], name)
+    return found.parent / FOLDER / found.name
+
+
+def score_and_class(record: dict, parts: dict) -> tuple[float, str] | None:
+    """The record's score and named class (None when a voter did not answer)."""
+    scored, named = record.get(parts["score"]), record.get(parts["class"])
+    if not scored or not named:
+        return None
+    spec = registry.task(parts["class"])
+    return float(scored[registry.task(parts["score"]).novelty_score]), str(spec.columns(named)[spec.answer_column])
+
+
+def _spread(values) -> dict:
+    q1, median, q3 = np.quantile(np.asarray(values, float), (0.25, 0.5, 0.75))
+    return {"median": float(median), "iqr": float(q3 - q1), "n": len(values)}
+
+
+def scale_of(scores, classes) -> dict:
+    """{"pooled": {median, iqr, n}, "per_class": {class: ...}} of the scale pictures; classes with fewer than
+    MIN_CLASS pictures keep the pooled numbers."""
+    scores, classes = np.asarray(scores, float), np.asarray(classes, object)
+    return {"pooled": _spread(scores), "min_class": MIN_CLASS,
+            "per_class": {str(c): _spread(scores[classes == c]) for c in sorted(set(classes))
+                          if (classes == c).sum() >= MIN_CLASS}}
+
+
+def standardise(score: float, klass: str, scale: dict) -> float:
+    spread = scale["per_class"].get(klass, scale["pooled"])
+    floor = max(1e-6 * scale["pooled"]["iqr"], 1e-12)  # a class of equal scores must not divide by zero
+    return (score - spread["median"]) / max(spread["iqr"], floor)
+
+
+def model_digest(run) -> str:
+    return hashlib.sha256((Path(run.path) / run.MODEL_FILE).read_bytes()).hexdigest()
+
+
+def calibrate(runs: dict, pictures, alpha: float, confidence: float | None = None, name: str = "line",
+              force: bool = False, options: dict | None = None, progress: bool = False) -> dict:
+    """Score the known-good pictures with the voters' runs ({task: run folder}; `options` their predict options
+    as inspect runs them), set the scale and the threshold (module doc), write the calibration and return it.
+    Too few pictures: a one-line DataError saying how many are needed, before anything is scored."""
+    from ..datasets.images import expand_globs, expand_image_inputs
+    from .inspect import Inspector, predictor_of
+
+    target = path_of(runs, name)  # refuses runs without a scoring and a naming voter
+    parts = roles(list(runs))
+    runs = {task: Path(runs[task]) for task in parts.values()}
+    pictures = [str(p) for p in ([pictures] if isinstance(pictures, (str, Path)) else pictures)]
+    where = pictures[0] if len(pictures) == 1 else f"{pictures[0]} (+{len(pictures) - 1})"
+    items = sorted(expand_image_inputs(expand_globs(pictures)), key=str)
+    needed = required_pictures(alpha, confidence)
+    if len(items) < needed:
+        at = "" if confidence is None else f" at confidence {confidence:g}"
+        raise DataError(where, f"{len(items)} known-good pictures are too few for the novel flag at a false-alarm "
+                               f"rate of {alpha:g}{at}: {needed} are needed (half set each class's scale, half the "
+                               "threshold)")
+    if target.exists() and not force:
+        raise DataError(target, "a calibration of this name exists; choose another --name or pass --force")
+    options = {task: {k: v for k, v in (options or {}).get(task, {}).items() if k != "calibration"}
+               for task in runs}
+    loaded = {task: registry.task(task).load(path) for task, path in runs.items()}
+    inspector = Inspector({task: predictor_of(run, options[task]) for task, run in loaded.items()})
+    records = inspector.inspect(items, progress=progress)
+    judged = [(place, found) for place, found in enumerate(score_and_class(r, parts) for r in records)
+              if found is not None]
+    unreadable = [r["error"] for r in records if "error" in r]
+    scale_side = [found for place, found in judged if place % 2 == 0]
+    threshold_side = [found for place, found in judged if place % 2 == 1]
+    scale = scale_of([s for s, _ in scale_side], [c for _, c in scale_side])
+    standard = [standardise(s, c, scale) for s, c in threshold_side]
+    try:
+        found = calibration.conformal_threshold(standard, alpha, confidence)
+    except ValueError as error:
+        raise DataError(where, f"{error} ({len(unreadable)} of the {len(items)} could not be read)") from None
+    payload = {
+        **found.to_dict(), "roles": parts, "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "pictures": [str(Path(p).resolve()) for p in pictures],
+        "pictures_fingerprint": calibration.fingerprint(p for p in items if isinstance(p, Path)),
+        "unreadable": unreadable, "scale": scale,
+        "runs": {task: {"path": str(run.path.resolve()), "model_sha256": model_digest(run)}
+                 for task, run in loaded.items()},
+        "scored_with": options, "classes_named": dict(sorted(Counter(k for _, (_, k) in judged).items())),
+        "score_summary": calibration.summary(standard), "scores": sorted(standard)}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".json.partial")
+    partial.write_text(json.dumps({"name": name, **payload}, indent=2) + "\n")
+    partial.replace(target)
+    return {"path": str(target), "name": name, **payload}
+
+
+def read(runs: dict, name: str) -> dict:
+    target = path_of(runs, name)
+    if not target.is_file():
+        there = sorted(p.stem for p in target.parent.glob("*.json"))
+        listed = f"these runs have {', '.join(there)}" if there else "these runs have none"
+        raise DataError(target, f"no such novel calibration ({listed}); make one with {MAKE}")
+    try:
+        found = json.loads(target.read_text())
+        float(found["threshold"]), float(found["alpha"]), list(found["scores"]), dict(found["scale"]["per_class"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise DataError(target, f"not a novel calibration file ({' '.join(str(error).split())})") from None
+    return found
+
+
+class Calibrated:
+    """A novel calibration in force: judges records and watches the standardised scores that follow."""
+
+    def __init__(self, found: dict, path: Path):
+        self.found, self.path, self.name = found, path, found["name"]
+        self.parts, self.scale, self.threshold = found["roles"], found["scale"], float(found["threshold"])
+        self.watcher = calibration.Watch(found["scores"], self.threshold, found["alpha"], self.name)
+
+    def judge(self, record: dict) -> dict:
+        """{"novel", "novel_score", "novel_calibration"} of a record; {} when a voter did not answer."""
+        found = score_and_class(record, self.parts)
+        if found is None:
+            return {}
+        value = standardise(*found, self.scale)
+        self.watcher.add([value])
+        return {"novel": bool(value > self.threshold), "novel_score": round(value, 4), "novel_calibration": self.name}
+
+    def describe(self) -> dict:
+        kept = ("name", "threshold", "alpha", "confidence", "form", "n", "k", "guarantee", "created_at", "pictures",
+                "pictures_fingerprint", "roles", "scale")
+        return {**{k: self.found.get(k) for k in kept}, "drift": self.watcher.summary()}
+
+
+def load(runs: dict, name: str, options: dict | None = None, loaded: dict | None = None) -> Calibrated:
+    """The calibration NAME of these runs ({task: run folder}; `loaded`: those opened already), checked: made for
+    both model files (else refused), scored the same way (else a warning: the guarantee is for the scores it was
+    calibrated on)."""
+    found, where = read(runs, name), path_of(runs, name)
+    parts = found["roles"]
+    for task in parts.values():
+        run = (loaded or {}).get(task) or registry.task(task).load(runs[task])
+        if found["runs"].get(task, {}).get("model_sha256") != model_digest(run):
+            raise DataError(where, f"made for another {task} {run.MODEL_FILE} than {runs[task]}'s; calibrate again "
+                                   f"with {MAKE}")
+        now = {k: v for k, v in (options or {}).get(task, {}).items() if k != "calibration"}
+        then = found.get("scored_with", {}).get(task, {})
+        differs = sorted(k for k in set(now) | set(then) if now.get(k, then.get(k)) != then.get(k, now.get(k)))
+        if differs:
+            print(f"defectlab: warning: {where}: {task} calibrated with {then}, running with {now}; the guarantee "
+                  "is for the scores it was calibrated on", file=sys.stderr)
+    return Calibrated(found, where)
+
+
+def split_option(pairs) -> tuple[str | None, list[str]]:
+    """(the novel calibration's name, the other TASK.OPTION=VALUE words) of prediction option words."""
+    name, rest = None, []
+    for pair in pairs:
+        head, _, value = pair.partition("=")
+        if head.replace("-", "_") == OPTION:
+            name = value or None
+        elif head.split(".")[0] == "novel":
+            raise ValueError(f"{pair!r}: the novel flag takes {OPTION}=NAME alone")
+        else:
+            rest.append(pair)
+    return name, rest
