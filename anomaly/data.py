@@ -18,7 +18,7 @@ from PIL import Image
 
 from shared.datasets.anomaly_folders import read_anomaly_folders
 from shared.datasets.export_anomaly import box_mask
-from shared.datasets.images import content, file_sha1, from_letterbox, letterbox, load_image
+from shared.datasets.images import content, file_sha1, from_letterbox, load_image, to_square
 from shared.datasets.index import BOXED_SOURCES, UNLABELLED, class_names, read_dataset
 from shared.datasets.splits import make_split
 from shared.suite.errors import DataError
@@ -64,6 +64,7 @@ class AnomalyData:
     parts: dict[str, pd.DataFrame]        # fit, valid, test
     info: dict                            # split, sizes, data fingerprint, dataset
     image_size: int
+    aspect: str = "letterbox"             # how non-square pictures become squares (to_square)
     images: dict[str, np.ndarray] = field(default_factory=dict)
     placements: dict[str, list] = field(default_factory=dict)
 
@@ -71,10 +72,10 @@ class AnomalyData:
         return self.parts[name]
 
     def pixels(self, name: str) -> np.ndarray:
-        """uint8 N x S x S x 3 of one part, letterboxed (aspect ratio kept), decoded on first use."""
+        """uint8 N x S x S x 3 of one part, made square as the recipe's `aspect` says, decoded on first use."""
         if name not in self.images:
             size = self.image_size
-            boxed = [letterbox(load_image(p, 3), size) for p in self.parts[name].path]
+            boxed = [to_square(load_image(p, 3), size, self.aspect) for p in self.parts[name].path]
             self.images[name] = np.stack([b[0] for b in boxed]) if boxed else np.zeros((0, size, size, 3), np.uint8)
             self.placements[name] = [b[1] for b in boxed]
         return self.images[name]
@@ -119,7 +120,7 @@ def load_data(recipe, progress: bool = False, index: pd.DataFrame | None = None)
     info = {**info, "dataset": str(recipe.data),
             "sizes": {"fit": len(fit), "valid": len(valid), "test_normal": int((test.label == 0).sum()),
                       "test_abnormal": int((test.label == 1).sum())}}
-    return AnomalyData(table, {"fit": fit, "valid": valid, "test": test}, info, recipe.image_size)
+    return AnomalyData(table, {"fit": fit, "valid": valid, "test": test}, info, recipe.image_size, recipe.aspect)
 
 
 def _from_labelled(recipe, progress: bool, index: pd.DataFrame | None) -> tuple[pd.DataFrame, dict]:

@@ -1,6 +1,6 @@
 """The anomaly predictor: pictures (any size and shape, gray or RGB) -> score, is_anomalous and an anomaly map.
-Pictures are letterboxed to the model's square input (aspect ratio kept, mirrored fill); the map is returned at
-the picture's own resolution.
+Pictures are made square at the model's input as the recipe's `aspect` says (letterbox: aspect kept, mirrored
+fill; resize: stretched); the map is returned at the picture's own resolution.
 
 Record (beside the shared `image`, `width`, `height` or `error`):
   score          anomaly score (higher = less like the normal pictures)
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from shared.datasets.images import from_letterbox, letterbox
+from shared.datasets.images import from_letterbox, to_square
 from shared.suite.predictor import Predictor
 
 from . import models
@@ -47,13 +47,13 @@ class AnomalyPredictor(Predictor):
     task = "anomaly"
 
     def __init__(self, model, threshold: float, image_size: int, backbone: str, batch_size: int = 32,
-                 heatmap: bool = False):
-        self.model, self.threshold, self.image_size = model, threshold, image_size
+                 heatmap: bool = False, aspect: str = "letterbox"):
+        self.model, self.threshold, self.image_size, self.aspect = model, threshold, image_size, aspect
         self.backbone, self.batch_size, self.heatmap = backbone, batch_size, heatmap
         self.calibration = ""  # a calibration's name once anomaly.calibrate.apply puts it in force
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
-        boxed = [letterbox(i, self.image_size) for i in images]
+        boxed = [to_square(i, self.image_size, self.aspect) for i in images]
         scores, maps = models.score(self.model, [np.stack([b[0] for b in boxed])], self.backbone)
         if self.watcher is not None:
             self.watcher.add(scores)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.datasets.images import ASPECTS
 from shared.datasets.splits import VALID_PICKS
 from shared.suite.recipe import SPLIT_NAMES, Recipe, option
 
 from .zoo import MODELS  # the registry's names (no ML framework imported)
 
+ASPECT = "letterbox"  # the default aspect handling of new runs (anomaly_aspect.json)
 FITTED_FILE = "fitted.json"  # in a run: sha1 of every picture the model was fitted on
 PROTOCOLS = ("loco", "one-class")  # NEU protocols: leave-one-class-out, one-class
 
@@ -56,6 +58,16 @@ class AnomalyRecipe(Recipe):
     n_features: int = option(100, "padim: random feature subset")
     threshold_quantile: float = option(0.95, "quantile of held-out normal scores used as the threshold "
                                              "(about 5% false alarms on normal pictures)")
+    aspect: str = option(ASPECT, "how a non-square picture becomes the square input: letterbox (aspect kept, "
+                                 "mirrored fill) or resize (stretched); square pictures are the same either way",
+                         choices=ASPECTS)  # chosen on validation: scripts/benchmarks/results/anomaly_aspect.json
+
+    @classmethod
+    def migrate(cls, values: dict) -> dict:
+        """Runs made before `aspect` existed letterboxed every picture: they keep doing so."""
+        values = super().migrate(values)
+        values.setdefault("aspect", "letterbox")
+        return values
 
     def run_name(self) -> str:
         return self.name or f"{self.preset}-{self.weights}-seed{self.seed}"

@@ -51,7 +51,7 @@ class AnomalyRun(Run):
 
             model = OnnxAnomalyModel(self.path / (INT8_FILE if int8 else ONNX_FILE))
         return AnomalyPredictor(model, self.threshold, self.recipe.image_size, self.recipe.backbone,
-                                batch_size or self.recipe.batch_size, heatmap)
+                                batch_size or self.recipe.batch_size, heatmap, self.recipe.aspect)
 
     def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return models.score(self.model, batches(images, self.recipe.batch_size), self.recipe.backbone)
@@ -82,7 +82,7 @@ class AnomalyRun(Run):
             "roc": {"fpr": fpr[keep].round(4).tolist(), "tpr": tpr[keep].round(4).tolist()},
             "infer_images_per_second_cpu": round(len(images) / seconds, 1), "peak_memory_mb": peak_memory_mb(),
             "image_size": self.recipe.image_size,
-            "resize_rule": "pictures letterboxed to image_size (aspect kept, mirrored fill); maps judged on each "
+            "resize_rule": f"pictures made square at image_size ({self.recipe.aspect}); maps judged on each "
                            "picture's content stretched to image_size x image_size, masks resized (nearest) to it",
         }
         masks = None

@@ -190,6 +190,23 @@ def letterbox(array: np.ndarray, size: int) -> tuple[np.ndarray, Placement]:
     return np.ascontiguousarray(square.reshape(size, size, *array.shape[2:])), Placement(left, top, nw, nh, (w, h))
 
 
+ASPECTS = ("letterbox", "resize")  # how a non-square picture becomes a square input (to_square)
+
+
+def to_square(array: np.ndarray, size: int, aspect: str = "letterbox") -> tuple[np.ndarray, Placement]:
+    """H x W x C -> size x size: `letterbox` (aspect kept, mirrored fill) or `resize` (stretched, as load_image;
+    the content is then the whole square). Either way content / from_letterbox take maps back to the picture, and
+    a square picture comes out the same."""
+    if aspect == "letterbox":
+        return letterbox(array, size)
+    if aspect != "resize":
+        raise ValueError(f"aspect {aspect!r}: want one of {', '.join(ASPECTS)}")
+    h, w = array.shape[:2]
+    image = Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array)
+    square = np.asarray(image if (w, h) == (size, size) else image.resize((size, size), Image.BILINEAR))
+    return np.ascontiguousarray(square.reshape(size, size, *array.shape[2:])), Placement(0, 0, size, size, (w, h))
+
+
 def content(array: np.ndarray, placement: Placement) -> np.ndarray:
     """The part of a letterboxed square (picture or map) that is the picture, at the letterboxed scale."""
     p = placement

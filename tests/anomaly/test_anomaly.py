@@ -358,14 +358,38 @@ def test_letterbox_keeps_the_aspect_and_maps_come_back_to_the_picture():
     assert back.shape == (30, 120) and back[:, :58].max() == 0 and back[:, 62:].min() == 1
 
 
-def test_non_square_pictures_are_judged_and_mapped_at_their_own_shape(tmp_path):
+def test_resize_stretches_and_maps_come_back_to_the_picture_and_older_runs_keep_the_letterbox(tmp_path):
+    from anomaly.recipe import AnomalyRecipe
+    from shared.datasets.images import from_letterbox, letterbox, to_square
+
+    rng = np.random.default_rng(0)
+    square = rng.integers(0, 255, (50, 50, 3), dtype=np.uint8)
+    assert np.array_equal(to_square(square, 64, "resize")[0], letterbox(square, 64)[0])  # squares: the same
+    wide = rng.integers(0, 255, (30, 120, 3), dtype=np.uint8)
+    stretched, placement = to_square(wide, 64, "resize")
+    assert np.array_equal(stretched, np.asarray(Image.fromarray(wide).resize((64, 64), Image.BILINEAR)))
+    marks = np.zeros((64, 64), np.float32)
+    marks[:, 32:] = 1
+    back = from_letterbox(marks, placement)
+    assert back.shape == (30, 120) and back[:, :58].max() == 0 and back[:, 62:].min() == 1
+    with pytest.raises(ValueError, match="aspect 'tile': want one of letterbox, resize"):
+        to_square(wide, 64, "tile")
+    config = AnomalyRecipe.from_preset("texture-knn").to_dict()
+    config.pop("aspect")  # a run saved before the field existed
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert AnomalyRecipe.load(tmp_path / "config.json").aspect == "letterbox"
+
+
+@pytest.mark.parametrize("aspect", ["letterbox", "resize"])
+def test_non_square_pictures_are_judged_and_mapped_at_their_own_shape(tmp_path, aspect):
     from anomaly import task
     from anomaly.metrics import peak
 
     data = _wide_blob_dataset(tmp_path / "data")
     with network_blocked():
         run = task.train(task.Recipe.from_preset("texture-knn", image_size=160, data=str(data), bank_size=2000,
-                                                 out=str(tmp_path / "runs"), name="wide"), progress=False)
+                                                 out=str(tmp_path / "runs"), name="wide", aspect=aspect),
+                         progress=False)
         metrics = run.evaluate()
         records = task.load(run.path).predictor().predict(sorted((data / "abnormal").iterdir()), keep_arrays=True)
     assert metrics["image_auroc"] >= 0.9 and metrics["pixel_auroc"] >= 0.9
