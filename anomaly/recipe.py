@@ -10,6 +10,7 @@ from shared.suite.recipe import SPLIT_NAMES, Recipe, option
 from .zoo import MODELS  # the registry's names (no ML framework imported)
 
 ASPECT = "letterbox"  # the default aspect handling of new runs (anomaly_aspect.json)
+MAP_CONTRAST = "none"  # the default of new runs (anomaly_parts/map-selection-contrast.json)
 FITTED_FILE = "fitted.json"  # in a run: sha1 of every picture the model was fitted on
 PROTOCOLS = ("loco", "one-class")  # NEU protocols: leave-one-class-out, one-class
 
@@ -54,6 +55,9 @@ class AnomalyRecipe(Recipe):
     bank_size: int = option(10000, "texture-knn: normal patches (drawn at random) the map compares with")
     map_fusion: float = option(2.0, "texture-knn: weight of the image score added to the map (0: patch distances "
                                     "only)")  # chosen on validation (map-selection)
+    map_contrast: str = option(MAP_CONTRAST, "texture-knn: each map less its own median (median: the picture's level "
+                                             "comes from the fused image score alone) or as it is (none)",
+                               choices=("none", "median"))  # chosen on validation (map-selection-contrast)
     num_neighbors: int = option(1, "texture-knn: nearest normal images averaged; patchcore: re-weighting neighbours")
     n_features: int = option(100, "padim: random feature subset")
     threshold_quantile: float = option(0.95, "quantile of held-out normal scores used as the threshold "
@@ -64,9 +68,11 @@ class AnomalyRecipe(Recipe):
 
     @classmethod
     def migrate(cls, values: dict) -> dict:
-        """Runs made before `aspect` existed letterboxed every picture: they keep doing so."""
+        """Runs made before `aspect` and `map_contrast` existed letterboxed every picture and drew maps as they
+        are: they keep doing so."""
         values = super().migrate(values)
         values.setdefault("aspect", "letterbox")
+        values.setdefault("map_contrast", "none")
         return values
 
     def run_name(self) -> str:

@@ -9,7 +9,9 @@ Anomaly map (where the defect is): a patch-level kNN in PatchCore's manner. Each
 a random bank of normal patches; the image score, in units of the normal pictures' leave-one-out scores, is added
 with weight `map_fusion`, so a normal picture's map stays low everywhere. Options measured beside it: channels
 z-scored on the normal patches, and each location's distance turned into a z-score against the same location on
-normal pictures held apart from the bank ('per-location'; 'shrunk' floors each location's spread at the median).
+normal pictures held apart from the bank ('per-location'; 'shrunk' floors each location's spread at the median),
+and `contrast`: each map less its own median before the image score is added, so that a picture foreign all over
+is not high all over.
 Stages, pooling, standardisation, calibration and weight were chosen on validation pictures
 (scripts/benchmarks/anomaly/anomaly_map_selection.py).
 """
@@ -79,7 +81,7 @@ class TextureKnnModel(nn.Module):
                  num_neighbors: int = 1, map_layers=("blocks.2", "blocks.3", "blocks.4"), map_kind: str = "pool-zero-pad",
                  standardize: bool = False,
                  bank_size: int = 10000, map_fusion: float = 2.0, calibration: str = "none",
-                 calibration_images: int = 100, seed: int = 0):
+                 calibration_images: int = 100, seed: int = 0, contrast: str = "none"):
         super().__init__()
         self.layers, self.map_layers = list(layers), list(map_layers)
         self.feature_extractor = StageFeatures(backbone, sorted(set(self.layers) | set(self.map_layers),
@@ -87,7 +89,7 @@ class TextureKnnModel(nn.Module):
         self.num_neighbors, self.map_kind, self.bank_size = num_neighbors, map_kind, bank_size
         self.standardize = standardize
         self.map_fusion, self.calibration, self.calibration_images = map_fusion, calibration, calibration_images
-        self.seed = seed
+        self.seed, self.contrast = seed, contrast
         self._descriptors: list[torch.Tensor] = []
         self._patches: list[torch.Tensor] = []
         # fitted memories start empty; a saved state_dict names every tensor (loading gives them their shapes)
@@ -131,6 +133,9 @@ class TextureKnnModel(nn.Module):
     def anomaly_map(self, patches: torch.Tensor, score: torch.Tensor, size) -> torch.Tensor:
         z = (self.patch_distances(patches) - self.location_mean) / self.location_std
         z = F.interpolate(z, size=size, mode="bilinear", align_corners=False)
+        if self.contrast == "median":  # topk, not median: it exports to ONNX (the lower median on an even count)
+            flat = z.flatten(1)
+            z = z - flat.topk(flat.shape[1] // 2 + 1, dim=1).values[:, -1].view(-1, 1, 1, 1)
         return z + self.map_fusion * ((score - self.score_center) / self.score_scale).view(-1, 1, 1, 1)
 
     def fit(self) -> None:

@@ -34,7 +34,8 @@ def _texture_knn(config):
     return TextureKnnModel(backbone=config.backbone, layers=list(config.layers), num_neighbors=config.num_neighbors,
                            map_layers=list(config.map_layers), map_kind=config.map_kind,
                            standardize=config.map_standardize, bank_size=config.bank_size,
-                           map_fusion=config.map_fusion, calibration=config.map_calibration, seed=config.seed)
+                           map_fusion=config.map_fusion, calibration=config.map_calibration, seed=config.seed,
+                           contrast=config.map_contrast)
 
 
 @register("patchcore", memory="coreset")

@@ -194,3 +194,12 @@ def test_the_service_names_the_novel_calibration_and_exports_its_drift(runs, lin
                                                                            calibrated["threshold"])
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'defectlab_drift_recent{calibration="week12",task="novel"} 1.0' in metrics
+
+
+def test_the_ray_engine_checks_the_novel_calibration_before_ray_starts(runs, line, calibrated, tmp_path):
+    from shared.suite.errors import DataError
+    from shared.suite.ray_engine import inspect_on_ray
+
+    with pytest.raises(DataError, match="no such novel calibration"):
+        inspect_on_ray([str(line)], runs, tmp_path / "out", novel="lastweek")
+    assert not (tmp_path / "out").exists()

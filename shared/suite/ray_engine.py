@@ -73,6 +73,10 @@ def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool 
     from ..datasets.images import expand_image_inputs
     from .inspect import ensure_onnx, member_runs
 
+    if novel:
+        from .novel import read
+
+        read(runs, novel)
     names = [str(item) for item in expand_image_inputs(images)]
     folder = Path(out) / PARQUET
     folder.mkdir(parents=True, exist_ok=True)
@@ -87,10 +91,6 @@ def inspect_on_ray(images, runs: dict, out, *, batch_size: int = 16, onnx: bool 
             todo.append(name)
     runs = {task: Path(path).absolute() for task, path in runs.items()}
     options = options or {}
-    if novel:
-        from .novel import read
-
-        read(runs, novel)
     if onnx:  # exported once here, not by every actor at once
         for task, path in runs.items():
             for member in member_runs(path, options.get(task, {})):

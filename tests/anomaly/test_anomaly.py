@@ -467,3 +467,27 @@ def test_map_fusion_adds_the_standardised_image_score_and_cli_fields_reach_the_m
     assert (config["bank_size"], config["map_fusion"], config["map_calibration"]) == (100, 0.0, "none")
     loaded = task.load(tmp_path / "runs" / "cli").model
     assert len(loaded.patch_bank) == 100 and loaded.map_fusion == 0.0 and loaded.location_std.numel() == 1
+
+
+def test_contrast_takes_each_map_less_its_median_and_exports_to_onnx(tmp_path):
+    """map_contrast=median: a map less its own (lower) median, then the image score's term: the map's median is
+    that term. The topk that finds the median exports: ONNX Runtime gives the same maps."""
+    import torch
+
+    from anomaly import models, task
+    from anomaly.export import export_checked
+
+    data = _blob_dataset(tmp_path / "data", n_normal=24, n_test=4)
+    with network_blocked():
+        run = task.train(task.Recipe.from_preset("texture-knn", image_size=64, data=str(data), bank_size=500,
+                                                 map_contrast="median", out=str(tmp_path / "runs"), name="c"),
+                         progress=False)
+    model = run.model
+    images = run.data.pixels("test")
+    scores, maps = models.score(model, [images])
+    term = model.map_fusion * (torch.from_numpy(scores) - model.score_center) / model.score_scale
+    flat = maps.reshape(len(maps), -1)
+    lower = np.sort(flat, axis=1)[:, flat.shape[1] - (flat.shape[1] // 2 + 1)]  # the lower median
+    assert np.allclose(lower, term.numpy(), atol=1e-4)
+    _, difference = export_checked(run)
+    assert difference < 1e-3

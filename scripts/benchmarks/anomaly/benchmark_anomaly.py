@@ -259,6 +259,9 @@ def part_map_selection(args, index) -> dict:
     from scripts.benchmarks.anomaly.anomaly_map_selection import run
 
     previous = results.parts_dir("anomaly") / "map-selection.json"
+    if args.contrast:  # round 3 beside the earlier rounds: its own part
+        return run(index, image_size=args.image_size, seed=args.seed, contrast=True,
+                   previous=json.loads(previous.read_text()) if previous.is_file() else None)
     return run(index, image_size=args.image_size, seed=args.seed, candidates=args.candidates or None,
                previous=json.loads(previous.read_text()) if args.candidates and previous.is_file() else None)
 
@@ -366,6 +369,9 @@ def main(argv=None) -> int:
     parser.add_argument("--protocols", nargs="+", default=["loco", "one-class"], choices=["loco", "one-class"],
                         help="library: protocols to run (a part with LOCO only has no one-class row)")
     parser.add_argument("--candidates", nargs="*", help="map-selection: run only these (the earlier part's rows kept)")
+    parser.add_argument("--contrast", action="store_true",
+                        help="map-selection: round 3 (each map less its own median, fusion weights, PRO), written "
+                             "as the part map-selection-contrast")
     parser.add_argument("--tag", default="", help="appended to a library part's name (two settings of one preset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-anomaly"))
@@ -392,6 +398,7 @@ def main(argv=None) -> int:
     from shared.suite.provenance import script_command
 
     name = f"library-{library_name(args)}" if args.part == "library" else args.part
+    name += "-contrast" if args.part == "map-selection" and args.contrast else ""
     results.write_part("anomaly", name, payload, split=SPLIT, index=index, command=script_command(__file__, argv))
     summary = {k: payload.get(k) for k in ("loco_mean_auroc", "one_class_mean_auroc", "peak_memory_mb")}
     summary.update({p: payload[p]["mean_auroc"] for p in ("loco", "one_class") if p in payload and "mean_auroc" in payload[p]})
