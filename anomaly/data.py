@@ -64,7 +64,7 @@ class AnomalyData:
     parts: dict[str, pd.DataFrame]        # fit, valid, test
     info: dict                            # split, sizes, data fingerprint, dataset
     image_size: int
-    aspect: str = "letterbox"             # how non-square pictures become squares (to_square)
+    aspect: str = "letterbox"             # how non-square pictures become squares (to_square): map_aspect
     images: dict[str, np.ndarray] = field(default_factory=dict)
     placements: dict[str, list] = field(default_factory=dict)
 
@@ -79,6 +79,13 @@ class AnomalyData:
             self.images[name] = np.stack([b[0] for b in boxed]) if boxed else np.zeros((0, size, size, 3), np.uint8)
             self.placements[name] = [b[1] for b in boxed]
         return self.images[name]
+
+    def originals(self, name: str) -> list[np.ndarray | None]:
+        """Each non-square picture of a part decoded again at its own size (None for square ones): what a score
+        handling other than the map's squares starts from (anomaly.aspect)."""
+        self.pixels(name)
+        return [load_image(path, 3) if p.original[0] != p.original[1] else None
+                for path, p in zip(self.parts[name].path, self.placements[name])]
 
     def contents(self, name: str) -> list[np.ndarray]:
         """Each picture of a part without its letterbox fill (at the letterboxed scale), from memory."""
@@ -120,7 +127,8 @@ def load_data(recipe, progress: bool = False, index: pd.DataFrame | None = None)
     info = {**info, "dataset": str(recipe.data),
             "sizes": {"fit": len(fit), "valid": len(valid), "test_normal": int((test.label == 0).sum()),
                       "test_abnormal": int((test.label == 1).sum())}}
-    return AnomalyData(table, {"fit": fit, "valid": valid, "test": test}, info, recipe.image_size, recipe.aspect)
+    return AnomalyData(table, {"fit": fit, "valid": valid, "test": test}, info, recipe.image_size,
+                       recipe.map_aspect)
 
 
 def _from_labelled(recipe, progress: bool, index: pd.DataFrame | None) -> tuple[pd.DataFrame, dict]:

@@ -1,6 +1,7 @@
 """The anomaly predictor: pictures (any size and shape, gray or RGB) -> score, is_anomalous and an anomaly map.
-Pictures are made square at the model's input as the recipe's `aspect` says (letterbox: aspect kept, mirrored
-fill; resize: stretched); the map is returned at the picture's own resolution.
+Pictures are made square at the model's input as the recipe's `map_aspect` says (letterbox: aspect kept, mirrored
+fill; resize: stretched); the map is returned at the picture's own resolution. A non-square picture's score follows
+`score_aspect` (tile: the largest score of square tiles along its longer side; anomaly.aspect).
 
 Record (beside the shared `image`, `width`, `height` or `error`):
   score          anomaly score (higher = less like the normal pictures)
@@ -20,6 +21,7 @@ from shared.datasets.images import from_letterbox, to_square
 from shared.suite.predictor import Predictor
 
 from . import models
+from .aspect import rescored
 from .metrics import peak
 from .plots import overlay
 
@@ -47,14 +49,17 @@ class AnomalyPredictor(Predictor):
     task = "anomaly"
 
     def __init__(self, model, threshold: float, image_size: int, backbone: str, batch_size: int = 32,
-                 heatmap: bool = False, aspect: str = "letterbox"):
+                 heatmap: bool = False, aspect: str = "letterbox", score_aspect: str = "letterbox"):
         self.model, self.threshold, self.image_size, self.aspect = model, threshold, image_size, aspect
+        self.score_aspect = score_aspect  # anomaly.aspect: non-square pictures may be scored by tiles
         self.backbone, self.batch_size, self.heatmap = backbone, batch_size, heatmap
         self.calibration = ""  # a calibration's name once anomaly.calibrate.apply puts it in force
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
         boxed = [to_square(i, self.image_size, self.aspect) for i in images]
         scores, maps = models.score(self.model, [np.stack([b[0] for b in boxed])], self.backbone)
+        scores = rescored(scores, images, self.image_size, self.score_aspect, self.aspect,
+                          lambda inputs: models.score(self.model, [inputs], self.backbone)[0])
         if self.watcher is not None:
             self.watcher.add(scores)
         records = []

@@ -7,9 +7,9 @@ from shared.datasets.images import ASPECTS
 from shared.datasets.splits import VALID_PICKS
 from shared.suite.recipe import SPLIT_NAMES, Recipe, option
 
+from .aspect import SCORE_ASPECTS
 from .zoo import MODELS  # the registry's names (no ML framework imported)
 
-ASPECT = "letterbox"  # the default aspect handling of new runs (anomaly_aspect.json)
 MAP_CONTRAST = "none"  # the default of new runs (anomaly_parts/map-selection-contrast.json)
 FITTED_FILE = "fitted.json"  # in a run: sha1 of every picture the model was fitted on
 PROTOCOLS = ("loco", "one-class")  # NEU protocols: leave-one-class-out, one-class
@@ -62,16 +62,21 @@ class AnomalyRecipe(Recipe):
     n_features: int = option(100, "padim: random feature subset")
     threshold_quantile: float = option(0.95, "quantile of held-out normal scores used as the threshold "
                                              "(about 5% false alarms on normal pictures)")
-    aspect: str = option(ASPECT, "how a non-square picture becomes the square input: letterbox (aspect kept, "
-                                 "mirrored fill) or resize (stretched); square pictures are the same either way",
-                         choices=ASPECTS)  # chosen on validation: scripts/benchmarks/results/anomaly_aspect.json
+    map_aspect: str = option("letterbox", "how a non-square picture becomes the square the map (and the fit) "
+                                          "uses: letterbox (aspect kept, mirrored fill) or resize (stretched)",
+                             choices=ASPECTS)  # chosen on validation: scripts/benchmarks/results/anomaly_aspect.json
+    score_aspect: str = option("tile", "how a non-square picture is scored: as the map's square (letterbox, "
+                                       "resize) or by square tiles along its longer side, the largest tile's score "
+                                       "(tile); square pictures score the same either way",
+                               choices=SCORE_ASPECTS)  # chosen on validation: anomaly_aspect.json
 
     @classmethod
     def migrate(cls, values: dict) -> dict:
-        """Runs made before `aspect` and `map_contrast` existed letterboxed every picture and drew maps as they
+        """Runs made before `map_aspect`, `score_aspect` and `map_contrast` existed letterboxed every picture and drew maps as they
         are: they keep doing so."""
         values = super().migrate(values)
-        values.setdefault("aspect", "letterbox")
+        values.setdefault("map_aspect", "letterbox")
+        values.setdefault("score_aspect", "letterbox")
         values.setdefault("map_contrast", "none")
         return values
 

@@ -14,6 +14,7 @@ from shared.suite.memory_guard import peak_memory_mb
 from shared.suite.run import Run
 
 from . import models, plots
+from .aspect import rescored
 from .data import load_data
 from .metrics import localization
 from .options import PREDICT_OPTIONS
@@ -51,10 +52,21 @@ class AnomalyRun(Run):
 
             model = OnnxAnomalyModel(self.path / (INT8_FILE if int8 else ONNX_FILE))
         return AnomalyPredictor(model, self.threshold, self.recipe.image_size, self.recipe.backbone,
-                                batch_size or self.recipe.batch_size, heatmap, self.recipe.aspect)
+                                batch_size or self.recipe.batch_size, heatmap, self.recipe.map_aspect,
+                                self.recipe.score_aspect)
 
     def score(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         return models.score(self.model, batches(images, self.recipe.batch_size), self.recipe.backbone)
+
+    def score_part(self, data, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scores and maps of a part of the data view: maps from its squares, each non-square picture's score as
+        the recipe's score_aspect says (anomaly.aspect)."""
+        scores, maps = self.score(data.pixels(name))
+        recipe = self.recipe
+        if recipe.score_aspect != recipe.map_aspect:
+            scores = rescored(scores, data.originals(name), recipe.image_size, recipe.score_aspect,
+                              recipe.map_aspect, lambda inputs: self.score(inputs)[0])
+        return scores, maps
 
     def evaluate(self, side: str = "test", progress: bool = False) -> dict:
         """Image AUROC, F1 at the stored threshold, pixel AUROC and PRO with masks, throughput and peak memory
@@ -71,7 +83,7 @@ class AnomalyRun(Run):
                              "`defectlab evaluate`)")
         images = data.pixels("test")
         started = time.perf_counter()
-        scores, maps = self.score(images)
+        scores, maps = self.score_part(data, "test")
         seconds = time.perf_counter() - started
         fpr, tpr, _ = roc_curve(labels, scores)
         keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
@@ -82,7 +94,8 @@ class AnomalyRun(Run):
             "roc": {"fpr": fpr[keep].round(4).tolist(), "tpr": tpr[keep].round(4).tolist()},
             "infer_images_per_second_cpu": round(len(images) / seconds, 1), "peak_memory_mb": peak_memory_mb(),
             "image_size": self.recipe.image_size,
-            "resize_rule": f"pictures made square at image_size ({self.recipe.aspect}); maps judged on each "
+            "resize_rule": f"pictures made square at image_size ({self.recipe.map_aspect}; scored: "
+                           f"{self.recipe.score_aspect}); maps judged on each "
                            "picture's content stretched to image_size x image_size, masks resized (nearest) to it",
         }
         masks = None

@@ -36,7 +36,7 @@ def train(recipe: AnomalyRecipe, progress: bool = True, index=None) -> AnomalyRu
                    recipe.coreset_sampler, recipe.seed)
     fit_seconds = time.perf_counter() - started
     run.model = model
-    valid_scores, _ = run.score(data.pixels("valid"))
+    valid_scores, _ = run.score_part(data, "valid")
     run.threshold = float(np.quantile(valid_scores, recipe.threshold_quantile)) if len(valid_scores) else float("inf")
     models.save_model(model, run.path / AnomalyRun.MODEL_FILE)
     run.write_json("threshold.json", {

@@ -358,13 +358,15 @@ def test_letterbox_keeps_the_aspect_and_maps_come_back_to_the_picture():
     assert back.shape == (30, 120) and back[:, :58].max() == 0 and back[:, 62:].min() == 1
 
 
-def test_resize_stretches_and_maps_come_back_to_the_picture_and_older_runs_keep_the_letterbox(tmp_path):
+def test_resize_stretches_tiles_cover_and_older_runs_keep_the_letterbox(tmp_path):
+    from anomaly.aspect import tiles
     from anomaly.recipe import AnomalyRecipe
     from shared.datasets.images import from_letterbox, letterbox, to_square
 
     rng = np.random.default_rng(0)
     square = rng.integers(0, 255, (50, 50, 3), dtype=np.uint8)
     assert np.array_equal(to_square(square, 64, "resize")[0], letterbox(square, 64)[0])  # squares: the same
+    assert len(tiles(square, 64)[0]) == 1 and np.array_equal(tiles(square, 64)[0][0], letterbox(square, 64)[0])
     wide = rng.integers(0, 255, (30, 120, 3), dtype=np.uint8)
     stretched, placement = to_square(wide, 64, "resize")
     assert np.array_equal(stretched, np.asarray(Image.fromarray(wide).resize((64, 64), Image.BILINEAR)))
@@ -375,21 +377,25 @@ def test_resize_stretches_and_maps_come_back_to_the_picture_and_older_runs_keep_
     with pytest.raises(ValueError, match="aspect 'tile': want one of letterbox, resize"):
         to_square(wide, 64, "tile")
     config = AnomalyRecipe.from_preset("texture-knn").to_dict()
-    config.pop("aspect")  # a run saved before the field existed
+    for name in ("map_aspect", "score_aspect", "map_contrast"):  # a run saved before the fields existed
+        config.pop(name)
     (tmp_path / "config.json").write_text(json.dumps(config))
-    assert AnomalyRecipe.load(tmp_path / "config.json").aspect == "letterbox"
+    old = AnomalyRecipe.load(tmp_path / "config.json")
+    assert (old.map_aspect, old.score_aspect, old.map_contrast) == ("letterbox", "letterbox", "none")
 
 
-@pytest.mark.parametrize("aspect", ["letterbox", "resize"])
-def test_non_square_pictures_are_judged_and_mapped_at_their_own_shape(tmp_path, aspect):
-    from anomaly import task
+@pytest.mark.parametrize("aspects", [("letterbox", "tile"), ("resize", "resize")])
+def test_non_square_pictures_are_judged_and_mapped_at_their_own_shape(tmp_path, aspects):
+    from anomaly import models, task
+    from anomaly.aspect import tiles
     from anomaly.metrics import peak
 
     data = _wide_blob_dataset(tmp_path / "data")
+    map_aspect, score_aspect = aspects
     with network_blocked():
         run = task.train(task.Recipe.from_preset("texture-knn", image_size=160, data=str(data), bank_size=2000,
-                                                 out=str(tmp_path / "runs"), name="wide", aspect=aspect),
-                         progress=False)
+                                                 out=str(tmp_path / "runs"), name="wide", map_aspect=map_aspect,
+                                                 score_aspect=score_aspect), progress=False)
         metrics = run.evaluate()
         records = task.load(run.path).predictor().predict(sorted((data / "abnormal").iterdir()), keep_arrays=True)
     assert metrics["image_auroc"] >= 0.9 and metrics["pixel_auroc"] >= 0.9
@@ -403,6 +409,12 @@ def test_non_square_pictures_are_judged_and_mapped_at_their_own_shape(tmp_path, 
         inside += mask[record["peak"]["y"], record["peak"]["x"]]
     assert inside >= 6
     assert (run.path / "plots" / "abnormal_heatmaps.png").is_file()
+    if score_aspect == "tile":  # 64 x 160 -> 160 x 400: three tiles, the score the largest of theirs
+        picture = np.asarray(Image.open(min((data / "abnormal").iterdir())).convert("RGB"))
+        cut, scaled, _ = tiles(picture, 160)
+        assert len(cut) == 3 and scaled == (400, 160)
+        expected = models.score(run.model, [np.stack(cut)])[0].max()
+        assert records[0]["score"] == pytest.approx(float(expected), rel=1e-5)
 
 
 def test_localization_metrics_on_known_maps():

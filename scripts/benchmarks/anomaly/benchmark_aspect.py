@@ -70,13 +70,9 @@ def squares(image: np.ndarray, handling: str) -> tuple[list[np.ndarray], callabl
         square = np.asarray(Image.fromarray(image).resize((SIZE, SIZE), Image.BILINEAR))
         return [square], lambda maps: np.asarray(Image.fromarray(maps[0].astype(np.float32), mode="F")
                                                  .resize((w, h), Image.BILINEAR))
-    scale = SIZE / min(h, w)
-    nw, nh = max(SIZE, round(w * scale)), max(SIZE, round(h * scale))
-    scaled = np.asarray(Image.fromarray(image).resize((nw, nh), Image.BILINEAR))
-    long = max(nw, nh)
-    count = int(np.ceil(long / SIZE))
-    starts = np.linspace(0, long - SIZE, count).round().astype(int) if count > 1 else np.array([0])
-    tiles = [scaled[:, s:s + SIZE] if nw >= nh else scaled[s:s + SIZE] for s in starts]
+    from anomaly.aspect import tiles
+
+    cut, (nw, nh), starts = tiles(image, SIZE)
 
     def back(maps):
         total, seen = np.zeros((nh, nw), np.float32), np.zeros((nh, nw), np.float32)
@@ -86,7 +82,7 @@ def squares(image: np.ndarray, handling: str) -> tuple[list[np.ndarray], callabl
             seen[where] += 1
         return np.asarray(Image.fromarray(total / seen, mode="F").resize((w, h), Image.BILINEAR))
 
-    return tiles, back
+    return cut, back
 
 
 def judge(model, queries: list[dict], handling: str) -> dict:
