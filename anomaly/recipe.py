@@ -10,7 +10,7 @@ from shared.suite.recipe import SPLIT_NAMES, Recipe, option
 from .aspect import SCORE_ASPECTS
 from .zoo import MODELS  # the registry's names (no ML framework imported)
 
-MAP_CONTRAST = "none"  # the default of new runs (anomaly_parts/map-selection-contrast.json)
+MAP_CONTRAST = "median"  # the default of new runs (anomaly_parts/map-selection-contrast.json)
 FITTED_FILE = "fitted.json"  # in a run: sha1 of every picture the model was fitted on
 PROTOCOLS = ("loco", "one-class")  # NEU protocols: leave-one-class-out, one-class
 
@@ -53,8 +53,8 @@ class AnomalyRecipe(Recipe):
     map_calibration: str = option("none", "texture-knn: map distances as z-scores per location "
                                   "(shrunk: spread floored at the median) or raw", choices=("none", "per-location", "per-location-shrunk"))  # chosen on validation
     bank_size: int = option(10000, "texture-knn: normal patches (drawn at random) the map compares with")
-    map_fusion: float = option(2.0, "texture-knn: weight of the image score added to the map (0: patch distances "
-                                    "only)")  # chosen on validation (map-selection)
+    map_fusion: float = option(4.0, "texture-knn: weight of the image score added to the map (0: patch distances "
+                                    "only)")  # chosen on validation (map-selection-contrast; 2.0 before it)
     map_contrast: str = option(MAP_CONTRAST, "texture-knn: each map less its own median (median: the picture's level "
                                              "comes from the fused image score alone) or as it is (none)",
                                choices=("none", "median"))  # chosen on validation (map-selection-contrast)
@@ -78,6 +78,7 @@ class AnomalyRecipe(Recipe):
         values.setdefault("map_aspect", "letterbox")
         values.setdefault("score_aspect", "letterbox")
         values.setdefault("map_contrast", "none")
+        values.setdefault("map_fusion", 2.0)
         return values
 
     def run_name(self) -> str:

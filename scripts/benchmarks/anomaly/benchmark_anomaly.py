@@ -172,7 +172,7 @@ def part_classifier(args, index) -> dict:
     return result
 
 
-HEADLINE = "library-texture-knn-imagenet"
+HEADLINE = "library-texture-knn-imagenet-contrast"  # named before its test run: the map-selection-contrast choice
 TEXTURE_CANDIDATES = {"blocks.2": [2], "blocks.3": [3], "blocks.4": [4], "blocks.5": [5], "blocks.3+4": [3, 4],
                       "blocks.2+3+4": [2, 3, 4], "blocks.3+4+5": [3, 4, 5], "blocks.4+5+6": [4, 5, 6]}
 
