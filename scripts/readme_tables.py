@@ -73,7 +73,8 @@ BOX_MAP_NAMES = {  # part -> its short name in the box_map rows (detection.ensem
 FUSION_NAMES = {"wbf": "WBF", "nms": "pooled + NMS", "max": "keeping the best confidence", "floor": "on boxes over"}
 ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted with the part's config
                   "patchcore": "PatchCore ({sampler} bank {coreset_ratio:.1%})", "dfm": "DFM"}
-ANOMALY_TAGS = {"round1": "earlier map: calibrated, weight 0.5", "greedy": "160 px"}  # part-name tag -> remark
+ANOMALY_TAGS = {"round1": "earlier map: calibrated, weight 0.5", "greedy": "160 px",
+                "contrast": "map less its median, weight 4"}  # part-name tag -> remark
 ANOMALY_WEIGHTS = {"imagenet": "ImageNet Lite0", "random": "random Lite0"}
 NOVELTY_SCORES = {  # classifier_novelty score -> (label, its one-class score or None)
     "max_softmax": ("max-softmax, logistic regression on known classes (frozen Lite0)", None),
@@ -239,7 +240,7 @@ def anomaly_table(results):
     for key, label, config in _anomaly_rows(results, d):
         r = d["models"][key]
         means = [f3(r["loco_mean_auroc"]), f3(r["one_class_mean_auroc"]) if "one_class_mean_auroc" in r else "-"]
-        if key == f"library-{headline[0]}-{headline[1]}":
+        if key == d.get("headline_part", f"library-{headline[0]}-{headline[1]}"):
             label, means = bold(f"{label} (headline)"), [bold(m) for m in means]
         rows.append([label, config["image_size"], means[0],
                      *(f3(r["loco_per_class_auroc"][c]) for c in CLASSES), means[1]])

@@ -304,14 +304,21 @@ def combine(parts: dict) -> dict:
         best = max(library.values(), key=lambda v: v["loco"]["mean_auroc"])
         selected_by = "highest test LOCO mean among the library parts (no validated choice present)"
     clf, speed, selection = parts.get("classifier"), parts.get("speed"), parts.get("map-selection")
+    contrast = parts.get("map-selection-contrast")
     name = f"{best['model']} ({best['weights']} backbone)"
     result = {
-        "selected_by": selected_by, "texture_selection": parts.get("texture-selection"),
+        "selected_by": selected_by, "headline_part": HEADLINE if HEADLINE in library else None,
+        "texture_selection": parts.get("texture-selection"),
         "map_selection": selection and {
             **{k: selection[k] for k in ("validation", "rule", "chosen", "bank_size", "image_size", "command",
                                          "git_commit")},
             "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
                            for k, row in selection["candidates"].items()}, **reproduced(selection)},
+        "map_selection_contrast": contrast and {
+            **{k: contrast[k] for k in ("validation", "rule", "chosen", "round_2_choice", "rounds", "command",
+                                        "git_commit")},
+            "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
+                           for k, row in contrast["candidates"].items()}},
         "loco": {"model": name, **_protocol_row(best["loco"])},
         "one_class": {"model": name, **_protocol_row(best["one_class"])},
         "models": {k: {**{f"loco_{m}": v for m, v in _protocol_row(part["loco"]).items()},
@@ -334,14 +341,17 @@ def combine(parts: dict) -> dict:
         "infer_images_per_second_cpu": speed["infer_images_per_second_cpu"] if speed else best["infer_images_per_second_cpu"],
         "peak_memory_mb": max(v["peak_memory_mb"] for v in library.values()),
         "targets": {"loco_mean_auroc": 0.90, "one_class_mean_auroc": 0.98, "loco_mean_pixel_auroc": 0.85,
-                    "loco_mean_box_hit_rate": 0.85, "infer_images_per_second_cpu": 50},
+                    "loco_mean_box_hit_rate": 0.85, "infer_images_per_second_cpu": 50, "loco_mean_pro": 0.70,
+                    "one_class_mean_pixel_auroc": 0.75},
     }
     result["targets_met"] = {
         "loco_mean_auroc": result["loco"]["mean_auroc"] >= 0.90,
         "one_class_mean_auroc": result["one_class"]["mean_auroc"] >= 0.98,
         "loco_mean_pixel_auroc": round(result["loco"]["mean_pixel_auroc"] or 0, 6) >= 0.85,
         "loco_mean_box_hit_rate": round(result["loco"]["mean_box_hit_rate"] or 0, 6) >= 0.85,  # 306/360 is 0.85
-        "infer_images_per_second_cpu": result["infer_images_per_second_cpu"] >= 50}
+        "infer_images_per_second_cpu": result["infer_images_per_second_cpu"] >= 50,
+        "loco_mean_pro": (result["loco"]["mean_pro"] or 0) >= 0.70,
+        "one_class_mean_pixel_auroc": (result["one_class"]["mean_pixel_auroc"] or 0) >= 0.75}
     result.update({key: best[key] for key in ("defectlab", "why") if key in best})  # the headline's
     return result
 

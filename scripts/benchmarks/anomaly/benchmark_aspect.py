@@ -38,6 +38,8 @@ SHAPES = {"wide": (200, 120), "tall": (120, 200)}  # (width, height) of the crop
 QUERIES, FIT = 30, 100  # per class
 SIZE = 224
 TIE = 0.005
+WHY = ("the crops, the handlings and the choice are this script's (`command`): no defectlab command cuts pictures; "
+       "the models are the texture-knn preset fitted in-process")
 
 
 def crop_box(row, width: int, height: int, rng, abnormal: bool) -> tuple[int, int] | None:
@@ -195,7 +197,8 @@ def measure(data: Path, seed: int = 0, classes=None) -> dict:
                     f" / 2; within {TIE} of letterbox keeps letterbox",
             "queries": f"{QUERIES} per class held out of the kaggle-det training side, {FIT} per class fitted "
                        "(seeded); crops wide 200x120 and tall 120x200",
-            "model": f"texture-knn preset at {SIZE} px (the default model)", "seconds": time.perf_counter() - started}
+            "model": f"texture-knn preset at {SIZE} px (the default model)", "seconds": time.perf_counter() - started,
+            "defectlab": None, "why": WHY}
 
 
 def main(argv=None) -> int:
