@@ -95,7 +95,6 @@ def calibrate(runs: dict, pictures, alpha: float, confidence: float | None = Non
     as inspect runs them), set the scale and the threshold (module doc), write the calibration and return it.
     Too few pictures: a one-line DataError saying how many are needed, before anything is scored."""
     from ..datasets.images import expand_globs, expand_image_inputs
-    from .inspect import Inspector, predictor_of
 
     target = path_of(runs, name)  # refuses runs without a scoring and a naming voter
     parts = roles(list(runs))
@@ -114,8 +113,13 @@ def calibrate(runs: dict, pictures, alpha: float, confidence: float | None = Non
     options = {task: {k: v for k, v in (options or {}).get(task, {}).items() if k != "calibration"}
                for task in runs}
     loaded = {task: registry.task(task).load(path) for task, path in runs.items()}
-    inspector = Inspector({task: predictor_of(run, options[task]) for task, run in loaded.items()})
-    records = inspector.inspect(items, progress=progress)
+    # each voter's records side by side, as inspect joins them (inspect imports this module, not the other way)
+    answers = {task: run.predictor(**options[task]).predict(items, progress=progress) for task, run in loaded.items()}
+    records = [{"image": str(item), **{task: answers[task][k] for task in answers}} for k, item in enumerate(items)]
+    for record in records:
+        failed = [part["error"] for part in (record[t] for t in answers) if "error" in part]
+        if failed:
+            record.update({"error": failed[0], **{t: None for t in answers}})
     judged = [(place, found) for place, found in enumerate(score_and_class(r, parts) for r in records)
               if found is not None]
     unreadable = [r["error"] for r in records if "error" in r]
