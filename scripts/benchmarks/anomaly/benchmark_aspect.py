@@ -62,16 +62,12 @@ def squares(image: np.ndarray, handling: str) -> tuple[list[np.ndarray], callabl
     """The square inputs of a picture and the function taking their maps back to the picture's pixels."""
     from PIL import Image
 
-    from shared.datasets.images import from_letterbox, letterbox
+    from shared.datasets.images import from_letterbox, to_square
 
     h, w = image.shape[:2]
-    if handling == "letterbox":
-        square, placement = letterbox(image, SIZE)
+    if handling != "tile":  # one square; the map back over the picture's own pixels
+        square, placement = to_square(image, SIZE, handling)
         return [square], lambda maps: from_letterbox(maps[0], placement)
-    if handling == "resize":
-        square = np.asarray(Image.fromarray(image).resize((SIZE, SIZE), Image.BILINEAR))
-        return [square], lambda maps: np.asarray(Image.fromarray(maps[0].astype(np.float32), mode="F")
-                                                 .resize((w, h), Image.BILINEAR))
     from anomaly.aspect import tiles
 
     cut, (nw, nh), starts = tiles(image, SIZE)
