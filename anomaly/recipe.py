@@ -52,9 +52,13 @@ class AnomalyRecipe(Recipe):
                                          "(false: PatchCore's raw distances)")
     map_calibration: str = option("none", "texture-knn: map distances as z-scores per location "
                                   "(shrunk: spread floored at the median) or raw", choices=("none", "per-location", "per-location-shrunk"))  # chosen on validation
-    bank_size: int = option(10000, "texture-knn: normal patches (drawn at random) the map compares with")
-    map_fusion: float = option(4.0, "texture-knn: weight of the image score added to the map (0: patch distances "
-                                    "only)")  # chosen on validation (map-selection-contrast; 2.0 before it)
+    map_stride: int = option(8, "texture-knn: pixels between the map's patches (8: a 28 x 28 grid at 224 px; 16: "
+                                "14 x 14, a quarter of the kNN's work at one bank size)",
+                             choices=(8, 16))  # chosen on validation (map-selection-resolution)
+    bank_size: int = option(2500, "texture-knn: normal patches (drawn at random) the map compares with (the kNN's "
+                                  "work grows with it and with the map's patches)")  # with map_stride: same work
+    map_fusion: float = option(2.0, "texture-knn: weight of the image score added to the map (0: patch distances "
+                                    "only)")  # chosen on validation (map-selection-resolution; 4.0 before it)
     map_contrast: str = option(MAP_CONTRAST, "texture-knn: each map less its own median (median: the picture's level "
                                              "comes from the fused image score alone) or as it is (none)",
                                choices=("none", "median"))  # chosen on validation (map-selection-contrast)
@@ -72,13 +76,15 @@ class AnomalyRecipe(Recipe):
 
     @classmethod
     def migrate(cls, values: dict) -> dict:
-        """Runs made before `map_aspect`, `score_aspect` and `map_contrast` existed letterboxed every picture and drew maps as they
-        are: they keep doing so."""
+        """Runs made before `map_aspect`, `score_aspect`, `map_contrast` and `map_stride` existed letterboxed every
+        picture and drew maps as they are on the stride-16 grid: they keep doing so."""
         values = super().migrate(values)
         values.setdefault("map_aspect", "letterbox")
         values.setdefault("score_aspect", "letterbox")
         values.setdefault("map_contrast", "none")
         values.setdefault("map_fusion", 2.0)
+        values.setdefault("map_stride", 16)
+        values.setdefault("bank_size", 10000)
         return values
 
     def run_name(self) -> str:

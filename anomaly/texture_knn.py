@@ -5,7 +5,7 @@ Image score: an image is described by the per-channel mean and log standard devi
 normal set and the score is the mean distance to the k nearest normal descriptors.
 
 Anomaly map (where the defect is): a patch-level kNN in PatchCore's manner. Each location's features of
-`map_layers` (3x3 means that count the zeros beyond the border, brought to the stride-16 grid) are compared with
+`map_layers` (3x3 means that count the zeros beyond the border, brought to the grid of `map_stride` pixels) are compared with
 a random bank of normal patches; the image score, in units of the normal pictures' leave-one-out scores, is added
 with weight `map_fusion`, so a normal picture's map stays low everywhere. Options measured beside it: channels
 z-scored on the normal patches, and each location's distance turned into a z-score against the same location on
@@ -25,7 +25,7 @@ from torch import nn
 
 
 def patch_features(stages: list[torch.Tensor], grid: tuple[int, int], kind: str = "pool-zero-pad") -> torch.Tensor:
-    """N x C x H x W local features on `grid` (stride 16: 14 x 14 at 224 px): 3x3 means with the zeros beyond
+    """N x C x H x W local features on `grid` (stride 8: 28 x 28 at 224 px): 3x3 means with the zeros beyond
     the border counted ('pool-zero-pad', PatchCore's aggregation: border patches stay unlike inner ones, so they
     are matched with border patches of the bank), 3x3 means of the picture only ('pool'), or 3x3 means and log
     standard deviations ('local-texture'); finer stages are averaged down, coarser ones interpolated up."""
@@ -81,7 +81,7 @@ class TextureKnnModel(nn.Module):
                  num_neighbors: int = 1, map_layers=("blocks.2", "blocks.3", "blocks.4"), map_kind: str = "pool-zero-pad",
                  standardize: bool = False,
                  bank_size: int = 10000, map_fusion: float = 2.0, calibration: str = "none",
-                 calibration_images: int = 100, seed: int = 0, contrast: str = "none"):
+                 calibration_images: int = 100, seed: int = 0, contrast: str = "none", map_stride: int = 16):
         super().__init__()
         self.layers, self.map_layers = list(layers), list(map_layers)
         self.feature_extractor = StageFeatures(backbone, sorted(set(self.layers) | set(self.map_layers),
@@ -89,7 +89,7 @@ class TextureKnnModel(nn.Module):
         self.num_neighbors, self.map_kind, self.bank_size = num_neighbors, map_kind, bank_size
         self.standardize = standardize
         self.map_fusion, self.calibration, self.calibration_images = map_fusion, calibration, calibration_images
-        self.seed, self.contrast = seed, contrast
+        self.seed, self.contrast, self.map_stride = seed, contrast, map_stride
         self._descriptors: list[torch.Tensor] = []
         self._patches: list[torch.Tensor] = []
         # fitted memories start empty; a saved state_dict names every tensor (loading gives them their shapes)
@@ -108,7 +108,7 @@ class TextureKnnModel(nn.Module):
 
     def _split(self, outputs: list[torch.Tensor], size) -> tuple[list[torch.Tensor], torch.Tensor]:
         named = dict(zip(self.feature_extractor.layers, outputs))
-        grid = (int(size[0]) // 16, int(size[1]) // 16)
+        grid = (int(size[0]) // self.map_stride, int(size[1]) // self.map_stride)
         return [named[n] for n in self.layers], patch_features([named[n] for n in self.map_layers], grid, self.map_kind)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | InferenceBatch:

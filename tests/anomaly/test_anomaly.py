@@ -358,7 +358,7 @@ def test_letterbox_keeps_the_aspect_and_maps_come_back_to_the_picture():
     assert back.shape == (30, 120) and back[:, :58].max() == 0 and back[:, 62:].min() == 1
 
 
-def test_resize_stretches_tiles_cover_and_older_runs_keep_the_letterbox(tmp_path):
+def test_resize_stretches_tiles_cover_and_older_runs_keep_their_letterbox_and_grid(tmp_path):
     from anomaly.aspect import tiles
     from anomaly.recipe import AnomalyRecipe
     from shared.datasets.images import from_letterbox, letterbox, to_square
@@ -377,11 +377,25 @@ def test_resize_stretches_tiles_cover_and_older_runs_keep_the_letterbox(tmp_path
     with pytest.raises(ValueError, match="aspect 'tile': want one of letterbox, resize"):
         to_square(wide, 64, "tile")
     config = AnomalyRecipe.from_preset("texture-knn").to_dict()
-    for name in ("map_aspect", "score_aspect", "map_contrast"):  # a run saved before the fields existed
+    for name in ("map_aspect", "score_aspect", "map_contrast", "map_stride"):  # a run saved before the fields
         config.pop(name)
     (tmp_path / "config.json").write_text(json.dumps(config))
     old = AnomalyRecipe.load(tmp_path / "config.json")
-    assert (old.map_aspect, old.score_aspect, old.map_contrast) == ("letterbox", "letterbox", "none")
+    assert (old.map_aspect, old.score_aspect, old.map_contrast, old.map_stride) == ("letterbox", "letterbox", "none", 16)
+
+
+@pytest.mark.parametrize("stride", [8, 16])
+def test_the_map_grid_follows_map_stride(stride):
+    import torch
+
+    from anomaly.models import create_model
+    from anomaly.recipe import AnomalyRecipe
+
+    model = create_model(AnomalyRecipe.from_preset("texture-knn", map_stride=stride))
+    for size in ((224, 224), (160, 96)):
+        with torch.no_grad():
+            _, patches = model._split(model.feature_extractor(torch.zeros(1, 3, *size)), size)
+        assert patches.shape[-2:] == (size[0] // stride, size[1] // stride)
 
 
 @pytest.mark.parametrize("aspects", [("letterbox", "tile"), ("resize", "resize")])

@@ -10,6 +10,8 @@ data fingerprint, versions and hardware, and the `defectlab` commands that give 
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part texture-selection --image-size 224
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --candidates p234-zero-pad p234-zero-pad-raw
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --contrast
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --resolution
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part speed --image-size 224
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part library --preset texture-knn --weights imagenet --image-size 224
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --merge
@@ -172,7 +174,7 @@ def part_classifier(args, index) -> dict:
     return result
 
 
-HEADLINE = "library-texture-knn-imagenet-contrast"  # named before its test run: the map-selection-contrast choice
+HEADLINE = "library-texture-knn-imagenet-resolution"  # named before its test run: map-selection-resolution's choice
 TEXTURE_CANDIDATES = {"blocks.2": [2], "blocks.3": [3], "blocks.4": [4], "blocks.5": [5], "blocks.3+4": [3, 4],
                       "blocks.2+3+4": [2, 3, 4], "blocks.3+4+5": [3, 4, 5], "blocks.4+5+6": [4, 5, 6]}
 
@@ -259,6 +261,10 @@ def part_map_selection(args, index) -> dict:
     from scripts.benchmarks.anomaly.anomaly_map_selection import run
 
     previous = results.parts_dir("anomaly") / "map-selection.json"
+    if args.resolution:  # round 4 beside round 3
+        third = previous.with_name("map-selection-contrast.json")
+        return run(index, image_size=args.image_size, seed=args.seed, resolution=True,
+                   previous=json.loads(third.read_text()) if third.is_file() else None)
     if args.contrast:  # round 3 beside the earlier rounds: its own part
         return run(index, image_size=args.image_size, seed=args.seed, contrast=True,
                    previous=json.loads(previous.read_text()) if previous.is_file() else None)
@@ -304,7 +310,7 @@ def combine(parts: dict) -> dict:
         best = max(library.values(), key=lambda v: v["loco"]["mean_auroc"])
         selected_by = "highest test LOCO mean among the library parts (no validated choice present)"
     clf, speed, selection = parts.get("classifier"), parts.get("speed"), parts.get("map-selection")
-    contrast = parts.get("map-selection-contrast")
+    contrast, resolution = parts.get("map-selection-contrast"), parts.get("map-selection-resolution")
     name = f"{best['model']} ({best['weights']} backbone)"
     result = {
         "selected_by": selected_by, "headline_part": HEADLINE if HEADLINE in library else None,
@@ -319,6 +325,11 @@ def combine(parts: dict) -> dict:
                                         "git_commit")},
             "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
                            for k, row in contrast["candidates"].items()}},
+        "map_selection_resolution": resolution and {
+            **{k: resolution[k] for k in ("validation", "rule", "chosen", "round_3_choice", "rounds", "command",
+                                          "git_commit")},
+            "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
+                           for k, row in resolution["candidates"].items()}},
         "loco": {"model": name, **_protocol_row(best["loco"])},
         "one_class": {"model": name, **_protocol_row(best["one_class"])},
         "models": {k: {**{f"loco_{m}": v for m, v in _protocol_row(part["loco"]).items()},
@@ -382,6 +393,9 @@ def main(argv=None) -> int:
     parser.add_argument("--contrast", action="store_true",
                         help="map-selection: round 3 (each map less its own median, fusion weights, PRO), written "
                              "as the part map-selection-contrast")
+    parser.add_argument("--resolution", action="store_true",
+                        help="map-selection: round 4 (the map's grid at round 3's cost, each map on its own spread), "
+                             "written as the part map-selection-resolution")
     parser.add_argument("--tag", default="", help="appended to a library part's name (two settings of one preset)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs", type=Path, default=Path("runs/benchmark-anomaly"))
@@ -408,7 +422,8 @@ def main(argv=None) -> int:
     from shared.suite.provenance import script_command
 
     name = f"library-{library_name(args)}" if args.part == "library" else args.part
-    name += "-contrast" if args.part == "map-selection" and args.contrast else ""
+    if args.part == "map-selection":
+        name += "-resolution" if args.resolution else "-contrast" if args.contrast else ""
     results.write_part("anomaly", name, payload, split=SPLIT, index=index, command=script_command(__file__, argv))
     summary = {k: payload.get(k) for k in ("loco_mean_auroc", "one_class_mean_auroc", "peak_memory_mb")}
     summary.update({p: payload[p]["mean_auroc"] for p in ("loco", "one_class") if p in payload and "mean_auroc" in payload[p]})
