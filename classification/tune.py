@@ -71,10 +71,11 @@ def defaults(recipe) -> dict:
 
 
 def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trials: int, seed: int = 0,
-           progress: bool = True, weights=None, study=None) -> dict:
+           progress: bool = True, weights=None, study=None, first=None) -> dict:
     """Run `trials` trials of an Optuna study over SPACE and summarise every finished trial of it. Without
     `study` a new in-memory one whose trial 0 is the recipe's own values, so the search can only report a loss at
-    most the default's; a shared study (tune_shared.open_study) is given with its first trial queued already."""
+    most the default's; a shared study (tune_shared.open_study) is given with, in the process that created it,
+    `first`: the trial of the recipe's own values, running already, evaluated here before the others."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -103,7 +104,15 @@ def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trial
                   flush=True)
         return scores["log_loss"]
 
-    study.optimize(objective, n_trials=trials)
+    if first is not None:
+        from optuna.trial import TrialState
+
+        try:
+            study.tell(first, objective(first)) if trials > 0 else study.tell(first, state=TrialState.FAIL)
+        except BaseException:
+            study.tell(first, state=TrialState.FAIL)
+            raise
+    study.optimize(objective, n_trials=trials - (first is not None and trials > 0))
     return summary(study, len(np.unique(folds)))
 
 
@@ -186,7 +195,7 @@ def tune_features(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray
     if shared is None:
         study = search(recipe, features, y, folds, trials, recipe.seed, progress, weights)
         return write_study({**study, **context}, out)
-    search(recipe, features, y, folds, trials, recipe.seed, progress, weights, study=shared.study)
+    search(recipe, features, y, folds, trials, recipe.seed, progress, weights, study=shared.study, first=shared.first)
     return shared.report(out)
 
 

@@ -22,6 +22,7 @@ class SharedStudy:
     study: object    # optuna.Study
     storage: str     # the URL as study.json shows it: without its password
     created: bool    # this process created it
+    first: object = None  # the creator's: its trial of the recipe's own values, running already (optuna.Trial)
 
     def report(self, out: Path | str) -> dict:
         return report(self.study, out, self.storage)
@@ -90,14 +91,28 @@ def open_study(url: str, name: str, recipe, context: dict) -> SharedStudy:
             return optuna.load_study(study_name=name, storage=storage, sampler=sampler()), False
 
     study, created = retried(url, attempt)
+    first = None
     if created:
         study.set_user_attr("sampler", f"optuna {optuna.__version__} TPESampler(constant_liar=True), one per "
                                        "process, unseeded")
         study.set_user_attr("tuning", context)
-        study.enqueue_trial(defaults(recipe), user_attrs={"default": True})
+        first = default_trial(study, defaults(recipe))
     else:
         same_recipe(study, context, shown)
-    return SharedStudy(study, shown, created)
+    return SharedStudy(study, shown, created, first)
+
+
+def default_trial(study, params: dict):
+    """The trial of the recipe's own values, added as running and so the creator's alone: a queued (waiting)
+    trial can be taken by two processes at once on SQLite, which cannot lock the row, and the second one's
+    result is then refused ('Cannot tell a COMPLETE trial')."""
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    study.add_trial(create_trial(state=TrialState.RUNNING, system_attrs={"fixed_params": params},
+                                 user_attrs={"default": True}))
+    mine = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if t.user_attrs.get("default")]
+    return optuna.trial.Trial(study, mine[-1]._trial_id)  # optuna names a trial's id nowhere public
 
 
 def same_recipe(study, context: dict, shown: str) -> None:
