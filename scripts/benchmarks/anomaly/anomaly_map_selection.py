@@ -174,6 +174,19 @@ def run(index, image_size: int = 224, bank_size: int = 10000, seed: int = 0, can
             "round_1": previous and {k: previous.get(k) for k in ("command", "git_commit", "created_at", "chosen")}}
 
 
+def by_pro_rule(table: dict) -> dict:
+    """key -> means per protocol, the rule of rounds 3 and 4 ((pixel AUROC + PRO) / 2 over both protocols), the mean
+    box hit rate, and the per-class rows."""
+    summary = {}
+    for key, per in table.items():
+        row = {f"{p}_mean_{m}": float(np.mean([v[m] for v in per[p].values()]))
+               for p in per for m in ("pixel_auroc", "pro", "box_hit_rate")}
+        row["rule"] = float(np.mean([row[f"{p}_mean_{m}"] for p in per for m in ("pixel_auroc", "pro")]))
+        row["box_hit_rate"] = float(np.mean([row[f"{p}_mean_box_hit_rate"] for p in per]))
+        summary[key] = {**row, "per_class": per}
+    return summary
+
+
 def contrast_round(settings, query, image_scores, patch_map, judge, image_size, bank_size, previous) -> dict:
     import torch.nn.functional as F
 
@@ -190,13 +203,7 @@ def contrast_round(settings, query, image_scores, patch_map, judge, image_size, 
                 table.setdefault(f"{name}|{calibration}|contrast={how}|fusion={weight}", {}).setdefault(
                     protocol, {})[held] = {"pixel_auroc": px, "box_hit_rate": hit, "pro": pro}
         print(f"[map-selection] contrast round: {protocol} {held} done", flush=True)
-    summary = {}
-    for key, per in table.items():
-        row = {f"{p}_mean_{m}": float(np.mean([v[m] for v in per[p].values()]))
-               for p in per for m in ("pixel_auroc", "pro", "box_hit_rate")}
-        row["rule"] = float(np.mean([row[f"{p}_mean_{m}"] for p in per for m in ("pixel_auroc", "pro")]))
-        row["box_hit_rate"] = float(np.mean([row[f"{p}_mean_box_hit_rate"] for p in per]))
-        summary[key] = {**row, "per_class": per}
+    summary = by_pro_rule(table)
     base = summary[f"{name}|{calibration}|contrast=none|fusion=2.0"]  # round 2's choice, measured here again
     allowed = [k for k, v in summary.items() if v["box_hit_rate"] >= base["box_hit_rate"] - HIT_SLACK]
     chosen = max(allowed, key=lambda k: summary[k]["rule"])
@@ -231,14 +238,9 @@ def resolution_round(settings, query, image_scores, patch_map, judge, image_size
                     table.setdefault(f"{grid}|contrast={how}|fusion={weight}", {}).setdefault(
                         protocol, {})[held] = {"pixel_auroc": px, "box_hit_rate": hit, "pro": pro}
         print(f"[map-selection] resolution round: {protocol} {held} done", flush=True)
-    summary = {}
-    for key, per in table.items():
-        row = {f"{p}_mean_{m}": float(np.mean([v[m] for v in per[p].values()]))
-               for p in per for m in ("pixel_auroc", "pro", "box_hit_rate")}
-        row["rule"] = float(np.mean([row[f"{p}_mean_{m}"] for p in per for m in ("pixel_auroc", "pro")]))
-        row["box_hit_rate"] = float(np.mean([row[f"{p}_mean_box_hit_rate"] for p in per]))
+    summary = by_pro_rule(table)
+    for key, row in summary.items():
         row["eligible"] = RESOLUTIONS[key.split("|contrast")[0]][2]
-        summary[key] = {**row, "per_class": per}
     base = summary["stride=16|bank=10000|contrast=median|fusion=4.0"]  # round 3's choice, measured here again
     allowed = [k for k, v in summary.items()
                if v["eligible"] and v["box_hit_rate"] >= base["box_hit_rate"] - HIT_SLACK]
