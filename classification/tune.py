@@ -104,15 +104,18 @@ def search(recipe, features: np.ndarray, y: np.ndarray, folds: np.ndarray, trial
                   flush=True)
         return scores["log_loss"]
 
+    rest = trials
     if first is not None:
         from optuna.trial import TrialState
 
+        value = None
         try:
-            study.tell(first, objective(first)) if trials > 0 else study.tell(first, state=TrialState.FAIL)
-        except BaseException:
-            study.tell(first, state=TrialState.FAIL)
-            raise
-    study.optimize(objective, n_trials=trials - (first is not None and trials > 0))
+            if trials > 0:
+                value = objective(first)
+                rest -= 1
+        finally:  # closed whatever happened: a trial left running would stay so in the study for good
+            study.tell(first, value) if value is not None else study.tell(first, state=TrialState.FAIL)
+    study.optimize(objective, n_trials=rest)
     return summary(study, len(np.unique(folds)))
 
 

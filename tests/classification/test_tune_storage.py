@@ -133,6 +133,31 @@ def test_a_worker_of_another_recipe_is_refused(tmp_path):
         open_study(url, "head", first, context(first, "changed"))
 
 
+def test_the_default_trial_belongs_to_the_creator_alone(tmp_path):
+    """A joiner asking for a trial gets a new one, never the creator's default (on SQLite a queued trial could be
+    taken by both)."""
+    import optuna
+
+    from classification.recipe import ClassifierRecipe
+    from classification.tune import defaults
+    from classification.tune_shared import open_study
+
+    url = f"sqlite:///{tmp_path / 'tune.db'}"
+    recipe = ClassifierRecipe.from_preset("lite0-frozen", data="here", folds=2)
+    context = {"folds": 2, "recipe": recipe.to_dict(), "classes": ["a", "b"], "pictures": 10,
+               "data": {"data_fingerprint": "same"}}
+    creator = open_study(url, "head", recipe, context)
+    joiner = open_study(url, "head", recipe, context)
+    assert (creator.first is not None, joiner.first) == (True, None)
+    taken = joiner.study.ask()
+    frozen = {t.number: t for t in creator.study.get_trials()}
+    assert taken.number != creator.first.number and "fixed_params" not in frozen[taken.number].system_attrs
+    assert frozen[creator.first.number].system_attrs["fixed_params"] == defaults(recipe)
+    creator.study.tell(creator.first, 0.5)
+    (done,) = creator.study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert done.user_attrs["default"] and done.value == 0.5
+
+
 def test_the_report_of_a_missing_study_is_one_line(tmp_path, capsys):
     from shared.suite.cli import main
 
