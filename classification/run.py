@@ -55,7 +55,9 @@ class ClassifierRun(Run):
             from .export import ONNX_FILE, OnnxClassifier
 
             model = OnnxClassifier(self.path / (INT8_FILE if int8 else ONNX_FILE))
-        return ClassifierPredictor(model, self.classes, self.recipe.image_size, tta, batch_size)
+        # an ensemble leaves the model as log-probabilities: their energy is 0 whatever the picture
+        return ClassifierPredictor(model, self.classes, self.recipe.image_size, tta, batch_size,
+                                   energy=self.model.name != "ensemble")
 
     def evaluate(self, side: str = "test", tta: bool = False, progress: bool = False) -> dict:
         """Accuracy, per-class precision / recall / F1, confusion matrix, mistakes on one side of the run's split;

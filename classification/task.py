@@ -31,7 +31,7 @@ EXAMPLES = """examples:
 NOVEL_BELOW = 0.9
 
 RECORD_SCHEMA = {"type": "object", "properties": {
-    "class": {"type": "string"}, "confidence": {"type": "number"},
+    "class": {"type": "string"}, "confidence": {"type": "number"}, "energy": {"type": "number"},
     "probabilities": {"type": "object", "additionalProperties": {"type": "number"}}}}
 
 METRICS_SCHEMA = {"type": "object", "required": ["accuracy", "correct", "n", "classes", "per_class",
@@ -119,4 +119,4 @@ SPEC = TaskSpec(
     headline=(Metric("accuracy", "accuracy", "classification accuracy", "pct", "test side", target=0.90),),
     record_schema=RECORD_SCHEMA, metrics_schema=METRICS_SCHEMA, report_table=report_table, report_note=report_note,
     references=references, columns=columns, answer_column="class", novelty=novelty,
-    novelty_text=f"classification.confidence < {NOVEL_BELOW}", register_verbs=register_verbs)
+    novelty_text=f"classification.confidence < {NOVEL_BELOW}", novelty_score="energy", register_verbs=register_verbs)

@@ -431,8 +431,12 @@ def int8_table(results):
 NOVELTY_ROWS = (  # novelty.json rule -> its label in the table
     ("anomaly_flag", "anomaly detector alone, its training threshold (`is_anomalous`)"),
     ("anomaly_and_confidence_below_0.9", "the earlier `novel` rule: anomaly flag and confidence < 0.9"),
-    ("texture_knn_as_the_suite_calibrates_0.02", ("as `defectlab calibrate` sets it: anomaly score by predicted "
-                                                  "class, scale and threshold from halves of the line (alpha 0.02)")),
+    ("either_texture_knn+energy_as_the_suite_calibrates_0.02", (
+        "as `defectlab calibrate` sets it: the larger of anomaly score and energy by predicted class, scale and "
+        "threshold from halves of the line (alpha 0.02)")),
+    ("texture_knn_as_the_suite_calibrates_0.02", "the same with the anomaly score alone (the suite's before)"),
+    ("texture_knn_by_class_calibrated_on_line_0.02", "anomaly score by predicted class, on the line (alpha 0.02)"),
+    ("energy_by_class_calibrated_on_line_0.02", "classifier energy by predicted class, on the line (alpha 0.02)"),
     ("texture_knn_calibrated_on_line_0.02", "anomaly score, calibrated on the line (alpha 0.02)"),
     ("texture_knn_by_class_calibrated_on_valid_0.02", "anomaly score by predicted class, calibrated on validation"),
     ("feature_knn_k1_by_class_calibrated_on_line_0.02", "classifier features kNN by predicted class, on the line"),

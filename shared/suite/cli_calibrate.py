@@ -58,10 +58,10 @@ def register(tasks, common) -> None:
         help="set the thresholds, and the novel flag's, from known-good pictures for a false-alarm rate",
         description="Score recent known-good pictures of your line with each run that has a threshold to "
                     "calibrate, and set it so that at most ALPHA of such pictures are flagged. The novel flag is "
-                    "calibrated too (novel.calibration=NAME): the scoring voter's score standardised by the median "
-                    "and IQR of the pictures the naming voter names the same class (half the pictures), thresholded "
-                    "for ALPHA on the other half; the rule that found most unseen NEU classes at <= 2% false alarms "
-                    "(docs/results/suite.md). Each task's own verb: `defectlab TASK calibrate RUN PICTURES`.",
+                    "calibrated too (novel.calibration=NAME): the anomaly score and the classifier's energy, each "
+                    "standardised by the median and IQR of the pictures the classifier names the same class (half "
+                    "the pictures), their larger thresholded for ALPHA on the other half; the rule that found most "
+                    "unseen NEU classes at <= 2% false alarms on validation folds (docs/results/suite.md). Each task's own verb: `defectlab TASK calibrate RUN PICTURES`.",
         epilog=GUARANTEES + "\nexamples:\n  defectlab calibrate line/week12/ --false-alarm-rate 0.01\n"
                "  defectlab calibrate line/week12/ --false-alarm-rate 0.01 --confidence 0.95 --name week12\n"
                "  defectlab inspect images/ TASK.calibration=week12 novel.calibration=week12   in force, watched for drift")
@@ -81,7 +81,7 @@ def run_calibrate(args) -> int:
     from .cli_evaluate import task_pairs
     from .cli_inspect import chosen_runs
     from .inspect import find_runs, novel_rule, predict_options
-    from .novel import OPTION, roles, split_option
+    from .novel import OPTION, roles, split_option, voters_of
 
     refused = [t for t in args.tasks if registry.task(t).calibrate is None]
     if refused:
@@ -89,7 +89,7 @@ def run_calibrate(args) -> int:
     if split_option(args.predict)[0]:
         raise ValueError(f"{OPTION}: calibrate makes novel calibrations; leave it out")
     parts = roles()
-    voters = list(parts.values()) if parts and not args.no_novel else []
+    voters = voters_of(parts) if parts and not args.no_novel else []
     runs = chosen_runs(args)
     options = predict_options(args.predict, list(dict.fromkeys([*args.tasks, *voters])))
     done, words = {}, []
@@ -108,7 +108,7 @@ def run_calibrate(args) -> int:
         except DataError as error:
             print(f"novel: not calibrated, a voter's run is missing: {error}")
         else:
-            found = calibrate_novel(args, found_runs, options, done.get(parts["score"]))
+            found = calibrate_novel(args, found_runs, options, done.get(parts["scores"][0]))
             words.append(f"{OPTION}={found['name']}")
     rule = novel_rule()
     if set(done) & set(rule["voters"]):
@@ -125,11 +125,16 @@ def calibrate_novel(args, runs: dict, options: dict, name: str | None) -> dict:
     found = calibrate(runs, args.pictures, args.false_alarm_rate, args.confidence,
                       name or args.name or calibration.default_name(args.pictures), args.force, options,
                       progress=True)
-    parts, scale = found["roles"], found["scale"]
-    classes = ", ".join(f"{c} {v['n']}" for c, v in scale["per_class"].items()) or "none"
-    print(f"[novel] calibration {found['name']}: {parts['score']} score standardised for the {parts['class']} "
-          f"class (median / IQR of {scale['pooled']['n']} pictures; own scale: {classes}; the rest pooled), "
-          f"threshold {found['threshold']:.4g} from the other {found['n']}"
+    parts, scales = found["roles"], found["scale"]
+    scored = "; ".join(
+        f"{task}.{registry.task(task).novelty_score} (median / IQR of {scale['pooled']['n']} pictures; own scale: "
+        + (", ".join(f"{c} {v['n']}" for c, v in scale["per_class"].items()) or "none") + ")"
+        for task, scale in scales.items())
+    missing = [t for t in parts["scores"] if t not in scales]
+    print(f"[novel] calibration {found['name']}: the largest of {scored}, each standardised for the "
+          f"{parts['class']} class (the rest pooled)"
+          + (f"; {', '.join(missing)} gave no score" if missing else "")
+          + f", threshold {found['threshold']:.4g} from the other {found['n']}"
           + (f", {len(found['unreadable'])} unreadable skipped" if found.get("unreadable") else "")
           + f"\n  {found['form']} form: {found['guarantee']}\n  -> {found['path']}")
     return found

@@ -81,16 +81,19 @@ def predictor_of(run, options: dict, onnx: bool = False):
 def novel_rule(calibrated=None) -> dict:
     """A picture of a kind no model was trained on is `novel` when every task that votes says so (one flags it as
     unlike every picture it was fitted on; another, which must still name a known class, is unsure). Under a novel
-    calibration (`calibrated`, shared.suite.novel.Calibrated): when the scoring voter's score, standardised for the
-    class the naming voter gives, is above the calibrated threshold. Measured on NEU leave-one-class-out:
+    calibration (`calibrated`, shared.suite.novel.Calibrated): when the largest of the scoring voters' scores, each
+    standardised for the class the naming voter gives, is above the calibrated threshold. Measured on NEU leave-one-class-out:
     scripts/benchmarks/results/novelty.json."""
     voters = [t for t in registry.names() if registry.task(t).novelty is not None]
     if calibrated is not None:
+        from .novel import voters_of
+
         parts = calibrated.parts
-        said = (f"{parts['score']}.{registry.task(parts['score']).novelty_score} standardised for the "
+        scores = [f"{t}.{registry.task(t).novelty_score}" for t in parts["scores"] if t in calibrated.scale]
+        said = (f"{'the largest of ' if len(scores) > 1 else ''}{', '.join(scores)} standardised for the "
                 f"{parts['class']}.{registry.task(parts['class']).answer_column} > {calibrated.threshold:.4g} "
                 f"(calibration {calibrated.name})")
-        return {"rule": said, "voters": list(parts.values()), "calibrated": calibrated}
+        return {"rule": said, "voters": voters_of(parts), "calibrated": calibrated}
     return {"rule": " and ".join(registry.task(t).novelty_text or f"{t} votes novel" for t in voters),
             "voters": voters}
 

@@ -2,16 +2,20 @@
 
 Without a calibration a picture is novel when every voting task says so (inspect.novel_rule). Under one
 (`novel.calibration=NAME` in inspect / serve, made by `defectlab calibrate`) the rule chosen on validation folds in
-scripts/benchmarks/results/novelty.json is in force: the scoring voter's score (its spec's `novelty_score`),
-standardised by the median and IQR of the calibration's known-good pictures that the naming voter (its spec's
-`answer_column`, the class it names) names the same class, is above a conformal threshold
-(shared.suite.calibration) of such standardised scores. Score scales differ by class (on NEU the widest class's
-known pictures score several times the narrowest's), so one pooled threshold spends its false alarms on the widest.
+scripts/benchmarks/results/novelty.json is in force: each scoring voter's score (its spec's `novelty_score`: the
+anomaly score, the classifier's energy), standardised by the median and IQR of the calibration's known-good pictures
+that the naming voter (its spec's `answer_column`, the class it names) names the same class; the picture is novel
+when the largest of them is above a conformal threshold (shared.suite.calibration) of such largest scores. Score
+scales differ by class (on NEU the widest class's known pictures score several times the narrowest's), so one
+pooled threshold spends its false alarms on the widest; and each score misses a kind the other finds (on NEU the
+anomaly score misses held-out inclusion, the energy held-out scratches).
 
 The calibration pictures, sorted by path, are taken in turn: the even places give each class's median and IQR, the
 odd places the threshold. The scale is fixed before the threshold pictures are looked at, so their standardised
 scores and a new known-good picture's are exchangeable, and the guarantee of the threshold holds for the flag.
-The file: SCORING_RUN/calibrations/novel/NAME.json, with the digests of both models it was made for.
+The file: SCORING_RUN/calibrations/novel/NAME.json (under the first scoring voter's run), with the digests of the
+models it was made for. A score a voter leaves out (an ensemble classifier has no energy) is left out of the largest,
+for the calibration and after it.
 """
 from __future__ import annotations
 
@@ -34,12 +38,20 @@ OPTION = "novel.calibration"
 
 
 def roles(tasks=None) -> dict | None:
-    """{"score": task, "class": task}: the voters whose score is standardised and whose answer names the class
-    (None when the loaded tasks lack one of them)."""
+    """{"scores": [task, ...], "class": task}: the voters whose scores are standardised (the first keeps the
+    calibration files) and the one whose answer names the class (None when the loaded tasks lack either). A task
+    that names the class may score too (the classifier's energy); the class comes from one that does not score
+    where there is one."""
     voters = [t for t in registry.names() if registry.task(t).novelty is not None and (tasks is None or t in tasks)]
     scoring = [t for t in voters if registry.task(t).novelty_score]
-    naming = [t for t in voters if registry.task(t).answer_column and t not in scoring]
-    return {"score": scoring[0], "class": naming[0]} if scoring and naming else None
+    naming = sorted((t for t in voters if registry.task(t).answer_column), key=lambda t: t in scoring)
+    if not naming or not [t for t in scoring if t != naming[0]]:
+        return None
+    return {"scores": sorted(scoring, key=lambda t: t == naming[0]), "class": naming[0]}
+
+
+def voters_of(parts: dict) -> list[str]:
+    return list(dict.fromkeys([*parts["scores"], parts["class"]]))
 
 
 def required_pictures(alpha: float, confidence: float | None = None) -> int:
@@ -52,17 +64,19 @@ def path_of(runs: dict, name: str) -> Path:
     if parts is None:
         raise ValueError(f"{OPTION}={name}: the novel flag is calibrated with a scoring and a naming voter; loaded: "
                          f"{', '.join(runs)}")
-    found = calibration.path_of(runs[parts["score"]], name)
+    found = calibration.path_of(runs[parts["scores"][0]], name)
     return found.parent / FOLDER / found.name
 
 
-def score_and_class(record: dict, parts: dict) -> tuple[float, str] | None:
-    """The record's score and named class (None when a voter did not answer)."""
-    scored, named = record.get(parts["score"]), record.get(parts["class"])
-    if not scored or not named:
+def scores_and_class(record: dict, parts: dict) -> tuple[dict, str] | None:
+    """({task: score}, the named class) of a record; None when a voter did not answer. A voter's part without its
+    score field gives no score (an ensemble classifier's energy)."""
+    if any(not record.get(task) for task in voters_of(parts)):
         return None
     spec = registry.task(parts["class"])
-    return float(scored[registry.task(parts["score"]).novelty_score]), str(spec.columns(named)[spec.answer_column])
+    fields = {task: registry.task(task).novelty_score for task in parts["scores"]}
+    scores = {task: float(record[task][field]) for task, field in fields.items() if record[task].get(field) is not None}
+    return scores, str(spec.columns(record[parts["class"]])[spec.answer_column])
 
 
 def _spread(values) -> dict:
@@ -85,6 +99,19 @@ def standardise(score: float, klass: str, scale: dict) -> float:
     return (score - spread["median"]) / max(spread["iqr"], floor)
 
 
+def scales_of(found: list[tuple[dict, str]]) -> dict:
+    """{task: scale_of(...)} of each score the scale pictures carry (the class each was named)."""
+    tasks = dict.fromkeys(task for scores, _ in found for task in scores)
+    return {task: scale_of([s[task] for s, _ in found if task in s], [c for s, c in found if task in s])
+            for task in tasks}
+
+
+def largest(scores: dict, klass: str, scales: dict) -> float | None:
+    """The largest of the scores standardised for the class (scores without a scale left out; None if none)."""
+    standard = [standardise(v, klass, scales[task]) for task, v in scores.items() if task in scales]
+    return max(standard) if standard else None
+
+
 def model_digest(run) -> str:
     return hashlib.sha256((Path(run.path) / run.MODEL_FILE).read_bytes()).hexdigest()
 
@@ -98,7 +125,7 @@ def calibrate(runs: dict, pictures, alpha: float, confidence: float | None = Non
 
     target = path_of(runs, name)  # refuses runs without a scoring and a naming voter
     parts = roles(list(runs))
-    runs = {task: Path(runs[task]) for task in parts.values()}
+    runs = {task: Path(runs[task]) for task in voters_of(parts)}
     pictures = [str(p) for p in ([pictures] if isinstance(pictures, (str, Path)) else pictures)]
     where = pictures[0] if len(pictures) == 1 else f"{pictures[0]} (+{len(pictures) - 1})"
     items = sorted(expand_image_inputs(expand_globs(pictures)), key=str)
@@ -120,13 +147,11 @@ def calibrate(runs: dict, pictures, alpha: float, confidence: float | None = Non
         failed = [part["error"] for part in (record[t] for t in answers) if "error" in part]
         if failed:
             record.update({"error": failed[0], **{t: None for t in answers}})
-    judged = [(place, found) for place, found in enumerate(score_and_class(r, parts) for r in records)
+    judged = [(place, found) for place, found in enumerate(scores_and_class(r, parts) for r in records)
               if found is not None]
     unreadable = [r["error"] for r in records if "error" in r]
-    scale_side = [found for place, found in judged if place % 2 == 0]
-    threshold_side = [found for place, found in judged if place % 2 == 1]
-    scale = scale_of([s for s, _ in scale_side], [c for _, c in scale_side])
-    standard = [standardise(s, c, scale) for s, c in threshold_side]
+    scale = scales_of([found for place, found in judged if place % 2 == 0])
+    standard = [v for v in (largest(s, c, scale) for place, (s, c) in judged if place % 2 == 1) if v is not None]
     try:
         found = calibration.conformal_threshold(standard, alpha, confidence)
     except ValueError as error:
@@ -139,6 +164,7 @@ def calibrate(runs: dict, pictures, alpha: float, confidence: float | None = Non
         "runs": {task: {"path": str(run.path.resolve()), "model_sha256": model_digest(run)}
                  for task, run in loaded.items()},
         "scored_with": options, "classes_named": dict(sorted(Counter(k for _, (_, k) in judged).items())),
+        "scored": {task: sum(task in s for _, (s, _) in judged) for task in parts["scores"]},
         "score_summary": calibration.summary(standard), "scores": sorted(standard)}
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".json.partial")
@@ -154,10 +180,19 @@ def read(runs: dict, name: str) -> dict:
         listed = f"these runs have {', '.join(there)}" if there else "these runs have none"
         raise DataError(target, f"no such novel calibration ({listed}); make one with {MAKE}")
     try:
-        found = json.loads(target.read_text())
-        float(found["threshold"]), float(found["alpha"]), list(found["scores"]), dict(found["scale"]["per_class"])
-    except (ValueError, KeyError, TypeError) as error:
+        found = upgraded(json.loads(target.read_text()))
+        float(found["threshold"]), float(found["alpha"]), list(found["scores"])
+        [dict(scale["per_class"]) for scale in found["scale"].values()]
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise DataError(target, f"not a novel calibration file ({' '.join(str(error).split())})") from None
+    return found
+
+
+def upgraded(found: dict) -> dict:
+    """A calibration of one score (files made before the classifier's energy was a score) in today's form."""
+    if "score" in found.get("roles", {}):
+        roles = {"scores": [found["roles"]["score"]], "class": found["roles"]["class"]}
+        return {**found, "roles": roles, "scale": {roles["scores"][0]: found["scale"]}}
     return found
 
 
@@ -171,10 +206,10 @@ class Calibrated:
 
     def judge(self, record: dict) -> dict:
         """{"novel", "novel_score", "novel_calibration"} of a record; {} when a voter did not answer."""
-        found = score_and_class(record, self.parts)
-        if found is None:
+        found = scores_and_class(record, self.parts)
+        value = None if found is None else largest(*found, self.scale)
+        if value is None:
             return {}
-        value = standardise(*found, self.scale)
         self.watcher.add([value])
         return {"novel": bool(value > self.threshold), "novel_score": round(value, 4), "novel_calibration": self.name}
 
@@ -190,7 +225,7 @@ def load(runs: dict, name: str, options: dict | None = None, loaded: dict | None
     calibrated on)."""
     found, where = read(runs, name), path_of(runs, name)
     parts = found["roles"]
-    for task in parts.values():
+    for task in voters_of(parts):
         run = (loaded or {}).get(task) or registry.task(task).load(runs[task])
         if found["runs"].get(task, {}).get("model_sha256") != model_digest(run):
             raise DataError(where, f"made for another {task} {run.MODEL_FILE} than {runs[task]}'s; calibrate again "

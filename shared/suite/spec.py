@@ -76,8 +76,8 @@ class TaskSpec:
     `novelty(part) -> bool` (its vote in the `novel` rule: a picture is novel when every loaded task that votes
     says so; None: it does not vote), `novelty_text` (the vote in words, e.g. `TASK.confidence < 0.9`),
     `novelty_score` (the field of its part holding a score, higher for pictures less like those it was fitted on:
-    a calibrated `novel` flag standardises it per class named by a voter with an `answer_column`,
-    shared.suite.novel).
+    a calibrated `novel` flag standardises each voter's per class named by a voter with an `answer_column` and
+    takes the largest, shared.suite.novel).
     Calibration: `calibrate(run path, pictures, alpha, confidence, name, force, options, progress) -> dict` sets
     the threshold of its vote from a user's known-good pictures for a false-alarm rate alpha
     (shared.suite.calibration), writes RUN/calibrations/NAME.json and returns it; its predict option

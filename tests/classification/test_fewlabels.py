@@ -169,6 +169,10 @@ def test_an_ensemble_model_averages_its_members_probabilities(tmp_path):
         expected.append(keras.ops.convert_to_numpy(keras.ops.softmax(head(pooled))))
     got = keras.ops.convert_to_numpy(keras.ops.softmax(model(x)))
     assert np.allclose(got, np.mean(expected, axis=0), atol=1e-4)
+    # its outputs are log-probabilities, so their energy is 0 whatever the picture (why an ensemble run gives none)
+    from scipy.special import logsumexp
+
+    assert np.allclose(logsumexp(keras.ops.convert_to_numpy(model(x)), axis=1), 0, atol=1e-5)
     assert not np.allclose(expected[0], expected[1], atol=1e-2)  # two different members, not a trivial mean
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", compile=False)  # safe_mode on: no lambdas

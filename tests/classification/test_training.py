@@ -177,6 +177,23 @@ def test_tta_averages_the_eight_orientations(smoke_run, classification_data):
     assert np.allclose(predictor.probabilities(np.rot90(x, 1, axes=(1, 2)), tta=True), expected, atol=1e-4)
 
 
+def test_the_energy_is_minus_logsumexp_of_the_logits_and_means_over_the_views(smoke_run, classification_data):
+    from scipy.special import logsumexp
+
+    from classification.predict import dihedral_views
+
+    pictures = [np.asarray(Image.open(p).convert("RGB").resize((96, 96))) for p in
+                sorted((classification_data / "NEU-DET" / "IMAGES").glob("crazing_*.jpg"))[:3]]
+    x = np.stack(pictures).astype("float32")
+    logits = smoke_run.model.predict(x, verbose=0)
+    plain, turned = smoke_run.predictor(), smoke_run.predictor(tta=True)
+    energy = [r["energy"] for r in plain.predict_arrays(pictures)]
+    assert np.allclose(energy, -logsumexp(logits, axis=1), rtol=1e-5, atol=1e-5)
+    assert len(set(np.round(energy, 4))) == 3  # a score of each picture, not a constant
+    views = [-logsumexp(smoke_run.model.predict(v, verbose=0), axis=1) for v in dihedral_views(x)]
+    assert np.allclose([r["energy"] for r in turned.predict_arrays(pictures)], np.mean(views, axis=0), atol=1e-5)
+
+
 def test_classes_keeps_some_classes_on_the_sides_of_the_whole_split(classification_data):
     from classification import task
     from classification.data import load_data
