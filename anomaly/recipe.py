@@ -59,6 +59,8 @@ class AnomalyRecipe(Recipe):
                                   "work grows with it and with the map's patches)")  # with map_stride: same work
     map_fusion: float = option(2.0, "texture-knn: weight of the image score added to the map (0: patch distances "
                                     "only)")  # chosen on validation (map-selection-resolution; 4.0 before it)
+    map_blur: float = option(8.0, "texture-knn: sigma in pixels of the Gaussian blur of the map (0: none)")  # chosen
+    # on validation (map-selection-blur)
     map_contrast: str = option(MAP_CONTRAST, "texture-knn: each map less its own median (median: the picture's level "
                                              "comes from the fused image score alone) or as it is (none)",
                                choices=("none", "median"))  # chosen on validation (map-selection-contrast)
@@ -76,8 +78,8 @@ class AnomalyRecipe(Recipe):
 
     @classmethod
     def migrate(cls, values: dict) -> dict:
-        """Runs made before `map_aspect`, `score_aspect`, `map_contrast` and `map_stride` existed letterboxed every
-        picture and drew maps as they are on the stride-16 grid: they keep doing so."""
+        """Runs made before `map_aspect`, `score_aspect`, `map_contrast`, `map_stride` and `map_blur` existed
+        letterboxed every picture and drew maps as they are, unblurred, on the stride-16 grid: they keep doing so."""
         values = super().migrate(values)
         values.setdefault("map_aspect", "letterbox")
         values.setdefault("score_aspect", "letterbox")
@@ -85,6 +87,7 @@ class AnomalyRecipe(Recipe):
         values.setdefault("map_fusion", 2.0)
         values.setdefault("map_stride", 16)
         values.setdefault("bank_size", 10000)
+        values.setdefault("map_blur", 0.0)
         return values
 
     def run_name(self) -> str:

@@ -35,7 +35,8 @@ def _texture_knn(config):
                            map_layers=list(config.map_layers), map_kind=config.map_kind,
                            standardize=config.map_standardize, bank_size=config.bank_size,
                            map_fusion=config.map_fusion, calibration=config.map_calibration, seed=config.seed,
-                           contrast=config.map_contrast, map_stride=config.map_stride)
+                           contrast=config.map_contrast, map_stride=config.map_stride,
+                           map_blur=config.map_blur)
 
 
 @register("patchcore", memory="coreset")

@@ -75,7 +75,8 @@ ANOMALY_MODELS = {"texture-knn": "texture-knn", "padim": "PaDiM",  # formatted w
                   "patchcore": "PatchCore ({sampler} bank {coreset_ratio:.1%})", "dfm": "DFM"}
 ANOMALY_TAGS = {"round1": "earlier map: calibrated, weight 0.5", "greedy": "160 px",
                 "contrast": "map less its median, weight 4",
-                "resolution": "28 x 28 map grid, bank 2,500, less its median, weight 2"}  # part-name tag -> remark
+                "resolution": "28 x 28 map grid, bank 2,500, less its median, weight 2",
+                "blur": "the same map blurred (sigma 8 px)"}  # part-name tag -> remark
 ANOMALY_WEIGHTS = {"imagenet": "ImageNet Lite0", "random": "random Lite0"}
 NOVELTY_SCORES = {  # classifier_novelty score -> (label, its one-class score or None)
     "max_softmax": ("max-softmax, logistic regression on known classes (frozen Lite0)", None),

@@ -377,11 +377,28 @@ def test_resize_stretches_tiles_cover_and_older_runs_keep_their_letterbox_and_gr
     with pytest.raises(ValueError, match="aspect 'tile': want one of letterbox, resize"):
         to_square(wide, 64, "tile")
     config = AnomalyRecipe.from_preset("texture-knn").to_dict()
-    for name in ("map_aspect", "score_aspect", "map_contrast", "map_stride"):  # a run saved before the fields
+    for name in ("map_aspect", "score_aspect", "map_contrast", "map_stride", "map_blur"):  # saved before the fields
         config.pop(name)
     (tmp_path / "config.json").write_text(json.dumps(config))
     old = AnomalyRecipe.load(tmp_path / "config.json")
-    assert (old.map_aspect, old.score_aspect, old.map_contrast, old.map_stride) == ("letterbox", "letterbox", "none", 16)
+    assert (old.map_aspect, old.score_aspect, old.map_contrast, old.map_stride, old.map_blur) == (
+        "letterbox", "letterbox", "none", 16, 0.0)
+
+
+@pytest.mark.parametrize("sigma", [1.5, 4.0])
+def test_the_map_blur_is_scipy_s_gaussian_filter(sigma):
+    """The model's blur (two 1-D convolutions, ONNX-exportable) against scipy.ndimage's, edges mirrored alike."""
+    import torch
+    from scipy.ndimage import gaussian_filter
+
+    from anomaly.texture_knn import gaussian_blur
+
+    maps = np.random.default_rng(0).normal(size=(2, 1, 40, 56)).astype(np.float32)
+    maps[0, 0, 3:9, 50:] += 5  # a defect at the border
+    got = gaussian_blur(torch.from_numpy(maps), sigma).numpy()
+    want = np.stack([gaussian_filter(m, sigma, mode="mirror") for m in maps[:, 0].astype(np.float64)])[:, None]
+    assert np.allclose(got, want, atol=1e-5)
+    assert np.array_equal(gaussian_blur(torch.from_numpy(maps), 0.0).numpy(), maps)
 
 
 @pytest.mark.parametrize("stride", [8, 16])

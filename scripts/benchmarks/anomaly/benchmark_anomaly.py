@@ -12,6 +12,7 @@ data fingerprint, versions and hardware, and the `defectlab` commands that give 
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --candidates p234-zero-pad p234-zero-pad-raw
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --contrast
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --resolution
+  python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part map-selection --image-size 224 --blur
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part speed --image-size 224
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --data ../shared/data --part library --preset texture-knn --weights imagenet --image-size 224
   python scripts/benchmarks/anomaly/benchmark_anomaly.py --merge
@@ -174,7 +175,7 @@ def part_classifier(args, index) -> dict:
     return result
 
 
-HEADLINE = "library-texture-knn-imagenet-resolution"  # named before its test run: map-selection-resolution's choice
+HEADLINE = "library-texture-knn-imagenet-blur"  # named before its test run: map-selection-blur's choice
 TEXTURE_CANDIDATES = {"blocks.2": [2], "blocks.3": [3], "blocks.4": [4], "blocks.5": [5], "blocks.3+4": [3, 4],
                       "blocks.2+3+4": [2, 3, 4], "blocks.3+4+5": [3, 4, 5], "blocks.4+5+6": [4, 5, 6]}
 
@@ -261,6 +262,10 @@ def part_map_selection(args, index) -> dict:
     from scripts.benchmarks.anomaly.anomaly_map_selection import run
 
     previous = results.parts_dir("anomaly") / "map-selection.json"
+    if args.blur:  # round 5 beside round 4
+        fourth = previous.with_name("map-selection-resolution.json")
+        return run(index, image_size=args.image_size, seed=args.seed, blur=True,
+                   previous=json.loads(fourth.read_text()) if fourth.is_file() else None)
     if args.resolution:  # round 4 beside round 3
         third = previous.with_name("map-selection-contrast.json")
         return run(index, image_size=args.image_size, seed=args.seed, resolution=True,
@@ -311,6 +316,7 @@ def combine(parts: dict) -> dict:
         selected_by = "highest test LOCO mean among the library parts (no validated choice present)"
     clf, speed, selection = parts.get("classifier"), parts.get("speed"), parts.get("map-selection")
     contrast, resolution = parts.get("map-selection-contrast"), parts.get("map-selection-resolution")
+    blur = parts.get("map-selection-blur")
     name = f"{best['model']} ({best['weights']} backbone)"
     result = {
         "selected_by": selected_by, "headline_part": HEADLINE if HEADLINE in library else None,
@@ -330,6 +336,11 @@ def combine(parts: dict) -> dict:
                                           "git_commit")},
             "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
                            for k, row in resolution["candidates"].items()}},
+        "map_selection_blur": blur and {
+            **{k: blur[k] for k in ("validation", "rule", "chosen", "round_4_choice", "rounds", "command",
+                                    "git_commit")},
+            "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
+                           for k, row in blur["candidates"].items()}},
         "loco": {"model": name, **_protocol_row(best["loco"])},
         "one_class": {"model": name, **_protocol_row(best["one_class"])},
         "models": {k: {**{f"loco_{m}": v for m, v in _protocol_row(part["loco"]).items()},
@@ -393,6 +404,9 @@ def main(argv=None) -> int:
     parser.add_argument("--contrast", action="store_true",
                         help="map-selection: round 3 (each map less its own median, fusion weights, PRO), written "
                              "as the part map-selection-contrast")
+    parser.add_argument("--blur", action="store_true",
+                        help="map-selection: round 5 (the map's Gaussian blur, queries taken last by number), written "
+                             "as the part map-selection-blur")
     parser.add_argument("--resolution", action="store_true",
                         help="map-selection: round 4 (the map's grid at round 3's cost, each map on its own spread), "
                              "written as the part map-selection-resolution")
@@ -423,7 +437,7 @@ def main(argv=None) -> int:
 
     name = f"library-{library_name(args)}" if args.part == "library" else args.part
     if args.part == "map-selection":
-        name += "-resolution" if args.resolution else "-contrast" if args.contrast else ""
+        name += "-blur" if args.blur else "-resolution" if args.resolution else "-contrast" if args.contrast else ""
     results.write_part("anomaly", name, payload, split=SPLIT, index=index, command=script_command(__file__, argv))
     summary = {k: payload.get(k) for k in ("loco_mean_auroc", "one_class_mean_auroc", "peak_memory_mb")}
     summary.update({p: payload[p]["mean_auroc"] for p in ("loco", "one_class") if p in payload and "mean_auroc" in payload[p]})
