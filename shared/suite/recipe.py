@@ -17,6 +17,13 @@ from .options import parse_bool
 # fields that say where a run lies, not what is trained: two recipes that differ in them alone are the same
 # recipe (a run folder may be moved or copied)
 PLACE_FIELDS = ("out", "name")
+PATH_FIELDS = ("data",)  # compared as the folders they name: ../data and its absolute path are one dataset
+
+
+def same_value(key: str, a, b) -> bool:
+    if key in PATH_FIELDS and isinstance(a, str) and isinstance(b, str) and a and b:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    return a == b
 
 
 def option(default=dataclasses.MISSING, help: str = "", *, choices=None, aliases=(), factory=None):
@@ -127,10 +134,10 @@ class Recipe:
 
     def differences(self, other: Recipe) -> list[str]:
         """Fields in which `other` trains something else ('seed 0 (here 5)'); [] for the same recipe. The place
-        fields (PLACE_FIELDS) do not count."""
+        fields (PLACE_FIELDS) do not count; paths (PATH_FIELDS) count by the folder they name, seen from here."""
         mine, theirs = self.to_dict(), other.to_dict()
         return [f"{k} {theirs.get(k)!r} (here {mine.get(k)!r})" for k in sorted(set(mine) | set(theirs))
-                if k not in PLACE_FIELDS and mine.get(k) != theirs.get(k)]
+                if k not in PLACE_FIELDS and not same_value(k, mine.get(k), theirs.get(k))]
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")

@@ -166,6 +166,19 @@ def test_an_old_detection_config_with_its_budget_in_extra_loads_as_time(tmp_path
     assert DetectorRecipe.from_dict(DetectorRecipe.migrate(older)).differences(recipe) == []
 
 
+def test_a_data_path_counts_by_the_folder_it_names(tmp_path, monkeypatch):
+    from anomaly.recipe import AnomalyRecipe
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    relative = AnomalyRecipe.from_preset("texture-knn", data="../data")
+    assert relative.differences(AnomalyRecipe.from_preset("texture-knn", data=str(tmp_path / "data"))) == []
+    assert relative.differences(AnomalyRecipe.from_preset("texture-knn", data=str(tmp_path / "data") + "/")) == []
+    other = AnomalyRecipe.from_preset("texture-knn", data=str(tmp_path / "work"))
+    assert relative.differences(other) == [f"data {str(tmp_path / 'work')!r} (here '../data')"]
+
+
 def test_the_budget_is_a_field_not_an_extra():
     from detection.recipe import DetectorRecipe
 
