@@ -76,8 +76,8 @@ def spec(tasks=None, served: dict | None = None) -> dict:
                             **{task: s.record_schema for task, s in specs.items()},
                             "novel": {"type": "boolean"},
                             "novel_score": {"type": "number", "description": "under a novel calibration: the "
-                                            "largest of the scoring voters' scores (anomaly score, classifier "
-                                            "energy), each standardised for the class named"},
+                                            "largest of the scoring voters' scores (a texture distance, the "
+                                            "classifier's energy), each standardised for the class named"},
                             "novel_calibration": {"type": "string", "description": "the novel calibration in "
                                                   "force"},
                             "models": {"type": "object", "additionalProperties": {"type": "string"}},

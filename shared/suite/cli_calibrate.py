@@ -58,9 +58,9 @@ def register(tasks, common) -> None:
         help="set the thresholds, and the novel flag's, from known-good pictures for a false-alarm rate",
         description="Score recent known-good pictures of your line with each run that has a threshold to "
                     "calibrate, and set it so that at most ALPHA of such pictures are flagged. The novel flag is "
-                    "calibrated too (novel.calibration=NAME): the anomaly score and the classifier's energy, each "
-                    "standardised by the median and IQR of the pictures the classifier names the same class (half "
-                    "the pictures), their larger thresholded for ALPHA on the other half; the rule that found most "
+                    "calibrated too (novel.calibration=NAME): the scoring voters' scores (a texture distance, the "
+                    "classifier's energy), each standardised by the median and IQR of the pictures the naming voter "
+                    "names the same class (half the pictures), their largest thresholded for ALPHA on the other half; the rule that found most "
                     "unseen NEU classes at <= 2% false alarms on validation folds (docs/results/suite.md). Each task's own verb: `defectlab TASK calibrate RUN PICTURES`.",
         epilog=GUARANTEES + "\nexamples:\n  defectlab calibrate line/week12/ --false-alarm-rate 0.01\n"
                "  defectlab calibrate line/week12/ --false-alarm-rate 0.01 --confidence 0.95 --name week12\n"

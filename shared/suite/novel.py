@@ -2,13 +2,13 @@
 
 Without a calibration a picture is novel when every voting task says so (inspect.novel_rule). Under one
 (`novel.calibration=NAME` in inspect / serve, made by `defectlab calibrate`) the rule chosen on validation folds in
-scripts/benchmarks/results/novelty.json is in force: each scoring voter's score (its spec's `novelty_score`: the
-anomaly score, the classifier's energy), standardised by the median and IQR of the calibration's known-good pictures
-that the naming voter (its spec's `answer_column`, the class it names) names the same class; the picture is novel
-when the largest of them is above a conformal threshold (shared.suite.calibration) of such largest scores. Score
-scales differ by class (on NEU the widest class's known pictures score several times the narrowest's), so one
+scripts/benchmarks/results/novelty.json is in force: each scoring voter's score (its spec's `novelty_score`: a
+texture distance, the classifier's energy), standardised by the median and IQR of the calibration's known-good
+pictures that the naming voter (its spec's `answer_column`, the class it names) names the same class; the picture
+is novel when the largest of them is above a conformal threshold (shared.suite.calibration) of such largest scores.
+Score scales differ by class (on NEU the widest class's known pictures score several times the narrowest's), so one
 pooled threshold spends its false alarms on the widest; and each score misses a kind the other finds (on NEU the
-anomaly score misses held-out inclusion, the energy held-out scratches).
+texture distance misses held-out inclusion, the energy held-out scratches).
 
 The calibration pictures, sorted by path, are taken in turn: the even places give each class's median and IQR, the
 odd places the threshold. The scale is fixed before the threshold pictures are looked at, so their standardised

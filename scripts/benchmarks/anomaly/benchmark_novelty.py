@@ -163,7 +163,7 @@ def by_class(scores: dict, reference: dict, rows: np.ndarray, pred: np.ndarray) 
             q1, centre[c], q3 = np.quantile(reference[name][rows[pred[rows] == c]], (0.25, 0.5, 0.75))
             scale[c] = max(q3 - q1, 1e-12)
         out[f"{name}_by_class"] = (values - centre[pred]) / scale[pred]
-    for names in EITHER:  # flagged when either score is high for the class it is named
+    for names in (n for n in EITHER if all(name in scores for name in n)):  # flagged when either score is high
         out["either_" + "+".join(names) + "_by_class"] = np.max([out[f"{n}_by_class"] for n in names], axis=0)
     return out
 
