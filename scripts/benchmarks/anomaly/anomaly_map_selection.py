@@ -206,6 +206,19 @@ def by_pro_rule(table: dict) -> dict:
     return summary
 
 
+def enter(table: dict, key: str, protocol: str, held: str, judged: tuple) -> None:
+    px, hit, pro = judged
+    table.setdefault(key, {}).setdefault(protocol, {})[held] = {"pixel_auroc": px, "box_hit_rate": hit, "pro": pro}
+
+
+def pick(summary: dict, base: str, eligible=lambda row: True) -> str:
+    """The rule of rounds 3-5: the highest (pixel AUROC + PRO) / 2 among the eligible rows whose box hit rate is at
+    most HIT_SLACK below the base row's (the round before's choice)."""
+    floor = summary[base]["box_hit_rate"] - HIT_SLACK
+    return max((k for k, v in summary.items() if eligible(v) and v["box_hit_rate"] >= floor),
+               key=lambda k: summary[k]["rule"])
+
+
 def contrast_round(settings, query, image_scores, patch_map, judge, image_size, bank_size, previous) -> dict:
     import torch.nn.functional as F
 
@@ -218,14 +231,11 @@ def contrast_round(settings, query, image_scores, patch_map, judge, image_size, 
         small = F.interpolate(m, size=(56, 56), mode="bilinear", align_corners=False)[:, 0].numpy()
         for how in CONTRASTS:
             for weight in CONTRAST_WEIGHTS:
-                px, hit, pro = judge(contrasted(small, how) + weight * image[:, None, None], labels, query, True)
-                table.setdefault(f"{name}|{calibration}|contrast={how}|fusion={weight}", {}).setdefault(
-                    protocol, {})[held] = {"pixel_auroc": px, "box_hit_rate": hit, "pro": pro}
+                enter(table, f"{name}|{calibration}|contrast={how}|fusion={weight}", protocol, held,
+                      judge(contrasted(small, how) + weight * image[:, None, None], labels, query, True))
         print(f"[map-selection] contrast round: {protocol} {held} done", flush=True)
     summary = by_pro_rule(table)
-    base = summary[f"{name}|{calibration}|contrast=none|fusion=2.0"]  # round 2's choice, measured here again
-    allowed = [k for k, v in summary.items() if v["box_hit_rate"] >= base["box_hit_rate"] - HIT_SLACK]
-    chosen = max(allowed, key=lambda k: summary[k]["rule"])
+    chosen = pick(summary, f"{name}|{calibration}|contrast=none|fusion=2.0")  # round 2's choice, measured again
     return {"validation": "kaggle-det train side: 40 pictures per class held out as queries, 200 per class fitted",
             "rule": "round 3: highest mean over both protocols of (pixel AUROC + PRO) / 2, among the rows whose mean "
                     f"box hit rate is at most {HIT_SLACK} below round 2's choice's; pixel AUROC and PRO on 56x56 "
@@ -253,17 +263,14 @@ def resolution_round(settings, query, image_scores, patch_map, judge, image_size
             small = F.interpolate(m, size=(56, 56), mode="bilinear", align_corners=False)[:, 0].numpy()
             for how in RESOLUTION_CONTRASTS:
                 for weight in CONTRAST_WEIGHTS:
-                    px, hit, pro = judge(contrasted(small, how) + weight * image[:, None, None], labels, query, True)
-                    table.setdefault(f"{grid}|contrast={how}|fusion={weight}", {}).setdefault(
-                        protocol, {})[held] = {"pixel_auroc": px, "box_hit_rate": hit, "pro": pro}
+                    enter(table, f"{grid}|contrast={how}|fusion={weight}", protocol, held,
+                          judge(contrasted(small, how) + weight * image[:, None, None], labels, query, True))
         print(f"[map-selection] resolution round: {protocol} {held} done", flush=True)
     summary = by_pro_rule(table)
     for key, row in summary.items():
         row["eligible"] = RESOLUTIONS[key.split("|contrast")[0]][2]
-    base = summary["stride=16|bank=10000|contrast=median|fusion=4.0"]  # round 3's choice, measured here again
-    allowed = [k for k, v in summary.items()
-               if v["eligible"] and v["box_hit_rate"] >= base["box_hit_rate"] - HIT_SLACK]
-    chosen = max(allowed, key=lambda k: summary[k]["rule"])
+    # round 3's choice, measured here again
+    chosen = pick(summary, "stride=16|bank=10000|contrast=median|fusion=4.0", lambda row: row["eligible"])
     return {"validation": "kaggle-det train side: 40 pictures per class held out as queries, 200 per class fitted",
             "rule": "round 4: highest mean over both protocols of (pixel AUROC + PRO) / 2 among the eligible rows "
                     "(the kNN's work no more than round 3's: locations x bank) whose mean box hit rate is at most "
@@ -292,14 +299,11 @@ def blur_round(settings, query, image_scores, patch_map, judge, image_size, prev
         for sigma in BLURS:
             smooth = contrasted(blurred(small, sigma * 56 / image_size), how)
             for weight in CONTRAST_WEIGHTS:
-                px, hit, pro = judge(smooth + weight * image[:, None, None], labels, query, True)
-                table.setdefault(f"{grid}|contrast={how}|blur={sigma:g}|fusion={weight}", {}).setdefault(
-                    protocol, {})[held] = {"pixel_auroc": px, "box_hit_rate": hit, "pro": pro}
+                enter(table, f"{grid}|contrast={how}|blur={sigma:g}|fusion={weight}", protocol, held,
+                      judge(smooth + weight * image[:, None, None], labels, query, True))
         print(f"[map-selection] blur round: {protocol} {held} done", flush=True)
     summary = by_pro_rule(table)
-    base = summary[f"{grid}|contrast={how}|blur=0|fusion=2.0"]  # round 4's choice, on these queries
-    allowed = [k for k, v in summary.items() if v["box_hit_rate"] >= base["box_hit_rate"] - HIT_SLACK]
-    chosen = max(allowed, key=lambda k: summary[k]["rule"])
+    chosen = pick(summary, f"{grid}|contrast={how}|blur=0|fusion=2.0")  # round 4's choice, on these queries
     return {"validation": "kaggle-det train side: each class's 40 newest training pictures (by number) as queries, "
                           "the other 200 per class fitted",
             "rule": "round 5: highest mean over both protocols of (pixel AUROC + PRO) / 2 among the rows whose mean "
