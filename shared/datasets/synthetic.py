@@ -117,8 +117,14 @@ DEFECTS = {
 }
 
 
-def draw_picture(class_name: str, number: int, seed: int = 0, size: int = 200):
-    """One synthetic picture: (uint8 HxW gray image, [(xmin, ymin, xmax, ymax), ...])."""
+def draw_picture(class_name: str, number: int, seed: int = 0, size: int = 200, shape: tuple[int, int] | None = None):
+    """One synthetic picture: (uint8 HxW gray image, [(xmin, ymin, xmax, ymax), ...]). shape (width, height): a
+    non-square picture, cut from the square one of its longer side around the centre of its largest box (the
+    boxes clipped to it; those left under 4 px wide or high dropped), as one cuts a wide frame of a steel strip."""
+    if shape is not None:
+        width, height = shape
+        square, boxes = draw_picture(class_name, number, seed, max(width, height))
+        return crop_around(square, boxes, width, height)
     drawer, contrast, blur = DEFECTS[class_name]
     rng = np.random.default_rng([seed, neu.CLASSES.index(class_name), number])
     image = _texture(rng, size)
@@ -131,12 +137,28 @@ def draw_picture(class_name: str, number: int, seed: int = 0, size: int = 200):
     return np.clip(image, 0, 255).astype(np.uint8), clipped
 
 
-def voc_xml(file_name: str, size: int, class_name: str, boxes) -> bytes:
+def crop_around(image: np.ndarray, boxes, width: int, height: int):
+    """The width x height window of image around the centre of its largest box, and the boxes in it."""
+    xmin, ymin, xmax, ymax = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
+    left = int(np.clip((xmin + xmax) // 2 - width // 2, 0, image.shape[1] - width))
+    top = int(np.clip((ymin + ymax) // 2 - height // 2, 0, image.shape[0] - height))
+    kept = []
+    for a, b, c, d in boxes:
+        a, b = max(a - left, 1), max(b - top, 1)
+        c, d = min(c - left, width), min(d - top, height)
+        if c - a >= 4 and d - b >= 4:
+            kept.append((a, b, c, d))
+    return np.ascontiguousarray(image[top:top + height, left:left + width]), kept
+
+
+def voc_xml(file_name: str, size: int | tuple[int, int], class_name: str, boxes) -> bytes:
+    """size: the side of a square picture, or (width, height)."""
+    width, height = (size, size) if isinstance(size, int) else size
     root = Element("annotation")
     SubElement(root, "folder").text = class_name[:2]
     SubElement(root, "filename").text = file_name
     dims = SubElement(root, "size")
-    for tag, value in (("width", size), ("height", size), ("depth", 1)):
+    for tag, value in (("width", width), ("height", height), ("depth", 1)):
         SubElement(dims, tag).text = str(value)
     for xmin, ymin, xmax, ymax in boxes:
         obj = SubElement(root, "object")
@@ -155,10 +177,11 @@ def _kaggle_cls_side(number: int, per_class: int) -> str:
 
 
 def synthesize(out_dir: str | Path, per_class: int = 60, seed: int = 0, size: int = 200,
-               layouts=("neu-det", "neu-cls"), classes=neu.CLASSES) -> Path:
+               layouts=("neu-det", "neu-cls"), classes=neu.CLASSES, shape: tuple[int, int] | None = None) -> Path:
     """Write per_class pictures of each class in each layout under out_dir:
     NEU-DET/{IMAGES,ANNOTATIONS}, NEU-Metal-Surface-Defects/{train,valid,test}/<Class>, folders/<class>.
-    The same picture (class, number) is identical across layouts, as in the real NEU copies."""
+    The same picture (class, number) is identical across layouts, as in the real NEU copies. shape (width,
+    height): non-square pictures instead of size x size ones (draw_picture)."""
     unknown = set(layouts) - set(LAYOUTS)
     if unknown:
         raise ValueError(f"unknown layouts {sorted(unknown)}; choose from {LAYOUTS}")
@@ -167,14 +190,14 @@ def synthesize(out_dir: str | Path, per_class: int = 60, seed: int = 0, size: in
     out_dir = Path(out_dir)
     for class_name in classes:
         for number in range(1, per_class + 1):
-            gray, boxes = draw_picture(class_name, number, seed, size)
+            gray, boxes = draw_picture(class_name, number, seed, size, shape)
             stem = neu.picture_id(class_name, number)
             if "neu-det" in layouts:
                 image_dir, xml_dir = out_dir / "NEU-DET" / "IMAGES", out_dir / "NEU-DET" / "ANNOTATIONS"
                 image_dir.mkdir(parents=True, exist_ok=True)
                 xml_dir.mkdir(parents=True, exist_ok=True)
                 Image.fromarray(gray).convert("RGB").save(image_dir / f"{stem}.jpg", quality=92)
-                (xml_dir / f"{stem}.xml").write_bytes(voc_xml(f"{stem}.jpg", size, class_name, boxes))
+                (xml_dir / f"{stem}.xml").write_bytes(voc_xml(f"{stem}.jpg", shape or size, class_name, boxes))
             if "neu-cls" in layouts:
                 side = _kaggle_cls_side(number, per_class)
                 folder = out_dir / "NEU-Metal-Surface-Defects" / side / neu.CLS_FOLDER[class_name]

@@ -52,6 +52,9 @@ def register(tasks, common) -> None:
     synth.add_argument("--per-class", type=int, default=60, help="pictures per class (default 60, min 25)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.add_argument("--size", type=int, default=200, help="square image size in pixels (default 200)")
+    synth.add_argument("--shape", type=shape_of, metavar="WxH",
+                       help="non-square pictures instead, e.g. 320x120: each cut from the square of its longer "
+                            "side around its largest defect, the boxes clipped to it")
     synth.add_argument("--layout", nargs="+", default=["neu-det", "neu-cls"], choices=["neu-det", "neu-cls", "folders"],
                        help="layouts to write (default: neu-det neu-cls)")
     synth.add_argument("--force", action="store_true", help="replace OUT if defectlab wrote it before")
@@ -96,6 +99,17 @@ def register(tasks, common) -> None:
     export.set_defaults(handler=run_export)
 
 
+def shape_of(word: str) -> tuple[int, int]:
+    """'320x120' -> (320, 120): width x height in pixels."""
+    try:
+        width, height = (int(v) for v in word.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{word}: want WIDTHxHEIGHT in pixels, e.g. 320x120") from None
+    if min(width, height) < 32:
+        raise argparse.ArgumentTypeError(f"{word}: each side at least 32 pixels")
+    return width, height
+
+
 def run_synth(args) -> int:
     from ..datasets.synthetic import synthesize
     from .outputs import prepare_output
@@ -103,8 +117,10 @@ def run_synth(args) -> int:
     if args.per_class < 25 and "neu-cls" in args.layout:
         raise DataError(None, "--per-class must be at least 25 for the neu-cls layout (12 test + 12 valid per class)")
     out = prepare_output(args.out, "synthetic", force=args.force)
-    synthesize(out, per_class=args.per_class, seed=args.seed, size=args.size, layouts=tuple(args.layout))
-    print(f"wrote {args.per_class * 6} synthetic pictures per layout ({', '.join(args.layout)}) to {out}")
+    synthesize(out, per_class=args.per_class, seed=args.seed, size=args.size, layouts=tuple(args.layout),
+               shape=args.shape)
+    pictures = f"{args.shape[0]} x {args.shape[1]}" if args.shape else f"{args.size} x {args.size}"
+    print(f"wrote {args.per_class * 6} synthetic {pictures} pictures per layout ({', '.join(args.layout)}) to {out}")
     return 0
 
 
