@@ -96,6 +96,8 @@ class AnomalyRecipe(Recipe):
     def check(self) -> None:
         if not 0 < self.threshold_quantile <= 1:
             raise ValueError(f"anomaly recipe: threshold_quantile must be in (0, 1], got {self.threshold_quantile}")
+        if not 0 <= self.map_blur < float("inf"):  # NaN fails too
+            raise ValueError(f"anomaly recipe: map_blur is a sigma in pixels, 0 or more, got {self.map_blur}")
         if self.bank_size < 1:
             raise ValueError(f"anomaly recipe: bank_size must be at least 1, got {self.bank_size}")
         if not 0 < self.coreset_ratio <= 1:

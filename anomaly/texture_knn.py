@@ -53,12 +53,13 @@ def blur_matrix(n: int, sigma: float) -> torch.Tensor:
     import numpy as np
 
     n = int(n)
-    radius = min(int(4 * sigma + 0.5), n - 1)
+    radius = int(4 * sigma + 0.5)
     offsets = np.arange(-radius, radius + 1)
     weights = np.exp(-0.5 * (offsets / sigma) ** 2)
     out = np.repeat(np.arange(n)[:, None], len(offsets), axis=1)
-    source = np.abs(out + offsets)  # mirrored below 0 ...
-    source = np.where(source > n - 1, 2 * (n - 1) - source, source)  # ... and beyond n - 1
+    period = max(2 * (n - 1), 1)  # mirrored as often as the kernel reaches past an edge
+    source = np.abs(out + offsets) % period
+    source = np.where(source > n - 1, period - source, source) if n > 1 else np.zeros_like(source)
     matrix = np.zeros((n, n))
     np.add.at(matrix, (source.ravel(), out.ravel()), np.tile(weights / weights.sum(), n))
     return torch.from_numpy(matrix.astype(np.float32))

@@ -117,10 +117,15 @@ DEFECTS = {
 }
 
 
+MIN_SIDE = 160  # the defects' sizes are drawn in pixels: below about 140 px some no longer fit
+
+
 def draw_picture(class_name: str, number: int, seed: int = 0, size: int = 200, shape: tuple[int, int] | None = None):
     """One synthetic picture: (uint8 HxW gray image, [(xmin, ymin, xmax, ymax), ...]). shape (width, height): a
     non-square picture, cut from the square one of its longer side around the centre of its largest box (the
     boxes clipped to it; those left under 4 px wide or high dropped), as one cuts a wide frame of a steel strip."""
+    if max(shape or (size,)) < MIN_SIDE or min(shape or (size,)) < 1:
+        raise ValueError(f"synthetic pictures need a longer side of at least {MIN_SIDE} px, got {shape or size}")
     if shape is not None:
         width, height = shape
         square, boxes = draw_picture(class_name, number, seed, max(width, height))

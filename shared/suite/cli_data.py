@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..datasets.exports import FOLDERS, TARGETS, YOLO
 from ..datasets.splits import SPLIT_NAMES
+from ..datasets.synthetic import MIN_SIDE
 from .errors import DataError
 
 SPLIT_HELP = """split names (all deterministic; twins and both NEU copies of a picture stay on one side):
@@ -51,7 +52,8 @@ def register(tasks, common) -> None:
     synth.add_argument("out", type=Path, help="folder to write (must be empty or absent)")
     synth.add_argument("--per-class", type=int, default=60, help="pictures per class (default 60, min 25)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--size", type=int, default=200, help="square image size in pixels (default 200)")
+    synth.add_argument("--size", type=side_of, default=200,
+                       help=f"square image size in pixels (default 200, at least {MIN_SIDE})")
     synth.add_argument("--shape", type=shape_of, metavar="WxH",
                        help="non-square pictures instead, e.g. 320x120: each cut from the square of its longer "
                             "side around its largest defect, the boxes clipped to it")
@@ -99,14 +101,22 @@ def register(tasks, common) -> None:
     export.set_defaults(handler=run_export)
 
 
+def side_of(word: str) -> int:
+    if not word.isdigit() or int(word) < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"{word}: want a side of at least {MIN_SIDE} pixels (the defects are drawn "
+                                         "in pixels)")
+    return int(word)
+
+
 def shape_of(word: str) -> tuple[int, int]:
     """'320x120' -> (320, 120): width x height in pixels."""
     try:
         width, height = (int(v) for v in word.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{word}: want WIDTHxHEIGHT in pixels, e.g. 320x120") from None
-    if min(width, height) < 32:
-        raise argparse.ArgumentTypeError(f"{word}: each side at least 32 pixels")
+    if min(width, height) < 32 or max(width, height) < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"{word}: want each side at least 32 pixels and the longer one at least "
+                                         f"{MIN_SIDE} (the pictures are cut from a square of the longer side)")
     return width, height
 
 

@@ -399,6 +399,9 @@ def test_the_map_blur_is_scipy_s_gaussian_filter(sigma):
     want = np.stack([gaussian_filter(m, sigma, mode="mirror") for m in maps[:, 0].astype(np.float64)])[:, None]
     assert np.allclose(got, want, atol=1e-5)
     assert np.array_equal(gaussian_blur(torch.from_numpy(maps), 0.0).numpy(), maps)
+    small = maps[:, :, :5, :7]  # the kernel reaches past both edges, more than once
+    want = np.stack([gaussian_filter(m, 8.0, mode="mirror") for m in small[:, 0].astype(np.float64)])[:, None]
+    assert np.allclose(gaussian_blur(torch.from_numpy(np.ascontiguousarray(small)), 8.0).numpy(), want, atol=1e-5)
 
 
 @pytest.mark.parametrize("stride", [8, 16])

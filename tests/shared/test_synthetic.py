@@ -76,4 +76,9 @@ def test_a_bad_shape_is_refused_in_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["data", "synth", str(tmp_path / "bad"), "--shape", "320by120"])
     assert "320by120: want WIDTHxHEIGHT in pixels, e.g. 320x120" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["data", "synth", str(tmp_path / "bad"), "--shape", "120x64"])  # the defects would not fit
+    assert "120x64: want each side at least 32 pixels and the longer one at least 160" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+    with pytest.raises(ValueError, match="longer side of at least 160 px, got 100"):
+        draw_picture("crazing", 1, size=100)
