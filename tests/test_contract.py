@@ -38,6 +38,7 @@ def test_every_task_through_one_code_path(name, generic_runs, synthetic_root, tm
     assert reads.written == json.loads(json.dumps(metrics))  # what evaluate returned is what it wrote
     data = json.loads((run.path / "data.json").read_text())
     assert data["task"] == name and data["data_fingerprint"] == metrics["data_fingerprint"] and data["classes"]
+    assert data["data_folder"] == str(Path(run.recipe.data).resolve())  # the folder a run folder's check asks
     assert spec.summary(metrics)
 
     image = next((synthetic_root / "NEU-DET" / "IMAGES").glob("*.jpg"))

@@ -20,9 +20,15 @@ PLACE_FIELDS = ("out", "name")
 PATH_FIELDS = ("data",)  # compared as the folders they name: ../data and its absolute path are one dataset
 
 
+def folder(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
 def same_value(key: str, a, b) -> bool:
+    """Two values of a field alike; paths name one folder seen from here (a run folder's check also asks the
+    folder it was trained from: shared.suite.run)."""
     if key in PATH_FIELDS and isinstance(a, str) and isinstance(b, str) and a and b:
-        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+        return folder(a) == folder(b)
     return a == b
 
 

@@ -22,8 +22,21 @@ from typing import Any, ClassVar
 from .errors import DataError
 from .options import resolve
 from .provenance import plain, with_provenance
+from .recipe import folder
 
 RUN_FORMAT = 2  # 1: the layout before the task contract (no data.json; some models pickled)
+
+
+def another_spelling(path: Path, saved: str, given: str) -> list[str]:
+    """[] when a run folder's data= and the given one are the same text, or name the folder it was trained from
+    (data.json's data_folder); else the difference (a run saved before data_folder: the texts must agree)."""
+    if saved == given:
+        return []
+    record = path / "data.json"
+    trained_from = json.loads(record.read_text()).get("data_folder") if record.is_file() else None
+    if trained_from is not None and trained_from == folder(given):
+        return []
+    return [f"data {saved!r} (here {given!r}{'' if trained_from is None else f'; trained from {trained_from}'})"]
 
 
 def output_name(stem: str, side: str = "test", tta: bool = False) -> str:
@@ -96,8 +109,9 @@ class Run:
         """config.json + data.json: written once, when training starts."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.recipe.save(self.path / "config.json")
+        data = getattr(self.recipe, "data", "")
         self.write_json("data.json", {"task": self.TASK, "run_format": RUN_FORMAT, "classes": list(self.classes),
-                                      **self.data_info})
+                                      **self.data_info, **({"data_folder": folder(data)} if data else {})})
 
     @classmethod
     def finished(cls, path: str | Path) -> bool:
@@ -118,7 +132,8 @@ class Run:
         if not config.is_file():
             return None
         try:
-            differ = recipe.differences(type(recipe).load(config))
+            saved = type(recipe).load(config)
+            differ = recipe.differences(saved) or another_spelling(path, saved.data, recipe.data)
         except (KeyError, ValueError) as error:  # a recipe of another task or version
             differ = [f"a config.json this defectlab cannot read ({' '.join(str(error).split())})"]
         if differ:

@@ -179,6 +179,31 @@ def test_a_data_path_counts_by_the_folder_it_names(tmp_path, monkeypatch):
     assert relative.differences(other) == [f"data {str(tmp_path / 'work')!r} (here '../data')"]
 
 
+def test_a_run_folder_takes_another_spelling_of_the_folder_it_was_trained_from(tmp_path, monkeypatch):
+    """The run folder's data.json names the folder it was trained from: another spelling of it is this recipe; a
+    relative path that names another folder from here, or a run saved without data_folder, is refused."""
+    from anomaly.recipe import AnomalyRecipe
+    from anomaly.run import AnomalyRun
+
+    for name in ("data", "work", "elsewhere"):
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    saved = AnomalyRecipe.from_preset("texture-knn", data="../data", out=str(tmp_path / "runs"), name="r")
+    saved.run_dir().mkdir(parents=True)
+    saved.save(saved.run_dir() / "config.json")
+    given = AnomalyRecipe.from_preset("texture-knn", data=str(tmp_path / "data"), out=str(tmp_path / "runs"),
+                                      name="r")
+    record = saved.run_dir() / "data.json"
+    record.write_text(json.dumps({"data_folder": str(tmp_path / "data")}))
+    assert AnomalyRun.existing(given, load=None) is None  # unfinished, of this recipe: train() resumes it
+    record.write_text(json.dumps({"data_folder": str(tmp_path / "elsewhere")}))  # ../data seen from another folder
+    with pytest.raises(ValueError, match="holds a run of another recipe .*trained from .*elsewhere"):
+        AnomalyRun.existing(given, load=None)
+    record.write_text(json.dumps({}))  # a run saved before data_folder
+    with pytest.raises(ValueError, match="holds a run of another recipe"):
+        AnomalyRun.existing(given, load=None)
+
+
 def test_the_budget_is_a_field_not_an_extra():
     from detection.recipe import DetectorRecipe
 
