@@ -25,6 +25,10 @@ def dihedral_views(x: np.ndarray) -> list[np.ndarray]:
     return [np.ascontiguousarray(v) for t in turns for v in (t, t[:, :, ::-1])]
 
 
+def mean_probabilities(views: list[np.ndarray]) -> np.ndarray:
+    return np.mean([softmax(z, axis=-1) for z in views], axis=0)
+
+
 class ClassifierPredictor(Predictor):
     task = "classification"
 
@@ -43,11 +47,11 @@ class ClassifierPredictor(Predictor):
 
     def probabilities(self, x: np.ndarray, tta: bool | None = None) -> np.ndarray:
         """Class probabilities N x C, the mean over the views (logits)."""
-        return np.mean([softmax(z, axis=-1) for z in self.logits(x, tta)], axis=0)
+        return mean_probabilities(self.logits(x, tta))
 
     def predict_arrays(self, images: list[np.ndarray]) -> list[dict]:
         logits = self.logits(np.stack([resize_rgb(i, self.image_size) for i in images]))
-        probabilities = np.mean([softmax(z, axis=-1) for z in logits], axis=0)
+        probabilities = mean_probabilities(logits)
         energy = -np.mean([logsumexp(z, axis=-1) for z in logits], axis=0)
         return [{"class": self.classes[int(p.argmax())], "confidence": float(p.max()),
                  "probabilities": {c: float(v) for c, v in zip(self.classes, p)},

@@ -277,6 +277,15 @@ def part_map_selection(args, index) -> dict:
                previous=json.loads(previous.read_text()) if args.candidates and previous.is_file() else None)
 
 
+def later_round(part: dict | None, before: int) -> dict | None:
+    """A later map-selection round as anomaly.json keeps it: its rule and choice, the round before's choice, and
+    each candidate's means (per-class rows left in the part)."""
+    return part and {
+        **{k: part[k] for k in ("validation", "rule", "chosen", f"round_{before}_choice", "rounds", "command",
+                                "git_commit")},
+        "candidates": {k: {m: v for m, v in row.items() if m != "per_class"} for k, row in part["candidates"].items()}}
+
+
 LOCALIZATION = (("mean_pixel_auroc", "pixel_auroc"), ("mean_pro", "pixel_pro"), ("mean_box_hit_rate", "box_hit_rate"))
 
 
@@ -315,8 +324,6 @@ def combine(parts: dict) -> dict:
         best = max(library.values(), key=lambda v: v["loco"]["mean_auroc"])
         selected_by = "highest test LOCO mean among the library parts (no validated choice present)"
     clf, speed, selection = parts.get("classifier"), parts.get("speed"), parts.get("map-selection")
-    contrast, resolution = parts.get("map-selection-contrast"), parts.get("map-selection-resolution")
-    blur = parts.get("map-selection-blur")
     name = f"{best['model']} ({best['weights']} backbone)"
     result = {
         "selected_by": selected_by, "headline_part": HEADLINE if HEADLINE in library else None,
@@ -326,21 +333,8 @@ def combine(parts: dict) -> dict:
                                          "git_commit")},
             "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
                            for k, row in selection["candidates"].items()}, **reproduced(selection)},
-        "map_selection_contrast": contrast and {
-            **{k: contrast[k] for k in ("validation", "rule", "chosen", "round_2_choice", "rounds", "command",
-                                        "git_commit")},
-            "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
-                           for k, row in contrast["candidates"].items()}},
-        "map_selection_resolution": resolution and {
-            **{k: resolution[k] for k in ("validation", "rule", "chosen", "round_3_choice", "rounds", "command",
-                                          "git_commit")},
-            "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
-                           for k, row in resolution["candidates"].items()}},
-        "map_selection_blur": blur and {
-            **{k: blur[k] for k in ("validation", "rule", "chosen", "round_4_choice", "rounds", "command",
-                                    "git_commit")},
-            "candidates": {k: {m: v for m, v in row.items() if m != "per_class"}
-                           for k, row in blur["candidates"].items()}},
+        **{f"map_selection_{tag}": later_round(parts.get(f"map-selection-{tag}"), before)
+           for tag, before in (("contrast", 2), ("resolution", 3), ("blur", 4))},
         "loco": {"model": name, **_protocol_row(best["loco"])},
         "one_class": {"model": name, **_protocol_row(best["one_class"])},
         "models": {k: {**{f"loco_{m}": v for m, v in _protocol_row(part["loco"]).items()},
